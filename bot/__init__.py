@@ -1,0 +1,1 @@
+"""The shell around the engine: configuration, web app, WeCom in and out, scheduler, CLI."""

@@ -1,0 +1,232 @@
+"""config.yaml, loaded into pydantic models, with errors that name the key path and line.
+
+`load_config(path)` is the only entry point; the service and `groupbot check-config` share it, so
+they refuse the same files with the same words. Secrets never live here (see bot/settings.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+from rules.config import GroupRules, RulesConfig
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GroupConfig(_Model):
+    """One work group: who manages it, where its robot posts, how its rules differ."""
+
+    chat_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    managers: tuple[str, ...] = ()
+    #: Who hears about escalations (repeat offenders); defaults to the managers.
+    escalation_contacts: tuple[str, ...] = ()
+    #: Name of the group robot whose webhook key is in GROUPBOT_ROBOT_KEYS; None: no group posts.
+    robot: str | None = None
+    #: Members exempt from the rules in this group (managers are always exempt).
+    exempt: tuple[str, ...] = ()
+    #: Partial per-rule overrides, e.g. {"frequency": {"limit": 20}}.
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def rule_view(self) -> GroupRules:
+        return GroupRules(
+            chat_id=self.chat_id, overrides=self.rules, exempt=frozenset(self.exempt) | set(self.managers)
+        )
+
+
+class MemberOverride(_Model):
+    """A name for a userid, for corps whose app may not read the contacts API."""
+
+    name: str
+    department: str | None = None
+
+
+class JobSchedule(_Model):
+    enabled: bool = True
+    #: Standard five-field cron expression, evaluated in `schedules.timezone`.
+    cron: str
+    #: Skip the run on days that are not mainland-China workdays.
+    workdays_only: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
+        return value
+
+
+class StaleClientsSchedule(JobSchedule):
+    #: Days without an update after which a client of each grade is stale.
+    days_by_grade: dict[Literal["A", "B", "C"], int] = Field(
+        default_factory=lambda: {"A": 3, "B": 7, "C": 14}
+    )
+
+
+class SchedulesConfig(_Model):
+    timezone: str = "Asia/Shanghai"
+    #: A period missed while every replica was down is caught up on start within this many minutes.
+    grace_minutes: int = Field(180, ge=0)
+    leaderboard: JobSchedule = JobSchedule(cron="30 9 * * mon")
+    reminders: JobSchedule = JobSchedule(cron="5 9 * * *", workdays_only=True)
+    stale_clients: StaleClientsSchedule = StaleClientsSchedule(cron="0 10 * * *", workdays_only=True)
+    digest: JobSchedule = JobSchedule(cron="30 17 * * *", workdays_only=True)
+    missing_report: JobSchedule = JobSchedule(enabled=False, cron="30 16 * * *", workdays_only=True)
+    monthly: JobSchedule = JobSchedule(cron="0 9 1-7 * *", workdays_only=True)
+
+
+class WorkerConfig(_Model):
+    """The inbox worker that judges accepted messages behind the callback."""
+
+    batch_size: int = Field(50, ge=1, le=1000)
+    poll_seconds: float = Field(0.5, gt=0)
+    #: A claimed row whose worker died is claimed again after this long.
+    lease_seconds: int = Field(60, ge=5)
+
+
+class ArchiveConfig(_Model):
+    enabled: bool = False
+    poll_seconds: float = Field(30, gt=0)
+    limit: int = Field(1000, ge=1, le=1000)
+
+
+class IngestConfig(_Model):
+    worker: WorkerConfig = WorkerConfig()
+    archive: ArchiveConfig = ArchiveConfig()
+    #: Request bodies above this size are refused with 413.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+
+class AppConfig(_Model):
+    """The whole of config.yaml."""
+
+    timezone: str = "Asia/Shanghai"
+    rules: RulesConfig = RulesConfig()
+    groups: tuple[GroupConfig, ...] = ()
+    members: dict[str, MemberOverride] = Field(default_factory=dict)
+    schedules: SchedulesConfig = SchedulesConfig()
+    ingest: IngestConfig = IngestConfig()
+    #: Sections other parts own (outbound templates, outbox, dashboard) validate in their models.
+    templates: dict[str, str] = Field(default_factory=dict)
+    outbox: dict[str, Any] = Field(default_factory=dict)
+    dashboard: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _groups_consistent(self) -> AppConfig:
+        seen: set[str] = set()
+        for group in self.groups:
+            if group.chat_id in seen:
+                raise ValueError(f"duplicate chat_id {group.chat_id!r}")
+            seen.add(group.chat_id)
+        return self
+
+    def group(self, chat_id: str) -> GroupConfig | None:
+        for group in self.groups:
+            if group.chat_id == chat_id:
+                return group
+        return None
+
+    def group_rules(self) -> tuple[GroupRules, ...]:
+        return tuple(group.rule_view() for group in self.groups)
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """('groups', 2, 'managers') -> 'groups[2].managers'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    for part in loc:
+        nxt = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+        if nxt is None:
+            break
+        node, line = nxt, nxt.start_mark.line + 1
+    return line
+
+
+def _validate_group_overrides(config: AppConfig) -> list[tuple[tuple[int | str, ...], str]]:
+    problems: list[tuple[tuple[int | str, ...], str]] = []
+    for index, group in enumerate(config.groups):
+        try:
+            config.rules.with_overrides(group.rules)
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append((("groups", index, "rules", *err["loc"]), err["msg"]))
+        except ValueError as exc:
+            problems.append((("groups", index, "rules"), str(exc)))
+    return problems
+
+
+def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
+    """Validate YAML text; raise ConfigError listing every problem with key path and line."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError([(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")], source) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([("(top level)", "expected a mapping of sections")], source)
+
+    def located(loc: tuple[int | str, ...], msg: str) -> tuple[str, str]:
+        line = _line_of(root, loc)
+        return (key_path(loc) + (f" (line {line})" if line else ""), msg)
+
+    try:
+        config = AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([located(tuple(e["loc"]), e["msg"]) for e in exc.errors()], source) from None
+    problems = _validate_group_overrides(config)
+    if problems:
+        raise ConfigError([located(loc, msg) for loc, msg in problems], source)
+    return config
+
+
+def load_config(path: str | Path | None = None) -> AppConfig:
+    """Read and validate config.yaml (the repository's default when `path` is None)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([("(file)", f"no such file: {path}")], str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError([("(file)", "not UTF-8 text")], str(path)) from None
+    return parse_config(text, str(path))

@@ -1,0 +1,91 @@
+"""groupbot's exceptions. They carry the key, msgid or errcode that went wrong, never a secret.
+
+    GroupbotError
+    ├── ConfigError            config.yaml or the environment does not validate (key path + reason)
+    ├── IngestError            an inbound request is refused (→ HTTP 4xx with `reason`)
+    │   ├── SignatureError     msg_signature does not match (→ 403)
+    │   └── PayloadError       body unreadable: XML/JSON, padding, key, receive id, size (→ 400/413)
+    ├── StorageUnavailable     the database cannot be reached (→ HTTP 503, WeCom retries)
+    └── SendError              an outbound WeCom call failed
+        ├── RetryableSendError     try again later (5xx, timeouts, 45009, -1 system busy)
+        ├── TokenExpiredError      refresh the access token, then retry (40014, 42001)
+        └── PermanentSendError     will never succeed as is (60020, 81013, bad request)
+"""
+
+from __future__ import annotations
+
+
+class GroupbotError(Exception):
+    """Base of every error groupbot raises on purpose."""
+
+
+class ConfigError(GroupbotError):
+    """Raised when configuration does not validate; `problems` lists `(key_path, message)`."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str = "config.yaml") -> None:
+        self.problems = problems
+        self.source = source
+        lines = "\n".join(f"  {key}: {msg}" for key, msg in problems)
+        super().__init__(f"{source} is invalid ({len(problems)} problem(s)):\n{lines}")
+
+    def __repr__(self) -> str:
+        return f"ConfigError(source={self.source!r}, problems={self.problems!r})"
+
+
+class IngestError(GroupbotError):
+    """Raised when an inbound request is refused; `status` is the HTTP status to answer."""
+
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reason={self.reason!r})"
+
+
+class SignatureError(IngestError):
+    """Raised when msg_signature does not match the token, timestamp, nonce and payload."""
+
+    status = 403
+
+
+class PayloadError(IngestError):
+    """Raised when a signed body cannot be read: bad XML/JSON, padding, key, receive id."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class StorageUnavailable(GroupbotError):
+    """Raised when the database cannot be reached; the request is answered 503 so WeCom retries."""
+
+
+class SendError(GroupbotError):
+    """Raised when an outbound call fails; `errcode` is WeCom's code or None for network faults."""
+
+    def __init__(self, reason: str, errcode: int | None = None) -> None:
+        self.reason = reason
+        self.errcode = errcode
+        super().__init__(f"{reason} (errcode={errcode})" if errcode is not None else reason)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reason={self.reason!r}, errcode={self.errcode!r})"
+
+
+class RetryableSendError(SendError):
+    """Raised when a send may succeed later: 5xx, timeouts, rate limits (45009), system busy (-1)."""
+
+    def __init__(self, reason: str, errcode: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason, errcode)
+        self.retry_after = retry_after
+
+
+class TokenExpiredError(RetryableSendError):
+    """Raised when WeCom rejects the access token (40014, 42001): refresh it and retry."""
+
+
+class PermanentSendError(SendError):
+    """Raised when a send can never succeed as is (60020 untrusted IP, 81013 no recipient, ...)."""

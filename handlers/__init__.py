@@ -1,0 +1,1 @@
+"""One function per event; each owns its transaction and commits once."""

@@ -1,0 +1,162 @@
+"""The vocabulary of the rule engine: a normalized message in, a verdict out.
+
+Every ingest path (self-built app callback, AI-bot callback, JSON bridge, chat archive, replay file)
+turns its input into one `GroupMessage`; the engine answers with one `Verdict`. Both are frozen
+dataclasses so that a verdict can be compared whole in tests and shared across threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+RuleName = Literal["posting_window", "frequency", "template", "sensitive"]
+Action = Literal["record", "warn_member", "alert_managers"]
+SensitiveKind = Literal["mobile", "id_card", "bank_card", "email", "im_account", "financial"]
+Source = Literal["callback", "aibot", "bridge", "archive", "replay", "app"]
+
+#: The six follow-up fields in the order the contract lists them (missing fields keep this order).
+FOLLOW_UP_FIELDS: tuple[str, ...] = (
+    "client_name",
+    "company",
+    "contact",
+    "need",
+    "last_contact_at",
+    "next_action",
+)
+
+
+class RuleSettings(BaseModel):
+    """Settings every rule block in config.yaml has; each rule extends it with its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    action: Action = "record"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMessage:
+    """One chat message, whatever door it came in by.
+
+    `sent_at` is timezone-aware; `chat_id` is the group's id (WeCom roomid/chatid), or "" for a
+    direct message to the app, which the rules do not judge.
+    """
+
+    msgid: str
+    chat_id: str
+    sender: str
+    sent_at: datetime
+    text: str
+    msgtype: str = "text"
+    source: Source = "replay"
+    sender_name: str | None = None
+    chat_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sent_at.tzinfo is None or self.sent_at.utcoffset() is None:
+            raise ValueError(f"msgid {self.msgid}: sent_at must carry a UTC offset")
+
+    @property
+    def is_group(self) -> bool:
+        return bool(self.chat_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detected personal identifier or financial statement: where it is and how it is masked.
+
+    The clear value is never copied here; `start`/`end` index the message text the finding
+    belongs to, and `mask` is what replaces it (None for kinds that are flagged, not masked).
+    """
+
+    kind: SensitiveKind
+    start: int
+    end: int
+    mask: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One rule broken by one message, with an explanation a rep would understand."""
+
+    rule: RuleName
+    detail: str
+    kinds: tuple[SensitiveKind, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    def to_contract(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule}
+        if self.rule == "sensitive":
+            out["kinds"] = sorted(self.kinds)
+        if self.rule == "template":
+            out["missing"] = list(self.missing)
+        out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClientUpdate:
+    """A parsed follow-up report. Missing fields are None; `contact` is as it reads masked."""
+
+    client_name: str | None = None
+    company: str | None = None
+    contact: str | None = None
+    need: str | None = None
+    last_contact_at: date | None = None
+    next_action: str | None = None
+    next_action_due: date | None = None
+    #: The canonical names of fields that were absent or empty (contract order).
+    missing: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def to_contract(self) -> dict[str, Any]:
+        return {
+            "client_name": self.client_name,
+            "company": self.company,
+            "contact": self.contact,
+            "need": self.need,
+            "last_contact_at": self.last_contact_at.isoformat() if self.last_contact_at else None,
+            "next_action": self.next_action,
+            "next_action_due": self.next_action_due.isoformat() if self.next_action_due else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """A parsed deal report; `amount_yuan` is None when the amount cannot be read."""
+
+    client_name: str | None
+    company: str | None
+    amount_yuan: int | None
+
+    def to_contract(self) -> dict[str, Any]:
+        return {"client_name": self.client_name, "company": self.company, "amount_yuan": self.amount_yuan}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the engine concluded about one message."""
+
+    msgid: str
+    violations: tuple[Violation, ...]
+    masked_text: str
+    update: ClientUpdate | None = None
+    deal: Deal | None = None
+    findings: tuple[Finding, ...] = field(default=(), repr=False)
+
+    def to_contract(self) -> dict[str, Any]:
+        """The replay output line (shared/spec/replay.md), key order included."""
+        return {
+            "msgid": self.msgid,
+            "violations": [v.to_contract() for v in self.violations],
+            "update": self.update.to_contract() if self.update else None,
+            "deal": self.deal.to_contract() if self.deal else None,
+            "masked_text": self.masked_text,
+        }

@@ -1,0 +1,1 @@
+"""Persistence: models, migrations, and data-access functions that take `*, session` and never commit."""

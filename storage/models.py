@@ -1,0 +1,312 @@
+"""SQLAlchemy 2 models: every table groupbot keeps.
+
+Times are stored as aware UTC datetimes (`UtcDateTime`); business logic converts to Asia/Shanghai.
+Message text is stored masked; the original is kept only as a keyed hash (HMAC-SHA256), enough to
+prove what was said and to deduplicate, never to read a customer's number back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every dialect (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class InboxEvent(Base):
+    """An accepted inbound event, committed before WeCom gets its answer.
+
+    `payload` holds the decrypted, normalized event until the worker has processed it; it is then
+    cleared, so clear text lives in the inbox only for the seconds between acceptance and judgement.
+    """
+
+    __tablename__ = "inbox_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: MsgId for messages; "evt:" + sha256 of the decrypted payload for events.
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(20))  # callback | aibot | bridge | archive
+    kind: Mapped[str] = mapped_column(String(20))  # message | event | command
+    payload: Mapped[dict[str, Any] | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    #: Why processing failed for good (a bug, a message that cannot be judged); the row stays visible.
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_inbox_pending", "processed_at", "id"),)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    userid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(200))
+    #: When the contacts API was last asked about this member (refreshed daily).
+    fetched_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    """A judged group message: masked text plus a keyed hash of the original."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(128), unique=True)
+    chat_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime]
+    msgtype: Mapped[str] = mapped_column(String(32), default="text")
+    source: Mapped[str] = mapped_column(String(20))
+    masked_text: Mapped[str] = mapped_column(Text)
+    #: HMAC-SHA256 (keyed with the service secret) of the original text, hex.
+    text_hmac: Mapped[str] = mapped_column(String(64))
+    is_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_messages_chat_sender_sent", "chat_id", "sender", "sent_at"),)
+
+
+class Violation(Base):
+    __tablename__ = "violations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    msgid: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(128))
+    rule: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text)
+    kinds: Mapped[list[Any]] = mapped_column(default=list)
+    missing: Mapped[list[Any]] = mapped_column(default=list)
+    action: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime]
+    #: open -> handled (with a note) or void (appeal accepted); void leaves rankings and escalation.
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    note: Mapped[str | None] = mapped_column(Text)
+    handled_by: Mapped[str | None] = mapped_column(String(128))
+    handled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("msgid", "rule", name="uq_violations_msgid_rule"),
+        Index("ix_violations_sender_time", "sender", "occurred_at"),
+        Index("ix_violations_chat_time", "chat_id", "occurred_at"),
+    )
+
+
+class Escalation(Base):
+    """A member who reached the repeat threshold; one row per (member, triggering violation)."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id", ondelete="CASCADE"), unique=True)
+    count: Mapped[int]
+    window_days: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Client(Base):
+    """A customer as the follow-up reports describe it (the mini-CRM)."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: Normalized (name, company) used to match reports about the same client.
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    contact_masked: Mapped[str | None] = mapped_column(String(200))
+    grade: Mapped[str] = mapped_column(String(1), default="B")
+    owner: Mapped[str | None] = mapped_column(String(128))
+    chat_id: Mapped[str | None] = mapped_column(String(128))
+    need: Mapped[str | None] = mapped_column(Text)
+    next_action: Mapped[str | None] = mapped_column(Text)
+    next_action_due: Mapped[date | None] = mapped_column(Date)
+    last_update_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_clients_owner_due", "owner", "next_action_due"),
+        Index("ix_clients_last_update", "last_update_at"),
+    )
+
+
+class ClientUpdate(Base):
+    __tablename__ = "client_updates"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(128), unique=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime]
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    need: Mapped[str | None] = mapped_column(Text)
+    last_contact_at: Mapped[date | None] = mapped_column(Date)
+    next_action: Mapped[str | None] = mapped_column(Text)
+    next_action_due: Mapped[date | None] = mapped_column(Date)
+    complete: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_client_updates_sent", "sent_at", "sender"),
+        Index("ix_client_updates_client", "client_id", "sent_at"),
+    )
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(128), unique=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime]
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    amount_yuan: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_deals_sent", "sent_at", "sender"),)
+
+
+class OutboxItem(Base):
+    """An outgoing WeCom message, written in the same transaction as the fact that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))  # robot | app | appchat
+    #: Robot name, comma-separated userids, or appchat chatid.
+    target: Mapped[str] = mapped_column(String(1000))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class AccessToken(Base):
+    """WeCom access tokens shared by every replica, one per (corp, secret) fingerprint."""
+
+    __tablename__ = "access_tokens"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(600))
+    expires_at: Mapped[datetime]
+
+
+class RateEvent(Base):
+    """One send counted against a rate limit (robot 20/min, member 30/min and 1000/h)."""
+
+    __tablename__ = "rate_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_rate_events_bucket_at", "bucket", "at"),)
+
+
+class JobRun(Base):
+    """A scheduled job's claim on one period: the unique key makes schedules exactly-once."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_job_runs_job_period"),)
+
+
+class Cursor(Base):
+    """Named resume points, e.g. the chat-archive seq."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

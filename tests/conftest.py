@@ -1,0 +1,115 @@
+"""Shared fixtures: configuration, a real database on SQLite and PostgreSQL, a fixed clock.
+
+PostgreSQL runs use their own throw-away database per test session (created on the server at
+127.0.0.1:5432, database `test` as the maintenance connection), so parallel runs never collide.
+With CI=true a missing PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from bot.config import AppConfig, load_config
+from storage.db import make_engine, make_session_factory
+from storage.models import Base
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PG_SERVER = os.environ.get("GROUPBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def sh(*args: int) -> datetime:
+    """An aware Asia/Shanghai datetime: sh(2026, 3, 2, 9, 15)."""
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's WeCom secrets or database URL."""
+    for name in list(os.environ):
+        if name.startswith("GROUPBOT_") and name != "GROUPBOT_TEST_PG" or name == "DATABASE_URL":
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def config() -> AppConfig:
+    return load_config(REPO / "config.yaml")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = make_engine(PG_SERVER)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any connect failure means "no server here"
+        return f"{type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database with the schema, dropped after the session."""
+    problem = _pg_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at 127.0.0.1:5432 is not reachable ({problem})")
+        pytest.skip(f"PostgreSQL not reachable ({problem})")
+    name = f"groupbot_t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_SERVER).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_SERVER.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database with the schema: a temp SQLite file, or the session's PG database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'groupbot.db'}"
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        return url
+    url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    _truncate_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with make_session_factory(engine)() as session:
+        yield session
