@@ -6,6 +6,7 @@ they refuse the same files with the same words. Secrets never live here (see bot
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.errors import ConfigError
 from rules.config import GroupRules, RulesConfig
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
+#: The repository's config.yaml (present in a checkout, absent in an installed wheel).
+REPO_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+def default_config_path() -> Path:
+    """GROUPBOT_CONFIG if set, else the repository's config.yaml, else ./config.yaml (Docker)."""
+    if env := os.environ.get("GROUPBOT_CONFIG"):
+        return Path(env)
+    return REPO_CONFIG_PATH if REPO_CONFIG_PATH.exists() else Path("config.yaml")
 
 
 class _Model(BaseModel):
@@ -222,7 +231,7 @@ def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
 
 def load_config(path: str | Path | None = None) -> AppConfig:
     """Read and validate config.yaml (the repository's default when `path` is None)."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    path = Path(path) if path is not None else default_config_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
