@@ -1,0 +1,94 @@
+"""config.yaml validation: every problem is named by key path and line; the default file is valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import key_path, load_config, parse_config
+from bot.errors import ConfigError
+from tests.conftest import REPO
+
+runner = CliRunner()
+
+
+def test_default_config_is_valid_and_enforces_the_contract_defaults() -> None:
+    config = load_config(REPO / "config.yaml")
+    rules = config.rules
+    assert [str(w) for w in rules.posting_window.windows] == ["09:00-11:00", "14:00-17:00"]
+    assert rules.posting_window.urgent_markers == ("【紧急】", "[紧急]", "#紧急")
+    assert (rules.frequency.limit, rules.frequency.window_minutes) == (10, 60)
+    assert rules.template.prefixes == ("【跟进】", "#跟进")
+    assert rules.template.fields["contact"].aliases == ("电话", "手机", "联系电话", "微信")
+    assert rules.deals.amount_labels == ("成交金额", "签单金额", "合同金额")
+
+
+def test_group_override_is_merged_over_company_rules() -> None:
+    config = load_config(REPO / "config.yaml")
+    south = config.rules.with_overrides(config.group("wr-sales-south").rules)
+    assert south.frequency.limit == 15
+    assert south.frequency.window_minutes == 60
+    assert config.rules.frequency.limit == 10
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected_key", "expected_words"),
+    [
+        ("groups:\n  - chat_id: a\n    name: A\n  - chat_id: b\n", "groups[1].name (line 4)", "Field required"),
+        ("rules:\n  frequency:\n    limit: 0\n", "rules.frequency.limit (line 3)", "greater than or equal to 1"),
+        ("rules:\n  posting_window:\n    windows: ['9-11']\n", "rules.posting_window.windows[0]", "HH:MM-HH:MM"),
+        ("rules:\n  frequency:\n    action: shout\n", "rules.frequency.action (line 3)", "record"),
+        ("rules:\n  sensitive:\n    custom_patterns: [{name: x, regex: '('}]\n",
+         "rules.sensitive.custom_patterns[0].regex", "invalid regular expression"),
+        ("groups:\n  - chat_id: a\n    name: A\n    rules: {frequency: {limit: -1}}\n",
+         "groups[0].rules.frequency.limit", "greater than or equal to 1"),
+        ("groups:\n  - chat_id: a\n    name: A\n    rules: {flood: {limit: 3}}\n", "groups[0].rules", "unknown rule"),
+        ("schedules:\n  leaderboard: {cron: 'every monday'}\n", "schedules.leaderboard.cron (line 2)", "cron"),
+        ("timezone: Mars/Olympus\n", "timezone (line 1)", "unknown time zone"),
+        ("colour: blue\n", "colour (line 1)", "Extra inputs are not permitted"),
+        ("timezone: Asia/Shanghai\n  rules: 2\n", "line 2", "not valid YAML"),
+    ],
+)
+def test_invalid_config_names_the_key_and_line(yaml_text: str, expected_key: str, expected_words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml_text)
+    keys = [key for key, _ in caught.value.problems]
+    assert any(key.startswith(expected_key) for key in keys), keys
+    assert expected_words in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = "rules:\n  frequency: {limit: 0, window_minutes: 0}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert {key.split(" ")[0] for key, _ in caught.value.problems} == {
+        "rules.frequency.limit",
+        "rules.frequency.window_minutes",
+    }
+
+
+def test_key_path_formatting() -> None:
+    assert key_path(("groups", 2, "managers")) == "groups[2].managers"
+    assert key_path(()) == "(top level)"
+
+
+def test_check_config_cli_exits_2_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("groups:\n  - chat_id: x\n    name: X\n    managers: lisi\n", encoding="utf-8")
+    result = runner.invoke(app, ["check-config", str(bad)])
+    assert result.exit_code == 2
+    assert "groups[0].managers" in result.output
+
+
+def test_check_config_cli_accepts_the_default_file() -> None:
+    result = runner.invoke(app, ["check-config", str(REPO / "config.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")
