@@ -120,6 +120,46 @@ class IngestConfig(_Model):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
 
 
+class DashboardAccount(_Model):
+    """A dashboard login kept in config.yaml (the password only as an argon2 hash)."""
+
+    username: str = Field(min_length=1, max_length=128)
+    role: Literal["admin", "manager"] = "manager"
+    #: `groupbot user hash` prints one; a clear password is refused.
+    password_hash: str
+    #: WeCom userid whose managed groups a manager sees; defaults to the username.
+    userid: str | None = None
+
+    @field_validator("password_hash")
+    @classmethod
+    def _argon2(cls, value: str) -> str:
+        if not value.startswith("$argon2"):
+            raise ValueError("must be an argon2 hash (groupbot user hash), never a clear password")
+        return value
+
+
+class LockoutConfig(_Model):
+    #: Failed logins in a row that lock an account ...
+    attempts: int = Field(5, ge=1)
+    #: ... for this many minutes.
+    minutes: int = Field(15, ge=1)
+
+
+class DashboardConfig(_Model):
+    #: A session cookie is valid this long after login.
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    lockout: LockoutConfig = LockoutConfig()
+    users: tuple[DashboardAccount, ...] = ()
+
+    @field_validator("users")
+    @classmethod
+    def _unique(cls, value: tuple[DashboardAccount, ...]) -> tuple[DashboardAccount, ...]:
+        names = [u.username for u in value]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"duplicate username {dupes[0]!r}")
+        return value
+
+
 class AppConfig(_Model):
     """The whole of config.yaml."""
 
@@ -129,10 +169,10 @@ class AppConfig(_Model):
     members: dict[str, MemberOverride] = Field(default_factory=dict)
     schedules: SchedulesConfig = SchedulesConfig()
     ingest: IngestConfig = IngestConfig()
-    #: Sections other parts own (outbound templates, outbox, dashboard) validate in their models.
+    #: Sections other parts own (outbound templates, outbox) validate in their models.
     templates: dict[str, str] = Field(default_factory=dict)
     outbox: dict[str, Any] = Field(default_factory=dict)
-    dashboard: dict[str, Any] = Field(default_factory=dict)
+    dashboard: DashboardConfig = DashboardConfig()
 
     @field_validator("timezone")
     @classmethod
