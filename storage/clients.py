@@ -1,0 +1,176 @@
+"""The mini-CRM: follow-up reports stored as updates, folded into one row per client.
+
+Reports about the same client are matched on a normalized (name, company) key, so "华星科技有限公司"
+and "华星科技 " are one company. A late-arriving older report is kept in the timeline but does not
+overwrite the client's current next step.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from rules.model import ClientUpdate as ParsedUpdate
+from storage.models import Client, ClientUpdate
+
+# Legal-form suffixes reps add or drop at will; stripped (longest first) before matching.
+_COMPANY_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "集团", "公司")
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalize_company(company: str | None) -> str:
+    text = _NOISE.sub("", unicodedata.normalize("NFKC", company or "").casefold())
+    for suffix in _COMPANY_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
+def client_key(name: str | None, company: str | None) -> str | None:
+    """The matching key of a client, or None when the report names neither person nor company."""
+    person = _NOISE.sub("", unicodedata.normalize("NFKC", name or "").casefold())
+    org = normalize_company(company)
+    if not person and not org:
+        return None
+    return f"{person}|{org}"
+
+
+def save_update(
+    session: Session,
+    *,
+    update: ParsedUpdate,
+    msgid: str,
+    chat_id: str,
+    sender: str,
+    sent_at: datetime,
+) -> tuple[ClientUpdate, Client | None]:
+    """Store a parsed follow-up report and fold it into its client (created on first sight).
+
+    The client row is inserted with ON CONFLICT DO NOTHING, so two replicas meeting a new client at
+    once end with one row and neither transaction fails.
+    """
+    client = upsert_client(session, update=update, chat_id=chat_id, sender=sender, sent_at=sent_at)
+    row = ClientUpdate(
+        msgid=msgid,
+        client_id=client.id if client else None,
+        chat_id=chat_id,
+        sender=sender,
+        sent_at=sent_at,
+        client_name=update.client_name,
+        company=update.company,
+        contact=update.contact,
+        need=update.need,
+        last_contact_at=update.last_contact_at,
+        next_action=update.next_action,
+        next_action_due=update.next_action_due,
+        complete=update.complete,
+    )
+    session.add(row)
+    session.flush()
+    return row, client
+
+
+def upsert_client(
+    session: Session, *, update: ParsedUpdate, chat_id: str, sender: str, sent_at: datetime
+) -> Client | None:
+    key = client_key(update.client_name, update.company)
+    if key is None:
+        return None
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(Client)
+        .values(key=key, name=update.client_name, company=update.company, grade="B", owner=sender)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    client = session.scalars(
+        select(Client).where(Client.key == key).with_for_update().execution_options(populate_existing=True)
+    ).one()
+    newer = client.last_update_at is None or sent_at >= client.last_update_at
+    if newer:
+        client.name = update.client_name or client.name
+        client.company = update.company or client.company
+        client.contact_masked = update.contact or client.contact_masked
+        client.need = update.need or client.need
+        client.next_action = update.next_action
+        client.next_action_due = update.next_action_due
+        client.last_update_at = sent_at
+        client.owner = sender
+        client.chat_id = chat_id
+    else:
+        # An older report only fills what the client does not know yet.
+        client.contact_masked = client.contact_masked or update.contact
+        client.need = client.need or update.need
+    session.flush()
+    return client
+
+
+def get_client(session: Session, *, client_id: int) -> Client | None:
+    return session.get(Client, client_id)
+
+
+def timeline(session: Session, *, client_id: int, limit: int = 50) -> list[ClientUpdate]:
+    """The client's reports, newest first."""
+    query = (
+        select(ClientUpdate)
+        .where(ClientUpdate.client_id == client_id)
+        .order_by(ClientUpdate.sent_at.desc(), ClientUpdate.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def search(session: Session, *, query: str, limit: int = 50) -> list[Client]:
+    """Clients whose name or company contains `query` (case-insensitive), latest activity first."""
+    needle = f"%{_escape_like(query.strip())}%"
+    stmt = (
+        select(Client)
+        .where(or_(Client.name.ilike(needle, escape="\\"), Client.company.ilike(needle, escape="\\")))
+        .order_by(Client.last_update_at.desc(), Client.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def stale_clients(session: Session, *, days_by_grade: Mapping[str, int], now: datetime) -> list[Client]:
+    """Clients without an update for longer than their grade allows (A 3 days, B 7, C 14 ...).
+
+    Ordered by owner, then longest silence first, so a reminder can be built per owner.
+    """
+    if not days_by_grade:
+        return []
+    conditions = [
+        (Client.grade == grade) & (Client.last_update_at < now - timedelta(days=days))
+        for grade, days in days_by_grade.items()
+    ]
+    stmt = select(Client).where(or_(*conditions)).order_by(Client.owner, Client.last_update_at, Client.id)
+    return list(session.scalars(stmt))
+
+
+def due_follow_ups(session: Session, *, on_or_before: date, owner: str | None = None) -> list[Client]:
+    """Clients whose next step is due on or before the date, by owner then due date."""
+    stmt = select(Client).where(Client.next_action_due.is_not(None), Client.next_action_due <= on_or_before)
+    if owner is not None:
+        stmt = stmt.where(Client.owner == owner)
+    stmt = stmt.order_by(Client.owner, Client.next_action_due, Client.id)
+    return list(session.scalars(stmt))
+
+
+def set_grade(session: Session, *, client_id: int, grade: str) -> Client:
+    if grade not in ("A", "B", "C"):
+        raise ValueError(f"grade must be A, B or C, got {grade!r}")
+    client = session.get(Client, client_id)
+    if client is None:
+        raise LookupError(f"client {client_id} does not exist")
+    client.grade = grade
+    return client
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

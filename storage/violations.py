@@ -1,0 +1,141 @@
+"""Violations and escalations: saved by the message handler, counted for escalation, reviewed by managers.
+
+A violation is `open` when stored; a manager marks it `handled` (with a note) or `void` (an appeal
+was accepted). Void violations leave escalation counts and rankings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rules.model import Action
+from rules.model import Violation as RuleViolation
+from storage.models import Escalation, Message, Violation
+
+Status = Literal["open", "handled", "void"]
+STATUSES: tuple[str, ...] = ("open", "handled", "void")
+
+
+def save_violation(session: Session, *, message: Message, violation: RuleViolation, action: Action) -> Violation:
+    """Add one broken rule of a stored message; flushes so alerts can reference the row's id."""
+    row = Violation(
+        message_id=message.id,
+        msgid=message.msgid,
+        chat_id=message.chat_id,
+        sender=message.sender,
+        rule=violation.rule,
+        detail=violation.detail,
+        kinds=list(violation.kinds),
+        missing=list(violation.missing),
+        action=action,
+        occurred_at=message.sent_at,
+        status="open",
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def count_recent(session: Session, *, sender: str, since: datetime, until: datetime | None = None) -> int:
+    """The member's non-void violations in every group with `occurred_at` in (since, until]."""
+    query = select(func.count(Violation.id)).where(
+        Violation.sender == sender, Violation.occurred_at > since, Violation.status != "void"
+    )
+    if until is not None:
+        query = query.where(Violation.occurred_at <= until)
+    return session.scalar(query) or 0
+
+
+def save_escalation(session: Session, *, violation: Violation, count: int, window_days: int) -> Escalation:
+    """Record that `violation` took its sender to `count` violations within `window_days` days."""
+    row = Escalation(
+        sender=violation.sender,
+        chat_id=violation.chat_id,
+        violation_id=violation.id,
+        count=count,
+        window_days=window_days,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_violations(
+    session: Session,
+    *,
+    chat_id: str | None = None,
+    sender: str | None = None,
+    rule: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Violation]:
+    """Violations newest first, filtered by group, member, rule, status and [since, until)."""
+    query = _filtered(select(Violation), chat_id, sender, rule, status, since, until)
+    query = query.order_by(Violation.occurred_at.desc(), Violation.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def count_violations(
+    session: Session,
+    *,
+    chat_id: str | None = None,
+    sender: str | None = None,
+    rule: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """How many violations `list_violations` would page through with the same filters."""
+    query = _filtered(select(func.count(Violation.id)), chat_id, sender, rule, status, since, until)
+    return session.scalar(query) or 0
+
+
+def counts_by_sender(
+    session: Session, *, since: datetime, until: datetime, chat_id: str | None = None
+) -> dict[str, int]:
+    """Non-void violations per member in [since, until), for leaderboards and digests."""
+    query = select(Violation.sender, func.count(Violation.id)).where(
+        Violation.occurred_at >= since, Violation.occurred_at < until, Violation.status != "void"
+    )
+    if chat_id is not None:
+        query = query.where(Violation.chat_id == chat_id)
+    return {row[0]: row[1] for row in session.execute(query.group_by(Violation.sender))}
+
+
+def set_status(
+    session: Session, *, violation_id: int, status: Status, by: str, now: datetime, note: str | None = None
+) -> Violation:
+    """Mark a violation handled or void (or reopen it), recording who did it and why."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {list(STATUSES)}, got {status!r}")
+    row = session.get(Violation, violation_id)
+    if row is None:
+        raise LookupError(f"violation {violation_id} does not exist")
+    row.status = status
+    row.note = note
+    row.handled_by = by
+    row.handled_at = now
+    return row
+
+
+def _filtered(query, chat_id, sender, rule, status, since, until):
+    if chat_id is not None:
+        query = query.where(Violation.chat_id == chat_id)
+    if sender is not None:
+        query = query.where(Violation.sender == sender)
+    if rule is not None:
+        query = query.where(Violation.rule == rule)
+    if status is not None:
+        query = query.where(Violation.status == status)
+    if since is not None:
+        query = query.where(Violation.occurred_at >= since)
+    if until is not None:
+        query = query.where(Violation.occurred_at < until)
+    return query
