@@ -1,0 +1,158 @@
+"""The durable inbox: every accepted inbound event, committed before WeCom gets its answer.
+
+A callback calls `record_event` and commits; the inbox worker `claim`s due rows, processes each in its
+own transaction and `mark_done`s it (which clears the payload: clear text lives here only until the
+message is judged). Claims are exclusive: `FOR UPDATE SKIP LOCKED` on PostgreSQL, and on SQLite the
+engine's `BEGIN IMMEDIATE` serializes claimers; on both, a lease (`lease_owner`, `lease_until`) lets
+another worker take over a row whose worker died. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import InboxEvent, utcnow
+
+#: Longest error text kept on a failed row (a traceback summary, never message text).
+MAX_ERROR_CHARS = 2000
+
+
+def record_event(
+    session: Session,
+    *,
+    dedupe_key: str,
+    source: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime | None = None,
+) -> bool:
+    """Insert the event unless its dedupe key is already there; True when this call inserted it.
+
+    WeCom retries and replicas race here, so the insert is one `ON CONFLICT DO NOTHING` statement
+    rather than a read-then-write.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InboxEvent)
+        .values(
+            dedupe_key=dedupe_key,
+            source=source,
+            kind=kind,
+            payload=payload,
+            received_at=now or utcnow(),
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def _due(now: datetime):
+    return and_(
+        InboxEvent.processed_at.is_(None),
+        InboxEvent.error.is_(None),
+        or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until < now),
+    )
+
+
+def claim(
+    session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime
+) -> list[InboxEvent]:
+    """Lease up to `limit` due rows (oldest first) to `owner` until now + lease_seconds.
+
+    Due: not processed, not failed for good, and unleased or with an expired lease (its worker
+    died between claim and processing). The caller commits to make the lease visible.
+    """
+    ids = list(
+        session.scalars(
+            select(InboxEvent.id)
+            .where(_due(now))
+            .order_by(InboxEvent.id)
+            .limit(limit)
+            # PostgreSQL: concurrent claimers skip each other's rows. SQLite ignores the clause;
+            # BEGIN IMMEDIATE already made this transaction the only writer.
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return []
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(ids))
+        .values(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=InboxEvent.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.scalars(
+        select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id).execution_options(
+            populate_existing=True
+        )
+    )
+    return list(rows)
+
+
+def mark_done(session: Session, event_id: int, *, now: datetime) -> None:
+    """Mark the row processed and drop its payload (the judged message lives on masked)."""
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == event_id)
+        .values(processed_at=now, payload=None, lease_owner=None, lease_until=None, error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_failed(
+    session: Session, event_id: int, *, error: str, now: datetime, max_attempts: int, retry_seconds: float
+) -> bool:
+    """Record a failed attempt; True when the row has used up `max_attempts` and is parked.
+
+    A parked row keeps its payload and `error` so an admin can see and fix it; it is never claimed
+    again. Otherwise the row is released and becomes due again after `retry_seconds`.
+    """
+    row = session.get(InboxEvent, event_id, populate_existing=True)
+    if row is None:
+        return False
+    parked = row.attempts >= max_attempts
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == event_id)
+        .values(
+            error=error[:MAX_ERROR_CHARS] if parked else None,
+            lease_owner=None,
+            lease_until=now + timedelta(seconds=retry_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return parked
+
+
+def pending_lag(session: Session, *, now: datetime) -> float:
+    """Seconds since the oldest event still waiting to be processed was received (0 when none)."""
+    oldest = session.scalar(
+        select(func.min(InboxEvent.received_at)).where(
+            InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None)
+        )
+    )
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # defensive: aggregate results may skip the column type's processor
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, (now - oldest).total_seconds())
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many rows are pending, done and parked (for /healthz and the dashboard)."""
+    pending = session.scalar(
+        select(func.count()).where(InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None))
+    )
+    failed = session.scalar(select(func.count()).where(InboxEvent.error.is_not(None)))
+    return {"pending": int(pending or 0), "failed": int(failed or 0)}
