@@ -61,9 +61,7 @@ def _due(now: datetime):
     )
 
 
-def claim(
-    session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime
-) -> list[InboxEvent]:
+def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime) -> list[InboxEvent]:
     """Lease up to `limit` due rows (oldest first) to `owner` until now + lease_seconds.
 
     Due: not processed, not failed for good, and unleased or with an expired lease (its worker
@@ -93,9 +91,10 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     rows = session.scalars(
-        select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id).execution_options(
-            populate_existing=True
-        )
+        select(InboxEvent)
+        .where(InboxEvent.id.in_(ids))
+        .order_by(InboxEvent.id)
+        .execution_options(populate_existing=True)
     )
     return list(rows)
 
@@ -138,9 +137,7 @@ def mark_failed(
 def pending_lag(session: Session, *, now: datetime) -> float:
     """Seconds since the oldest event still waiting to be processed was received (0 when none)."""
     oldest = session.scalar(
-        select(func.min(InboxEvent.received_at)).where(
-            InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None)
-        )
+        select(func.min(InboxEvent.received_at)).where(InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None))
     )
     if oldest is None:
         return 0.0
@@ -151,8 +148,6 @@ def pending_lag(session: Session, *, now: datetime) -> float:
 
 def counts(session: Session) -> dict[str, int]:
     """How many rows are pending, done and parked (for /healthz and the dashboard)."""
-    pending = session.scalar(
-        select(func.count()).where(InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None))
-    )
+    pending = session.scalar(select(func.count()).where(InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None)))
     failed = session.scalar(select(func.count()).where(InboxEvent.error.is_not(None)))
     return {"pending": int(pending or 0), "failed": int(failed or 0)}
