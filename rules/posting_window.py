@@ -1,0 +1,51 @@
+"""Posting windows: work messages only in the configured hours of mainland-China workdays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rules.config import PostingWindowSettings
+from rules.model import Violation
+from rules.workdays import WorkCalendar
+
+# Spelled out rather than strftime("%A"), which follows the process locale.
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True, slots=True)
+class PostingWindow:
+    """Work posts only 09:00-11:00 and 14:00-17:00 on workdays; 【紧急】, [紧急] or #紧急 is always allowed.
+
+    Example: "报价单已发客户" sent Monday 21:40 breaks the rule; "【紧急】客户现场停机" does not.
+    Windows start inclusive and end exclusive, in `settings.timezone`.
+    """
+
+    settings: PostingWindowSettings
+    calendar: WorkCalendar = field(repr=False, compare=False)
+    zone: ZoneInfo = field(repr=False, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: PostingWindowSettings, calendar: WorkCalendar | None = None) -> PostingWindow:
+        calendar = calendar or WorkCalendar(settings.extra_holidays, settings.extra_workdays)
+        return cls(settings=settings, calendar=calendar, zone=ZoneInfo(settings.timezone))
+
+    def is_urgent(self, text: str) -> bool:
+        return any(marker in text for marker in self.settings.urgent_markers)
+
+    def check(self, sent_at: datetime, text: str) -> Violation | None:
+        local = sent_at.astimezone(self.zone)
+        clock = local.time()
+        workday = not self.settings.workdays_only or self.calendar.is_workday(local.date())
+        if workday and any(w.start <= clock < w.end for w in self.settings.windows):
+            return None
+        if self.is_urgent(text):
+            return None
+        windows = ", ".join(str(w) for w in self.settings.windows)
+        if workday:
+            detail = f"sent {local:%H:%M} outside {windows} on a workday"
+        else:
+            day = _WEEKDAY_NAMES[local.weekday()]
+            detail = f"sent {local:%H:%M} on {day} {local:%Y-%m-%d}, not a workday (allowed {windows} on workdays)"
+        return Violation(rule="posting_window", detail=detail)
