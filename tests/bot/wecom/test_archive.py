@@ -1,0 +1,302 @@
+"""The chat-archive poller against a fake SDK that answers exactly like pywecomarchive.
+
+The fake wraps each message's random key with our real RSA public key (PKCS#1 v1.5), returns real
+`ChatDataResponse` / `EncryptedChatData` models, validates every message with the SDK's own
+`message_adapter`, and refuses to decrypt with any key but the one it wrapped: the poller's key
+handling is exercised for real; only Tencent's native library is faked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import TypeAdapter
+from pywecomarchive import ChatDataResponse, SdkDecryptMsgError
+from pywecomarchive.models import message_adapter
+from sqlalchemy import select
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+from bot.wecom.archive import CURSOR, ArchiveKeys, ArchivePoller, make_archive_sdk, run_poller
+from storage.db import make_session_factory
+from storage.models import Cursor, InboxEvent
+from tests.conftest import sh
+
+ROOM = "wrOgQhDgAAcwMTB7YmDkbeBsgT_AAAAA"
+T0 = 1772421300000  # 2026-03-02 11:15:00 Asia/Shanghai, in ms
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@pytest.fixture(scope="module")
+def rsa_keys() -> dict[int, rsa.RSAPrivateKey]:
+    return {ver: rsa.generate_private_key(public_exponent=65537, key_size=2048) for ver in (1, 2)}
+
+
+class FakeArchiveSdk:
+    """pywecomarchive.WecomArchiveSdk's two calls, over an in-memory archive."""
+
+    def __init__(self, public_keys: dict[int, rsa.RSAPublicKey]) -> None:
+        self.public_keys = public_keys
+        self.items: list[dict[str, Any]] = []
+        self.sealed: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.calls: list[tuple[int, int]] = []
+
+    def add(self, message: dict[str, Any], *, ver: int = 1) -> None:
+        message_adapter.validate_python(message, strict=True)  # shaped like the real thing
+        random_key = secrets.token_hex(16)
+        wrapped = self.public_keys[ver].encrypt(random_key.encode(), padding.PKCS1v15())
+        sealed = base64.b64encode(secrets.token_bytes(48)).decode()
+        self.sealed[sealed] = (random_key, message)
+        self.items.append(
+            {
+                "seq": len(self.items) + 1,
+                "msgid": message["msgid"],
+                "publickey_ver": ver,
+                "encrypt_random_key": base64.b64encode(wrapped).decode(),
+                "encrypt_chat_msg": sealed,
+            }
+        )
+
+    def get_chat_data(self, seq: int = 0, limit: int = 1000) -> ChatDataResponse:
+        self.calls.append((seq, limit))
+        batch = [item for item in self.items if item["seq"] > seq][:limit]
+        return ChatDataResponse.model_validate({"errcode": 0, "errmsg": "ok", "chatdata": batch})
+
+    def decrypt_data(self, encrypt_key: str, encrypt_msg: str, *, adapter: TypeAdapter[Any]) -> Any:
+        random_key, message = self.sealed[encrypt_msg]
+        if encrypt_key != random_key:
+            raise SdkDecryptMsgError("DecryptData")
+        return adapter.validate_python(json.loads(json.dumps(message)), strict=True)
+
+
+def text(msgid: str, content: str, *, sender: str = "zhangwei", room: str = ROOM, at: int = T0) -> dict:
+    return {
+        "msgid": msgid,
+        "action": "send",
+        "from": sender,
+        "tolist": ["lisi", "wangfang"],
+        "roomid": room,
+        "msgtime": at,
+        "msgtype": "text",
+        "text": {"content": content},
+    }
+
+
+def recall(msgid: str, pre_msgid: str) -> dict:
+    return {
+        "msgid": msgid,
+        "action": "recall",
+        "from": "zhangwei",
+        "tolist": ["lisi"],
+        "roomid": ROOM,
+        "msgtime": T0 + 60_000,
+        "msgtype": "revoke",
+        "revoke": {"pre_msgid": pre_msgid},
+    }
+
+
+def image(msgid: str) -> dict:
+    return {
+        "msgid": msgid,
+        "action": "send",
+        "from": "lisi",
+        "tolist": ["zhangwei"],
+        "roomid": ROOM,
+        "msgtime": T0,
+        "msgtype": "image",
+        "image": {"md5sum": "50de8e5ae8ffe4f1df7a93841f71993a", "filesize": 70961, "sdkfileid": "CtYBMzA2OTAyMDEwMjA0"},
+    }
+
+
+def switch(msgid: str) -> dict:
+    return {"msgid": msgid, "action": "switch", "time": T0, "user": "zhangwei"}
+
+
+@pytest.fixture
+def sdk(rsa_keys) -> FakeArchiveSdk:
+    return FakeArchiveSdk({ver: key.public_key() for ver, key in rsa_keys.items()})
+
+
+@pytest.fixture
+def keys(rsa_keys) -> ArchiveKeys:
+    return ArchiveKeys({str(ver): _pem(key) for ver, key in rsa_keys.items()})
+
+
+@pytest.fixture
+def poller(sdk, keys, engine) -> ArchivePoller:
+    return ArchivePoller(sdk, keys, make_session_factory(engine), limit=1000)
+
+
+def inbox_rows(engine) -> list[InboxEvent]:
+    with make_session_factory(engine)() as session:
+        return list(session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+
+
+@pytest.mark.parametrize(
+    ("message", "recorded", "skipped"),
+    [
+        (text("m1", "【跟进】客户姓名：王总；公司名称：华星科技"), 1, {}),
+        (text("m2", "今天下午去华星科技拜访，王总对仓储方案很感兴趣", room=""), 0, {"direct": 1}),
+        (recall("m3", "m1"), 0, {"recall": 1}),
+        (image("m4"), 0, {"msgtype:image": 1}),
+        (switch("m5"), 0, {"switch": 1}),
+    ],
+    ids=["group-text", "direct-text", "recall", "image", "switch"],
+)
+def test_only_group_text_messages_reach_the_inbox(sdk, poller, engine, message, recorded, skipped):
+    sdk.add(message)
+
+    result = poller.poll_once()
+
+    assert (result.fetched, result.recorded, dict(result.skipped)) == (1, recorded, skipped)
+    assert len(inbox_rows(engine)) == recorded
+    assert poller.cursor() == 1  # skipped messages are passed over for good
+
+
+def test_group_text_is_normalized_like_every_other_door(sdk, poller, engine):
+    sdk.add(text("CAQQ2aiD9AUY0Yy/8gUglICAgICAgIAB", "华星科技王总确认下周三来公司看样品", sender="lisi"))
+
+    poller.poll_once()
+
+    (row,) = inbox_rows(engine)
+    assert (row.dedupe_key, row.source, row.kind) == ("CAQQ2aiD9AUY0Yy/8gUglICAgICAgIAB", "archive", "message")
+    assert row.payload == {
+        "msgid": "CAQQ2aiD9AUY0Yy/8gUglICAgICAgIAB",
+        "chat_id": ROOM,
+        "sender": "lisi",
+        "sent_at": "2026-03-02T03:15:00+00:00",
+        "text": "华星科技王总确认下周三来公司看样品",
+        "msgtype": "text",
+        "source": "archive",
+    }
+    assert datetime.fromisoformat(row.payload["sent_at"]) == sh(2026, 3, 2, 11, 15)
+
+
+def test_each_key_version_uses_its_own_private_key(sdk, poller, engine):
+    sdk.add(text("old-key", "上午已电话沟通，客户预算确认"), ver=1)
+    sdk.add(text("new-key", "下午拜访顺利，明天发报价"), ver=2)
+
+    result = poller.poll_once()
+
+    assert result.recorded == 2
+    assert [row.dedupe_key for row in inbox_rows(engine)] == ["old-key", "new-key"]
+
+
+def test_cursor_resumes_after_the_last_seq_and_a_repeated_pull_stores_nothing_twice(sdk, poller, engine):
+    for n in range(3):
+        sdk.add(text(f"m{n}", f"第{n + 1}条：今天拜访了{n + 1}家客户"))
+    poller.poll_once()
+    sdk.add(text("m3", "补充：华星科技要求周五前报价"))
+
+    second = poller.poll_once()
+
+    assert sdk.calls == [(0, 1000), (3, 1000)]
+    assert (second.seq_before, second.seq_after, second.recorded) == (3, 4, 1)
+    with make_session_factory(engine)() as session:  # another replica pulled from an old cursor
+        session.get(Cursor, CURSOR).value = 0
+        session.commit()
+    replayed = poller.poll_once()
+    assert (replayed.recorded, replayed.duplicates, replayed.seq_after) == (0, 4, 4)
+    assert len(inbox_rows(engine)) == 4
+
+
+def test_drain_pulls_batches_until_one_comes_back_short(sdk, keys, engine):
+    for n in range(5):
+        sdk.add(text(f"m{n}", f"跟进第{n + 1}位客户"))
+    poller = ArchivePoller(sdk, keys, make_session_factory(engine), limit=2)
+
+    results = poller.drain()
+
+    assert [(r.seq_before, r.seq_after) for r in results] == [(0, 2), (2, 4), (4, 5)]
+    assert len(inbox_rows(engine)) == 5
+
+
+@pytest.mark.parametrize(
+    ("available", "problem"),
+    [
+        ({"2"}, "GROUPBOT_ARCHIVE_PRIVATE_KEYS[1]: no private key for publickey_ver 1"),
+        ({"1x"}, "GROUPBOT_ARCHIVE_PRIVATE_KEYS[1]: does not decrypt the random key of seq 2"),
+    ],
+    ids=["version-missing", "wrong-key"],
+)
+def test_a_key_problem_stops_the_pull_before_anything_moves(sdk, rsa_keys, engine, available, problem):
+    sdk.add(text("v2", "这条用新密钥"), ver=2)
+    sdk.add(text("v1", "这条用旧密钥"), ver=1)
+    pems = {"2": _pem(rsa_keys[2])}
+    if "1x" in available:
+        pems["1"] = _pem(rsa_keys[2])  # the admin pasted the wrong PEM for version 1
+    poller = ArchivePoller(sdk, ArchiveKeys(pems), make_session_factory(engine))
+
+    with pytest.raises(ConfigError) as caught:
+        poller.poll_once()
+
+    assert problem in str(caught.value)
+    assert "PRIVATE KEY" not in str(caught.value)
+    assert (poller.cursor(), inbox_rows(engine)) == (0, [])
+
+
+def test_an_undecryptable_message_is_skipped_and_the_rest_goes_on(sdk, poller, engine):
+    sdk.add(text("broken", "这条密文损坏"))
+    sdk.add(text("fine", "这条正常"))
+    sealed = sdk.items[0]["encrypt_chat_msg"]
+    key, message = sdk.sealed[sealed]
+    sdk.sealed[sealed] = ("not-" + key, message)
+
+    result = poller.poll_once()
+
+    assert (dict(result.skipped), result.recorded, result.seq_after) == ({"undecryptable": 1}, 1, 2)
+    assert [row.dedupe_key for row in inbox_rows(engine)] == ["fine"]
+
+
+@pytest.mark.parametrize(
+    ("pems", "key_path"),
+    [
+        ({"1": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"}, "[1]"),
+        ({"v1": None}, "[v1]"),
+    ],
+    ids=["not-pem", "version-not-a-number"],
+)
+def test_bad_private_keys_are_refused_naming_the_version(rsa_keys, pems, key_path):
+    pems = {ver: pem or _pem(rsa_keys[1]) for ver, pem in pems.items()}
+
+    with pytest.raises(ConfigError, match=rf"GROUPBOT_ARCHIVE_PRIVATE_KEYS\{key_path}"):
+        ArchiveKeys(pems)
+
+
+def test_the_real_sdk_needs_the_archive_secret():
+    with pytest.raises(ConfigError, match="GROUPBOT_ARCHIVE_SECRET"):
+        make_archive_sdk(Settings(corp_id="ww1234567890abcdef"))
+
+
+def test_a_msgaudit_notify_wakeup_pulls_at_once(sdk, poller, engine):
+    async def scenario() -> list[str]:
+        wakeup, stop = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(run_poller(poller, wakeup=wakeup, poll_seconds=3600, stop=stop))
+        for _ in range(200):  # the first, empty pull at start-up
+            if sdk.calls:
+                break
+            await asyncio.sleep(0.01)
+        sdk.add(text("after-notify", "【紧急】华星科技合同今天下午要盖章"))
+        wakeup.set()
+        for _ in range(500):
+            if poller.cursor() == 1:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        return [row.dedupe_key for row in inbox_rows(engine)]
+
+    assert asyncio.run(scenario()) == ["after-notify"]
