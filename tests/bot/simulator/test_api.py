@@ -169,7 +169,10 @@ def test_past_30_per_minute_to_one_member_wecom_answers_ok_but_drops(client, sta
     assert all(a.json()["errcode"] == 0 for a in answers)
     assert len(state.query(recipient="lisi")) == 30
     dropped = state.query(status="dropped")
-    assert [r.content for r in dropped] == ["【告警】第31条：刘洋在非工作时间发消息", "【告警】第32条：刘洋在非工作时间发消息"]
+    assert [r.content for r in dropped] == [
+        "【告警】第31条：刘洋在非工作时间发消息",
+        "【告警】第32条：刘洋在非工作时间发消息",
+    ]
     assert dropped[0].dropped_for == ["lisi"]
     clock.advance(60)
     client.post("/cgi-bin/message/send", params={"access_token": access}, json=app_text(state, "lisi", "恢复"))
@@ -235,7 +238,8 @@ def test_webhook_send_checks_key_and_content(client, state, key, payload, errcod
 
 
 def test_webhook_record_keeps_mentions_and_names_the_robot_not_the_key(client, state):
-    client.post("/cgi-bin/webhook/send", params={"key": ROBOT_KEY}, json=robot_text("@张伟 请补全跟进模板", ["zhangwei"]))
+    payload = robot_text("@张伟 请补全跟进模板", ["zhangwei"])
+    client.post("/cgi-bin/webhook/send", params={"key": ROBOT_KEY}, json=payload)
     [record] = client.get("/_sim/messages", params={"contains": "补全"}).json()["messages"]
     assert (record["target"], record["mentioned"], record["status"]) == ("east", ["zhangwei"], "delivered")
     assert ROBOT_KEY not in str(record)

@@ -17,10 +17,11 @@ KEY = "robot-key-south"
 
 
 def post_robot(client, text: str = "【成交】周杰 签单 5万"):
-    return client.post("/cgi-bin/webhook/send", params={"key": KEY}, json={"msgtype": "text", "text": {"content": text}})
+    payload = {"msgtype": "text", "text": {"content": text}}
+    return client.post("/cgi-bin/webhook/send", params={"key": KEY}, json=payload)
 
 
-def outcomes(seed: int, n: int = 200) -> list[str]:
+def outcomes(seed: int, n: int = 80) -> list[str]:
     state = SimulatorState(
         robots={KEY: KEY},
         clock=ManualClock(),
@@ -43,9 +44,11 @@ def test_a_seed_replays_the_same_faults_and_another_seed_does_not():
 
 
 def test_share_of_faults_follows_the_probabilities():
-    seen = outcomes(11, n=2000)
-    assert 0.07 < seen.count("502") / len(seen) < 0.13
-    assert 0.55 < seen.count("0") / len(seen) < 0.85
+    injector = FaultInjector(FaultConfig(server_error=0.1, timeout=0.2, seed=11))
+    seen = [injector.draw(send=True, uses_token=True) for _ in range(5000)]
+    assert 0.08 < seen.count(Fault.SERVER_ERROR) / len(seen) < 0.12
+    assert 0.18 < seen.count(Fault.TIMEOUT) / len(seen) < 0.22
+    assert 0.67 < seen.count(None) / len(seen) < 0.73
 
 
 def test_rate_limit_fault_comes_as_a_burst():
@@ -75,14 +78,17 @@ def test_token_expiry_fault_revokes_the_token_for_good():
         "/cgi-bin/gettoken", params={"corpid": state.corp_id, "corpsecret": state.app.secret}
     ).json()["access_token"]
     message = {"touser": "lisi", "agentid": state.app.agent_id, "msgtype": "text", "text": {"content": "告警"}}
-    assert client.post("/cgi-bin/message/send", params={"access_token": access}, json=message).json()["errcode"] == 42001
+    def send(value: str) -> int:
+        return client.post("/cgi-bin/message/send", params={"access_token": value}, json=message).json()["errcode"]
+
+    assert send(access) == 42001
     client.put("/_sim/faults", json={})
-    assert client.post("/cgi-bin/message/send", params={"access_token": access}, json=message).json()["errcode"] == 42001
+    assert send(access) == 42001
     fresh = client.get(
         "/cgi-bin/gettoken", params={"corpid": state.corp_id, "corpsecret": state.app.secret}
     ).json()["access_token"]
     assert fresh != access
-    assert client.post("/cgi-bin/message/send", params={"access_token": fresh}, json=message).json()["errcode"] == 0
+    assert send(fresh) == 0
 
 
 def test_timeout_fault_stalls_past_the_client_timeout_and_delivers_nothing():
