@@ -160,6 +160,105 @@ class DashboardConfig(_Model):
         return value
 
 
+def _jinja_ok(name: str, source: str) -> str:
+    """Refuse a template jinja2 cannot parse, naming the line (the key path comes from the caller)."""
+    from jinja2 import Environment, TemplateSyntaxError
+
+    try:
+        Environment().parse(source)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"template {name!r} line {exc.lineno}: {exc.message}") from None
+    return source
+
+
+class TemplatesConfig(_Model):
+    """Chinese texts groupbot sends (jinja2); the variables each one gets are listed in config.yaml."""
+
+    manager_alert: str = (
+        "**【违规提醒】{{ group }}**\n> 成员：{{ name }}{% if department %}（{{ department }}）{% endif %}\n"
+        "> 时间：{{ when }}\n> 规则：{{ rule }}\n> 原因：{{ why }}\n> 内容：{{ snippet }}\n\n"
+        "[查看详情]({{ link }})"
+    )
+    manager_alert_grouped: str = (
+        "**【违规汇总】{{ group }}**\n{{ name }} 在 {{ since }}-{{ until }} 又有 {{ items | length }} 条违规：\n"
+        "{% for item in items %}> {{ item.when }} {{ item.rule }}：{{ item.why }} [详情]({{ item.link }})\n"
+        "{% endfor %}"
+    )
+    member_warning: str = "{{ name }}，温馨提醒：{{ hint }}谢谢配合！"
+    escalation: str = (
+        "**【多次违规】{{ group }}**\n> 成员：{{ name }}{% if department %}（{{ department }}）{% endif %}\n"
+        "> 近 {{ days }} 天违规 {{ count }} 次，最近一次：{{ when }} {{ rule }}（{{ why }}）\n\n"
+        "请及时与其沟通。[查看记录]({{ link }})"
+    )
+    rule_names: dict[str, str] = Field(
+        default_factory=lambda: {
+            "posting_window": "发帖时段",
+            "frequency": "发帖频率",
+            "template": "跟进报告格式",
+            "sensitive": "客户隐私",
+        }
+    )
+    #: Why a message broke the rule, for managers.
+    reasons: dict[str, str] = Field(
+        default_factory=lambda: {
+            "posting_window": "{{ sent }} 发送，不在工作日发帖时段（{{ windows }}）内",
+            "frequency": "{{ window_minutes }} 分钟内在本群发了超过 {{ limit }} 条消息",
+            "template": "跟进报告缺少：{{ missing }}",
+            "sensitive": "含客户隐私或财务信息：{{ kinds }}",
+        }
+    )
+    #: One friendly sentence for the rep, posted in the group.
+    hints: dict[str, str] = Field(
+        default_factory=lambda: {
+            "posting_window": "工作消息请在工作日 {{ windows }} 发送，急事请在消息里加上【紧急】。",
+            "frequency": "每 {{ window_minutes }} 分钟最多发 {{ limit }} 条，内容多可以合并成一条发。",
+            "template": "跟进报告还缺少 {{ missing }}，请补全六项后再发一次。",
+            "sensitive": "客户的联系方式和财务情况请不要发在群里，可以私下或在系统里记录。",
+        }
+    )
+    kind_names: dict[str, str] = Field(
+        default_factory=lambda: {
+            "mobile": "手机号",
+            "id_card": "身份证号",
+            "bank_card": "银行卡号",
+            "email": "邮箱",
+            "im_account": "微信/QQ 号",
+            "financial": "财务状况",
+        }
+    )
+
+    @model_validator(mode="after")
+    def _templates_parse(self) -> TemplatesConfig:
+        for name in ("manager_alert", "manager_alert_grouped", "member_warning", "escalation"):
+            _jinja_ok(name, getattr(self, name))
+        for section in ("reasons", "hints"):
+            for rule, source in getattr(self, section).items():
+                _jinja_ok(f"{section}.{rule}", source)
+        return self
+
+
+class OutboxConfig(_Model):
+    """The dispatcher that sends outbox rows, and the limits WeCom enforces on the other side."""
+
+    batch_size: int = Field(50, ge=1, le=1000)
+    poll_seconds: float = Field(0.2, gt=0)
+    #: A claimed row whose dispatcher died is claimed again after this long (at-least-once window).
+    lease_seconds: int = Field(60, ge=5)
+    #: After this many failed attempts a row becomes a dead letter.
+    max_attempts: int = Field(10, ge=1)
+    backoff_base_seconds: float = Field(2.0, gt=0)
+    backoff_max_seconds: float = Field(600.0, gt=0)
+    send_timeout_seconds: float = Field(10.0, gt=0)
+    #: Violations of one member in one group within this many minutes share one grouped alert.
+    burst_minutes: int = Field(5, ge=1, le=60)
+    #: WeCom's own limits; lower them only to leave head-room for other senders of the same robot.
+    robot_per_minute: int = Field(20, ge=1, le=20)
+    member_per_minute: int = Field(30, ge=1, le=30)
+    member_per_hour: int = Field(1000, ge=1, le=1000)
+    #: Names from the contacts API (user/get) are fetched again after this many hours.
+    directory_refresh_hours: int = Field(24, ge=1)
+
+
 class AppConfig(_Model):
     """The whole of config.yaml."""
 
@@ -170,8 +269,8 @@ class AppConfig(_Model):
     schedules: SchedulesConfig = SchedulesConfig()
     ingest: IngestConfig = IngestConfig()
     #: Sections other parts own (outbound templates, outbox) validate in their models.
-    templates: dict[str, str] = Field(default_factory=dict)
-    outbox: dict[str, Any] = Field(default_factory=dict)
+    templates: TemplatesConfig = TemplatesConfig()
+    outbox: OutboxConfig = OutboxConfig()
     dashboard: DashboardConfig = DashboardConfig()
 
     @field_validator("timezone")

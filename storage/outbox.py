@@ -1,11 +1,23 @@
-"""The durable outbox: rows written in the caller's transaction, sent later by the dispatcher."""
+"""The durable outbox: rows written in the caller's transaction, sent later by the dispatcher.
+
+A row moves pending -> sending -> sent, or back to pending (retry, deferral) or to dead:
+
+- `claim_due` leases due rows to one dispatcher (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite
+  the engine's BEGIN IMMEDIATE serializes claimers). A lease only says "mine to try": nothing has
+  been sent, so an expired lease is simply claimed again.
+- `begin_send` commits `sending` right before the HTTP call, one row at a time. It is the marker that
+  keeps a crash from double-sending: a row found `sending` with an expired lease was maybe delivered,
+  and `recover_in_doubt` decides (see there) instead of blindly sending it again.
+- `mark_sent`, `schedule_retry`, `defer` and `mark_dead` record the outcome, guarded by the owner.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxItem, utcnow
@@ -36,3 +48,159 @@ def enqueue(
     )
     session.add(item)
     return item
+
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+
+
+def get_by_key(session: Session, *, key: str, for_update: bool = False) -> OutboxItem | None:
+    query = select(OutboxItem).where(OutboxItem.idempotency_key == key)
+    return session.scalar(query.with_for_update() if for_update else query)
+
+
+def never_claimed(item: OutboxItem) -> bool:
+    """True while no dispatcher holds or has tried the row, so its payload may still change."""
+    return item.status == PENDING and item.attempts == 0 and item.lease_owner is None
+
+
+def claim_due(
+    session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime
+) -> list[OutboxItem]:
+    """Lease up to `limit` due rows to `owner`, oldest first; the caller commits at once."""
+    query = (
+        select(OutboxItem)
+        .where(
+            OutboxItem.status == PENDING,
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
+        )
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    items = list(session.scalars(query))
+    for item in items:
+        item.lease_owner = owner
+        item.lease_until = now + timedelta(seconds=lease_seconds)
+    return items
+
+
+def _owned(session: Session, item_id: int, owner: str, status: str) -> OutboxItem | None:
+    query = select(OutboxItem).where(
+        OutboxItem.id == item_id, OutboxItem.lease_owner == owner, OutboxItem.status == status
+    )
+    return session.scalar(query.with_for_update())
+
+
+def begin_send(
+    session: Session, *, item_id: int, owner: str, now: datetime, lease_seconds: float
+) -> OutboxItem | None:
+    """Mark a leased row `sending` (commit before calling WeCom); None if the lease was lost."""
+    item = _owned(session, item_id, owner, PENDING)
+    if item is None:
+        return None
+    item.status = SENDING
+    item.attempts += 1
+    item.lease_until = now + timedelta(seconds=lease_seconds)
+    return item
+
+
+def mark_sent(session: Session, *, item_id: int, owner: str, now: datetime) -> bool:
+    item = _owned(session, item_id, owner, SENDING)
+    if item is None:
+        return False
+    item.status, item.sent_at, item.last_error = SENT, now, None
+    item.lease_owner = item.lease_until = None
+    return True
+
+
+def schedule_retry(
+    session: Session, *, item_id: int, owner: str, not_before: datetime, error: str
+) -> bool:
+    """Back to pending after a failed attempt; the attempt stays counted."""
+    item = _owned(session, item_id, owner, SENDING)
+    if item is None:
+        return False
+    item.status, item.next_attempt_at, item.last_error = PENDING, not_before, error
+    item.lease_owner = item.lease_until = None
+    return True
+
+
+def defer(session: Session, *, item_id: int, owner: str, not_before: datetime) -> bool:
+    """Give back a leased row that may not be sent yet (rate limit); no attempt is counted."""
+    item = _owned(session, item_id, owner, PENDING)
+    if item is None:
+        return False
+    item.next_attempt_at = not_before
+    item.lease_owner = item.lease_until = None
+    return True
+
+
+def mark_dead(session: Session, *, item_id: int, owner: str | None, error: str) -> bool:
+    """A dead letter: never retried by itself, listed by `groupbot outbox dead`, re-queueable."""
+    item = session.get(OutboxItem, item_id, with_for_update=True)
+    if item is None or item.status in (SENT, DEAD) or (owner is not None and item.lease_owner != owner):
+        return False
+    item.status, item.last_error = DEAD, error
+    item.lease_owner = item.lease_until = None
+    return True
+
+
+def recover_in_doubt(
+    session: Session, *, now: datetime, resend_channels: Iterable[str]
+) -> tuple[list[int], list[int]]:
+    """Settle rows left `sending` by a dispatcher that died mid-call; returns (resent, dead) ids.
+
+    WeCom's answer never reached us, so the message may or may not have been delivered. Channels
+    in `resend_channels` are ones where WeCom itself drops a repeat (message/send with
+    enable_duplicate_check), so sending again is safe. Any other row becomes a dead letter saying
+    the outcome is unknown: a person checks the group and re-queues it, rather than the bot
+    posting the same warning twice.
+    """
+    resend = set(resend_channels)
+    query = (
+        select(OutboxItem)
+        .where(OutboxItem.status == SENDING, OutboxItem.lease_until < now)
+        .with_for_update(skip_locked=True)
+    )
+    resent: list[int] = []
+    dead: list[int] = []
+    for item in session.scalars(query):
+        item.lease_owner = item.lease_until = None
+        if item.channel in resend:
+            item.status, item.next_attempt_at = PENDING, now
+            item.last_error = "dispatcher stopped mid-send; sent again (WeCom drops the duplicate)"
+            resent.append(item.id)
+        else:
+            item.status = DEAD
+            item.last_error = (
+                "outcome unknown: the dispatcher stopped while sending. Check whether the message "
+                "arrived; if not, run `groupbot outbox requeue` with this id."
+            )
+            dead.append(item.id)
+    return resent, dead
+
+
+def requeue(session: Session, *, item_id: int, now: datetime) -> OutboxItem | None:
+    """Send a dead letter again from scratch; None when there is no dead row with that id."""
+    item = session.get(OutboxItem, item_id, with_for_update=True)
+    if item is None or item.status != DEAD:
+        return None
+    item.status, item.attempts, item.next_attempt_at = PENDING, 0, now
+    item.lease_owner = item.lease_until = None
+    return item
+
+
+def list_dead(session: Session, *, limit: int = 100) -> list[OutboxItem]:
+    query = select(OutboxItem).where(OutboxItem.status == DEAD).order_by(OutboxItem.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
+    return dict(rows.tuples().all())
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest pending row falls due, so an idle dispatcher knows how long to sleep."""
+    return session.scalar(select(func.min(OutboxItem.next_attempt_at)).where(OutboxItem.status == PENDING))

@@ -1,0 +1,57 @@
+"""The member directory cache: names and departments of userids, as WeCom's contacts API gave them.
+
+Rows appear when a member is first seen (`note_seen`, name still unknown) and are filled in by the
+directory refresher (handlers/directory.py), which asks `user/get` for unknown or stale members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import Member
+
+
+def note_seen(session: Session, *, userid: str) -> bool:
+    """Make sure a row exists for `userid` so the refresher looks it up; True when it was new."""
+    if session.get(Member, userid) is not None:
+        return False
+    session.add(Member(userid=userid))
+    return True
+
+
+def get_members(session: Session, *, userids: Iterable[str]) -> dict[str, Member]:
+    ids = sorted(set(userids))
+    if not ids:
+        return {}
+    return {m.userid: m for m in session.scalars(select(Member).where(Member.userid.in_(ids)))}
+
+
+def due_for_lookup(session: Session, *, now: datetime, max_age: timedelta, limit: int = 100) -> list[str]:
+    """Userids never looked up, then those looked up longer than `max_age` ago (oldest first)."""
+    query = (
+        select(Member.userid)
+        .where(or_(Member.fetched_at.is_(None), Member.fetched_at < now - max_age))
+        .order_by(Member.fetched_at.is_not(None), Member.fetched_at, Member.userid)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def save_profile(
+    session: Session, *, userid: str, name: str | None, department: str | None, now: datetime
+) -> Member:
+    """Store what the contacts API said; a None name (user unknown to WeCom) keeps the old one."""
+    member = session.get(Member, userid)
+    if member is None:
+        member = Member(userid=userid)
+        session.add(member)
+    if name:
+        member.name = name
+    if department:
+        member.department = department
+    member.fetched_at = now
+    return member
