@@ -30,6 +30,7 @@ _CN_NUM = "零〇一二两三四五六七八九十"
 _DATE = re.compile(
     rf"""
     (?P<ymd>(?<!\d)(?P<y>\d{{4}})\s*[-/.年]\s*(?P<ym>\d{{1,2}})\s*[-/.月]\s*(?P<yd>\d{{1,2}})(?!\d)[日号]?)
+  | (?P<mend>(?<!\d)(?P<em>\d{{1,2}})月(?P<epart>底|末|初))
   | (?P<md>(?<!\d)(?P<m>\d{{1,2}})\s*(?:月\s*(?P<d1>\d{{1,2}})\s*[日号]?|[/-](?P<d2>\d{{1,2}})(?![\d/-])))
   | (?P<cnmd>(?P<cm>[{_CN_NUM}]{{1,3}})月(?P<cd>[{_CN_NUM}]{{1,3}})[日号])
   | (?P<rel>大前天|前天|昨天|昨日|今天|今日|明天|明日|大后天|后天)
@@ -56,6 +57,12 @@ def resolve_date(text: str, today: date, direction: Direction) -> date | None:
 def _resolve(m: re.Match[str], today: date, direction: Direction) -> date | None:
     if m["ymd"]:
         return _safe_date(int(m["y"]), int(m["ym"]), int(m["yd"]))
+    if m["mend"]:
+        month = int(m["em"])
+        if not 1 <= month <= 12:
+            return None
+        day = 1 if m["epart"] == "初" else calendar.monthrange(today.year, month)[1]
+        return _month_day(month, day, today, direction)
     if m["md"]:
         return _month_day(int(m["m"]), int(m["d1"] or m["d2"]), today, direction)
     if m["cnmd"]:

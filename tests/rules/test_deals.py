@@ -1,0 +1,55 @@
+"""Deal reports: detection by marker or amount label, amounts in every form reps write."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.config import DealSettings, TemplateSettings
+from rules.deals import DealParser, parse_amount
+from rules.model import Deal
+from rules.template import FollowUpTemplate
+
+SETTINGS = DealSettings()
+PARSER = DealParser(SETTINGS, FollowUpTemplate.from_settings(TemplateSettings(), SETTINGS.amount_labels).parser)
+
+
+@pytest.mark.parametrize(
+    ("text", "yuan"),
+    [
+        ("5万", 50_000),
+        ("签了12.5万元", 125_000),
+        ("3000元", 3_000),
+        ("¥8,000", 8_000),
+        ("￥12,800", 12_800),
+        ("¥ 1.5万", 15_000),
+        ("五万", 50_000),
+        ("十二万", 120_000),
+        ("十二万五千", 125_000),
+        ("两万元", 20_000),
+        ("三千元", 3_000),
+        ("8.8w", 88_000),
+        ("3个仓库，扫码枪20把", None),
+        ("下周再谈价格", None),
+    ],
+)
+def test_amounts(text: str, yuan: int | None) -> None:
+    assert parse_amount(text) == yuan
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("【成交】客户：王总，公司：华星科技，成交金额：5万", Deal("王总", "华星科技", 50_000)),
+        ("#成交 华星科技仓储项目签了，12.5万元", Deal(None, None, 125_000)),
+        ("客户姓名：李总\n公司名称：远航物流\n签单金额：￥12,800", Deal("李总", "远航物流", 12_800)),
+        ("合同金额:50000\n客户：赵总", Deal("赵总", None, 50_000)),
+        ("【成交】远航物流续费，五万", Deal(None, None, 50_000)),
+        ("【成交】华星科技，金额待定", Deal(None, None, None)),
+        ("合同金额：待财务确认", Deal(None, None, None)),
+        ("今天和华星科技聊了合同金额的事", None),  # the word without a label colon
+        ("客户：王总，公司：华星科技", None),
+        ("成交了！晚上聚餐", None),
+    ],
+)
+def test_deal_reports(text: str, expected: Deal | None) -> None:
+    assert PARSER.parse(text) == expected
