@@ -1,0 +1,204 @@
+"""The web application: ingest routes, /healthz, and the background tasks of one replica.
+
+`create_app(config, settings, db_engine)` is a factory (nothing happens at import). Routes are thin:
+verify, record to the inbox, answer. The lifespan starts every entry of `BACKGROUND_TASKS` as an
+asyncio task and stops them on shutdown; add a task by adding one line there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.config import AppConfig
+from bot.errors import IngestError, StorageUnavailable
+from bot.log import request_id
+from bot.settings import Settings
+from bot.wecom import aibot, bridge, callback
+from bot.wecom.ingest import IngestState
+from handlers.context import HandlerContext
+from handlers.inbox_worker import InboxWorker
+from rules.engine import RuleEngine
+from storage import inbox
+from storage.db import make_session_factory
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+INGEST_PREFIXES = ("/wecom/", "/ingest/")
+#: A background task runs until `stop` is set; it gets the app to reach `app.state`.
+BackgroundTask = Callable[[FastAPI, asyncio.Event], Awaitable[None]]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def message_hmac_key(settings: Settings) -> bytes:
+    """The key of the stored messages' text HMAC, derived from GROUPBOT_SECRET_KEY (never the key itself,
+    so the dashboard's signing key and the audit hashes stay independent)."""
+    return hmac.new(
+        settings.secret_key.get_secret_value().encode(), b"groupbot/message-text-hmac", hashlib.sha256
+    ).digest()
+
+
+def build_handler_context(config: AppConfig, settings: Settings, clock: Clock = system_clock) -> HandlerContext:
+    def unknown_year(year: int) -> None:
+        log.warning("holiday calendar does not know %s; weekends only until chinesecalendar is updated", year)
+
+    engine = RuleEngine.from_config(config.rules, config.group_rules(), on_unknown_year=unknown_year)
+    return HandlerContext(
+        config=config, engine=engine, hmac_key=message_hmac_key(settings), public_url=settings.public_url, clock=clock
+    )
+
+
+async def run_inbox_worker(app: FastAPI, stop: asyncio.Event) -> None:
+    cfg = app.state.config.ingest.worker
+    worker = InboxWorker(
+        app.state.sessions,
+        app.state.handler_context,
+        batch_size=cfg.batch_size,
+        lease_seconds=cfg.lease_seconds,
+    )
+    await worker.run_forever(stop, poll_seconds=cfg.poll_seconds, wake=app.state.ingest.inbox_wakeup)
+
+
+#: Everything one replica runs beside the web server, by name. Explicit on purpose: grep here.
+BACKGROUND_TASKS: dict[str, BackgroundTask] = {
+    "inbox-worker": run_inbox_worker,
+}
+
+
+def create_app(
+    config: AppConfig,
+    settings: Settings,
+    db_engine: Engine,
+    *,
+    background: bool = True,
+    clock: Clock = system_clock,
+    tasks: dict[str, BackgroundTask] | None = None,
+) -> FastAPI:
+    """The FastAPI app; `background=False` serves requests only (tests, benchmarks)."""
+    chosen = dict(BACKGROUND_TASKS if tasks is None else tasks) if background else {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        running = {name: asyncio.create_task(task(app, stop), name=name) for name, task in chosen.items()}
+        app.state.stop = stop
+        app.state.tasks = running
+        if running:
+            log.info("background tasks started: %s", ", ".join(running))
+        try:
+            yield
+        finally:
+            stop.set()
+            done, pending = await asyncio.wait(running.values(), timeout=10) if running else (set(), set())
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("background task %s ended with %s", task.get_name(), type(task.exception()).__name__)
+
+    app = FastAPI(title="groupbot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    sessions = make_session_factory(db_engine)
+    app.state.config = config
+    app.state.settings = settings
+    app.state.db_engine = db_engine
+    app.state.sessions = sessions
+    app.state.clock = clock
+    app.state.handler_context = build_handler_context(config, settings, clock)
+    app.state.ingest = IngestState.from_settings(settings, sessions, clock, config.ingest.max_body_bytes)
+
+    app.add_middleware(RequestContext, max_body_bytes=max(config.ingest.max_body_bytes, 1))
+    app.add_exception_handler(IngestError, _ingest_error)
+    app.add_exception_handler(StorageUnavailable, _storage_unavailable)
+    app.include_router(callback.router)
+    app.include_router(aibot.router)
+    app.include_router(bridge.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+    return app
+
+
+async def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IngestError)
+    return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+
+async def _storage_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """200 with the inbox lag when the database answers; 503 when it does not."""
+    state = request.app.state
+
+    def probe() -> dict:
+        with state.sessions() as session:
+            session.execute(text("select 1"))
+            now = state.clock()
+            return {"lag_seconds": round(inbox.pending_lag(session, now=now), 3), **inbox.counts(session)}
+
+    try:
+        inbox_state = await run_in_threadpool(probe)
+    except SQLAlchemyError as exc:
+        log.warning("healthz: database unreachable (%s)", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    tasks = getattr(state, "tasks", {})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": "ok",
+            "inbox": inbox_state,
+            "tasks": {name: ("running" if not t.done() else "stopped") for name, t in tasks.items()},
+        }
+    )
+
+
+class RequestContext:
+    """Pure ASGI middleware: a request id for every log line, and 413 before reading an oversized body."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        try:
+            declared = headers.get(b"content-length", b"")
+            # Only ingest bodies are bounded here (the dashboard has its own forms and uploads); a body
+            # without Content-Length is bounded while it is read (bot.wecom.ingest.read_body).
+            if scope["path"].startswith(INGEST_PREFIXES) and declared.isdigit() and int(declared) > self.max_body_bytes:
+                response = JSONResponse(
+                    {"error": f"body of {int(declared)} bytes exceeds the {self.max_body_bytes}-byte limit"},
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+
+            async def send_with_id(message) -> None:
+                if message["type"] == "http.response.start":
+                    message.setdefault("headers", []).append((b"x-request-id", rid.encode("latin-1")))
+                await send(message)
+
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

@@ -1,0 +1,68 @@
+"""The 智能机器人 (AI bot) callback: JSON `{"encrypt": …}` bodies, receive id "", answer within 1 s.
+
+The bot sees a group message only when it is @-mentioned; those land in the inbox as group
+messages, 1:1 chats as commands. We answer an empty 200 (no passive reply: answers go out through
+the outbox); WeCom's stream-refresh polls get a finished, empty stream so they stop. The inbox commit
+gets `COMMIT_BUDGET` seconds; past that we answer 503 and WeCom's retry is deduplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from bot.errors import StorageUnavailable
+from bot.wecom.callback import NotConfigured
+from bot.wecom.crypto import CallbackCrypto
+from bot.wecom.ingest import IngestDep, query, read_body
+from bot.wecom.normalize import from_aibot_json
+
+router = APIRouter(tags=["wecom"])
+
+#: Seconds the inbox commit may take before we give up and let WeCom retry (its limit is 1 s).
+COMMIT_BUDGET = 0.8
+
+
+def _crypto(ingest) -> CallbackCrypto:
+    if ingest.aibot_crypto is None:
+        raise NotConfigured("AI bot callback is not configured (GROUPBOT_AIBOT_TOKEN, _AIBOT_ENCODING_AES_KEY)")
+    return ingest.aibot_crypto
+
+
+@router.get("/wecom/aibot", response_class=PlainTextResponse)
+def verify_url(request: Request, ingest: IngestDep) -> PlainTextResponse:
+    plaintext = _crypto(ingest).verify_url(
+        msg_signature=query(request, "msg_signature"),
+        timestamp=query(request, "timestamp"),
+        nonce=query(request, "nonce"),
+        echostr=query(request, "echostr"),
+    )
+    return PlainTextResponse(plaintext)
+
+
+@router.post("/wecom/aibot")
+async def receive(request: Request, ingest: IngestDep) -> Response:
+    crypto = _crypto(ingest)
+    body = await read_body(request, crypto.max_body_bytes)
+    nonce = query(request, "nonce")
+    plaintext = crypto.decrypt_json(
+        body, msg_signature=query(request, "msg_signature"), timestamp=query(request, "timestamp"), nonce=nonce
+    )
+    inbound = from_aibot_json(plaintext, received_at=ingest.clock())
+    if inbound is None:
+        return _finish_stream(crypto, plaintext, nonce)
+    try:
+        await asyncio.wait_for(ingest.record([inbound]), COMMIT_BUDGET)
+    except TimeoutError:
+        raise StorageUnavailable("inbox commit exceeded the AI bot's 1-second budget") from None
+    return Response(status_code=200)
+
+
+def _finish_stream(crypto: CallbackCrypto, plaintext: str, nonce: str) -> Response:
+    stream_id = str((json.loads(plaintext).get("stream") or {}).get("id") or "")
+    reply = {"msgtype": "stream", "stream": {"id": stream_id, "finish": True, "content": ""}}
+    body = crypto.encrypt_json(json.dumps(reply, ensure_ascii=False), nonce=nonce)
+    return Response(body, media_type="application/json")

@@ -1,0 +1,119 @@
+"""What the ingest routes share: the crypto per callback, the session factory, wake-up hooks, and
+the one way to commit an accepted event (`IngestState.record`).
+
+Routes stay thin: read the body (bounded), verify and decrypt, normalize, `record`, answer. The DB
+work runs in a worker thread; any database failure becomes `StorageUnavailable` (→ 503), so WeCom
+retries and the retry is stored once the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from bot.errors import PayloadError, StorageUnavailable
+from bot.settings import Settings
+from bot.wecom.crypto import DEFAULT_MAX_BODY, CallbackCrypto
+from bot.wecom.normalize import MSGAUDIT_NOTIFY, Inbound
+from storage import inbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestState:
+    """Held by the app as `app.state.ingest`; built by `bot.app.create_app`."""
+
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime]
+    app_crypto: CallbackCrypto | None = None
+    aibot_crypto: CallbackCrypto | None = None
+    ingest_token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    #: Set when a msgaudit_notify arrives: the chat-archive poller waits on it to pull at once.
+    archive_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set after every accepted event: the inbox worker waits on it instead of sleeping a full poll.
+    inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime], max_body_bytes: int
+    ) -> IngestState:
+        def crypto(token, key, receive_id: str) -> CallbackCrypto | None:
+            if token is None or key is None:
+                return None
+            return CallbackCrypto(
+                token.get_secret_value(), key.get_secret_value(), receive_id, max_body_bytes=max_body_bytes
+            )
+
+        return cls(
+            sessions=sessions,
+            clock=clock,
+            app_crypto=crypto(settings.callback_token, settings.encoding_aes_key, settings.corp_id)
+            if settings.corp_id
+            else None,
+            aibot_crypto=crypto(settings.aibot_token, settings.aibot_encoding_aes_key, ""),
+            ingest_token=settings.ingest_token.get_secret_value() if settings.ingest_token else None,
+            max_body_bytes=max_body_bytes,
+        )
+
+    def record_sync(self, events: Sequence[Inbound]) -> list[bool]:
+        """Commit `events` in one transaction; per event, True when new (False: a retry/duplicate)."""
+        try:
+            with self.sessions() as session:
+                now = self.clock()
+                created = [
+                    inbox.record_event(
+                        session, dedupe_key=e.dedupe_key, source=e.source, kind=e.kind, payload=e.payload, now=now
+                    )
+                    for e in events
+                ]
+                session.commit()
+                return created
+        except SQLAlchemyError as exc:
+            # The driver's message may quote parameters (message text): log the type only.
+            log.warning("inbox commit failed: %s", type(exc).__name__)
+            raise StorageUnavailable(f"database unavailable ({type(exc).__name__})") from None
+
+    async def record(self, events: Sequence[Inbound]) -> list[bool]:
+        created = await run_in_threadpool(self.record_sync, events)
+        if any(created):
+            self.inbox_wakeup.set()
+        if any(e.event == MSGAUDIT_NOTIFY for e in events):
+            self.archive_wakeup.set()
+        return created
+
+
+def get_ingest(request: Request) -> IngestState:
+    return request.app.state.ingest
+
+
+IngestDep = Annotated[IngestState, Depends(get_ingest)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds `limit` (Content-Length or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadError(f"body of {declared} bytes exceeds the {limit}-byte limit", 413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadError(f"body exceeds the {limit}-byte limit", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def query(request: Request, name: str) -> str:
+    return request.query_params.get(name, "")
