@@ -39,10 +39,8 @@ class Frequency:
             return None
         # The count itself is left out: a bounded history (replay) and the database agree on
         # "more than the limit" but not on how far beyond it a burst went.
-        return Violation(
-            rule="frequency",
-            detail=f"more than {self.settings.limit} messages in this group within {self.settings.window_minutes} minutes",
-        )
+        limit, minutes = self.settings.limit, self.settings.window_minutes
+        return Violation(rule="frequency", detail=f"more than {limit} messages in this group within {minutes} minutes")
 
 
 class FrequencyHistory:

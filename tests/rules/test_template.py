@@ -35,7 +35,8 @@ COMPLETE = ClientUpdate(
         ),
         # Aliases, half-width colons, ；/; separators, #跟进 prefix with a space.
         (
-            "#跟进 客户:王总；公司:华星科技;电话:138****5678；需求:仓储系统改造，3个仓库；上次联系:昨天；下一步:周四报价",
+            "#跟进 客户:王总；公司:华星科技;电话:138****5678；"
+            "需求:仓储系统改造，3个仓库；上次联系:昨天；下一步:周四报价",
             COMPLETE,
         ),
         # No prefix, ， between labels; the value keeps its own ， (contract example).
@@ -45,8 +46,8 @@ COMPLETE = ClientUpdate(
         ),
         # Spaces around labels and colons, and trailing punctuation trimmed.
         (
-            "【跟进】 客户姓名 ： 王总 ；\n 企业： 华星科技。\n联系电话：138****5678\n需求描述： 仓储系统改造，3个仓库；\n"
-            "上次沟通：昨天\n下一步计划：周四报价；",
+            "【跟进】 客户姓名 ： 王总 ；\n 企业： 华星科技。\n联系电话：138****5678\n"
+            "需求描述： 仓储系统改造，3个仓库；\n上次沟通：昨天\n下一步计划：周四报价；",
             COMPLETE,
         ),
         # The contract's example: two labels make a report; four fields missing.
