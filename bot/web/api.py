@@ -1,0 +1,99 @@
+"""JSON endpoints of the dashboard (the same data as the pages, for scripts and the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict
+
+from bot.web.deps import SessionDep, StateDep, ViewerDep
+from bot.web.overview import overview_data
+from bot.web.timeutil import range_bounds
+from storage.dashboard import ViolationFilter, list_violations, search_clients
+
+router = APIRouter(prefix="/api", tags=["dashboard"])
+
+
+class OutboxOut(BaseModel):
+    pending: int
+    dead: int
+    oldest_pending_at: datetime | None
+
+
+class OverviewOut(BaseModel):
+    today: dict[str, int]
+    week: dict[str, int]
+    outbox: OutboxOut
+
+
+class ViolationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    chat_id: str
+    sender: str
+    rule: str
+    detail: str
+    kinds: list[str]
+    missing: list[str]
+    action: str
+    status: str
+    note: str | None
+    occurred_at: datetime
+
+
+class ClientOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str | None
+    company: str | None
+    contact_masked: str | None
+    grade: str
+    owner: str | None
+    next_action: str | None
+    next_action_due: date | None
+    last_update_at: datetime | None
+
+
+@router.get("/overview", response_model=OverviewOut)
+def api_overview(state: StateDep, session: SessionDep, viewer: ViewerDep) -> dict:
+    return overview_data(state, session, viewer)
+
+
+@router.get("/violations", response_model=list[ViolationOut])
+def api_violations(
+    state: StateDep,
+    session: SessionDep,
+    viewer: ViewerDep,
+    group: Annotated[str | None, Query(max_length=128)] = None,
+    member: Annotated[str | None, Query(max_length=128)] = None,
+    rule: Literal["posting_window", "frequency", "template", "sensitive"] | None = None,
+    status: Literal["open", "handled", "void"] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list:
+    if group and not viewer.sees(group):
+        raise HTTPException(404, "no such group")
+    try:
+        start, end = range_bounds(since, until, ZoneInfo(state.config.timezone))
+    except ValueError as exc:
+        raise HTTPException(400, f"since/until: {exc}") from None
+    filt = ViolationFilter(chat_id=group, sender=member, rule=rule, status=status, since=start, until=end)
+    return list_violations(session, scope=viewer.scope, filt=filt, limit=limit, offset=offset)
+
+
+@router.get("/clients", response_model=list[ClientOut])
+def api_clients(
+    session: SessionDep,
+    viewer: ViewerDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    grade: Literal["A", "B", "C"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list:
+    return search_clients(session, scope=viewer.scope, query=q, grade=grade, limit=limit)

@@ -1,0 +1,38 @@
+"""Overview: today's and this week's violations by rule, outbox health, the weekly leaderboard."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from bot.web.deps import SessionDep, StateDep, ViewerDep
+from bot.web.timeutil import today_bounds, week_bounds
+from storage.dashboard import counts_by_rule, outbox_health
+
+router = APIRouter()
+RULE_ORDER = ("posting_window", "frequency", "template", "sensitive")
+
+
+def overview_data(state, session, viewer) -> dict:
+    zone = ZoneInfo(state.config.timezone)
+    now = state.clock()
+    today = counts_by_rule(session, scope=viewer.scope, since=today_bounds(now, zone)[0], until=now)
+    week = counts_by_rule(session, scope=viewer.scope, since=week_bounds(now, zone)[0], until=now)
+    health = outbox_health(session)
+    return {
+        "today": {rule: today.get(rule, 0) for rule in RULE_ORDER},
+        "week": {rule: week.get(rule, 0) for rule in RULE_ORDER},
+        "outbox": {"pending": health.pending, "dead": health.dead,
+                   "oldest_pending_at": health.oldest_pending_at},
+    }
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def overview(request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep) -> Response:
+    data = overview_data(state, session, viewer)
+    week_max = max(data["week"].values(), default=0) or 1
+    return state.templates.TemplateResponse(
+        request, "overview.html", {"viewer": viewer, "week_max": week_max, **data}
+    )

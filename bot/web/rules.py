@@ -1,0 +1,86 @@
+"""Rules in force with per-rule hit counts, and the what-if page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import yaml
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep
+from bot.web.forms import optional_date
+from bot.web.timeutil import range_bounds
+from handlers.whatif import WhatIfError, compare, parse_override, proposed_config, read_jsonl, stored_as_messages
+from storage.dashboard import counts_by_rule, messages_between
+
+router = APIRouter()
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+@router.get("/rules", response_class=HTMLResponse, include_in_schema=False)
+def rules_page(request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep) -> Response:
+    now = state.clock()
+    hits = {days: counts_by_rule(session, scope=viewer.scope, since=now - timedelta(days=days), until=now)
+            for days in (7, 30)}
+    rules = state.config.rules.model_dump(mode="json")
+    blocks = {name: yaml.safe_dump(block, allow_unicode=True, sort_keys=False) for name, block in rules.items()}
+    groups = [g for g in state.config.groups if viewer.sees(g.chat_id)]
+    return state.templates.TemplateResponse(request, "rules.html", {
+        "viewer": viewer, "blocks": blocks, "hits": hits, "groups": groups,
+    })
+
+
+def _whatif_page(request, state, viewer, **extra) -> Response:
+    today = state.clock().astimezone(ZoneInfo(state.config.timezone)).date()
+    context = {"viewer": viewer, "since": (today - timedelta(days=7)).isoformat(), "until": today.isoformat(),
+               "override": "frequency:\n  limit: 5\n", "result": None, "error": None, **extra}
+    return state.templates.TemplateResponse(request, "whatif.html", context,
+                                            status_code=400 if context["error"] else 200)
+
+
+@router.get("/whatif", response_class=HTMLResponse, include_in_schema=False)
+def whatif_form(request: Request, state: StateDep, viewer: ViewerDep) -> Response:
+    return _whatif_page(request, state, viewer)
+
+
+@router.post("/whatif", response_class=HTMLResponse, include_in_schema=False)
+async def whatif_run(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    viewer: CsrfViewerDep,
+    override: Annotated[str, Form(max_length=20_000)] = "",
+    since: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+    upload: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    form = {"override": override, "since": since, "until": until}
+    try:
+        proposed = proposed_config(state.config, parse_override(override))
+        if upload is not None and upload.filename:
+            raw = await upload.read(MAX_UPLOAD + 1)
+            if len(raw) > MAX_UPLOAD:
+                raise WhatIfError("file: larger than 5 MB; use `groupbot replay` for large files")
+            try:
+                lines = raw.decode("utf-8-sig").splitlines()
+            except UnicodeDecodeError:
+                raise WhatIfError("file: not UTF-8 text") from None
+            messages = [m for m in read_jsonl(lines) if viewer.sees(m.chat_id)]
+            source = "file"
+        else:
+            start, end = range_bounds(optional_date(since, "since"), optional_date(until, "until"),
+                                      ZoneInfo(state.config.timezone))
+            if start is None or end is None:
+                raise WhatIfError("since/until: choose a date range")
+            rows = messages_between(session, scope=viewer.scope, since=start, until=end)
+            messages = stored_as_messages(rows)
+            source = "stored"
+    except WhatIfError as exc:
+        return _whatif_page(request, state, viewer, error=str(exc), **form)
+    except HTTPException as exc:
+        return _whatif_page(request, state, viewer, error=str(exc.detail), **form)
+    result = compare(state.config, proposed, messages)
+    return _whatif_page(request, state, viewer, result=result, source=source, **form)
