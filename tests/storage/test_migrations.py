@@ -1,0 +1,92 @@
+"""The Alembic history builds exactly the models' schema, on SQLite and on PostgreSQL.
+
+This is the test that fails when someone changes storage/models.py without a migration: regenerate
+the revision as docs/architecture.md ("Database migrations") says.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from storage.db import make_engine
+from storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from storage.models import Base
+from tests.conftest import IN_CI, PG_SERVER, _pg_reachable
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    problem = _pg_reachable()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL is not reachable ({problem})")
+        pytest.skip(f"PostgreSQL not reachable ({problem})")
+    name = f"groupbot_m_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_SERVER).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def schema_diffs(url: str) -> list:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+            return compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_head_gives_exactly_the_models_schema(empty_url):
+    upgrade(empty_url)
+
+    assert schema_diffs(empty_url) == []
+    engine = make_engine(empty_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+    assert tables == set(Base.metadata.tables)
+
+
+def test_the_history_downgrades_to_nothing_and_up_again(empty_url):
+    upgrade(empty_url)
+
+    command.downgrade(alembic_config(empty_url), "base")
+    engine = make_engine(empty_url)
+    try:
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+    upgrade(empty_url)
+    assert schema_diffs(empty_url) == []
+
+
+def test_upgrading_twice_is_a_no_op(empty_url):
+    upgrade(empty_url)
+
+    upgrade(empty_url)
+
+    assert schema_diffs(empty_url) == []
+
+
+def test_the_history_has_one_head():
+    assert len(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()) == 1
