@@ -51,6 +51,73 @@ def db_upgrade(revision: str = "head") -> None:
     out.print(f"database at revision {revision}")
 
 
+@app.command("leaderboard")
+def leaderboard_cmd(
+    week: Annotated[str, typer.Option(help="ISO week to render, e.g. 2026-W47.")],
+    fmt: Annotated[str, typer.Option("--format", help="json | markdown | png")] = "markdown",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout (png needs it).")] = None,
+    group: Annotated[str | None, typer.Option(help="A group's chat_id; default company-wide.")] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Render any past week's leaderboard from the database (DATABASE_URL)."""
+    import json
+
+    from bot.settings import Settings
+    from handlers import leaderboard
+    from storage.db import make_engine, make_session_factory
+
+    config = _load_or_exit(config_path)
+    try:
+        leaderboard.parse_week(week)
+    except ValueError as exc:
+        err.print(f"--week: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if fmt not in ("json", "markdown", "png"):
+        err.print(f"--format: expected json, markdown or png, got {fmt!r}", highlight=False)
+        raise typer.Exit(2)
+    if group is not None and config.group(group) is None:
+        err.print(f"--group: no group with chat_id {group!r} in config", highlight=False)
+        raise typer.Exit(2)
+    if fmt == "png" and output is None:
+        err.print("--format png needs --output FILE", highlight=False)
+        raise typer.Exit(2)
+    engine = make_engine(Settings().database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            board = leaderboard.build(session, config, week=week, chat_id=group)
+            if fmt == "png":
+                data: bytes | str = leaderboard.chart_png(board)
+            elif fmt == "json":
+                data = json.dumps(board.to_json(), ensure_ascii=False, indent=2)
+            else:
+                data = leaderboard.render_markdown(board)
+    finally:
+        engine.dispose()
+    if output is None:
+        typer.echo(data)
+    elif isinstance(data, bytes):
+        output.write_bytes(data)
+    else:
+        output.write_text(data + "\n", encoding="utf-8")
+
+
+@app.command("replay")
+def replay_cmd(
+    input_file: Annotated[str, typer.Argument(metavar="INPUT.jsonl", help="exported messages, '-' for stdin")],
+    config_path: ConfigOption = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON lines out (default stdout)")] = None,
+    store: Annotated[bool, typer.Option("--store", help="store as the live webhook would (idempotent)")] = False,
+) -> None:
+    """Run the rules over exported history (shared/spec/replay.md); exit 1 if a line was bad."""
+    from bot.replay_command import run_replay
+
+    config = _load_or_exit(config_path)
+    if input_file != "-" and not Path(input_file).is_file():
+        err.print(f"[red]INPUT.jsonl: no such file: {input_file}[/red]", highlight=False)
+        raise typer.Exit(2)
+    raise typer.Exit(run_replay(config, input_file, output, store=store, err=err))
+
+
 def main() -> None:
     app(prog_name="groupbot")
 

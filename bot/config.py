@@ -96,6 +96,18 @@ class SchedulesConfig(_Model):
     digest: JobSchedule = JobSchedule(cron="30 17 * * *", workdays_only=True)
     missing_report: JobSchedule = JobSchedule(enabled=False, cron="30 16 * * *", workdays_only=True)
     monthly: JobSchedule = JobSchedule(cron="0 9 1-7 * *", workdays_only=True)
+    #: Where the monthly evaluation XLSX files are written, and the URL they are served under.
+    reports_dir: str = "data/reports"
+    reports_url: str = "http://127.0.0.1:8000/reports"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
 
 class WorkerConfig(_Model):

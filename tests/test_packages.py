@@ -1,0 +1,35 @@
+"""Each top-level package imports from this repository, never from a same-named PyPI distribution.
+
+`rules` (django-rules) and `storage` are also names on PyPI; a venv that ever installs one of them
+must not silently shadow ours.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TOP_LEVEL = ("bot", "rules", "handlers", "storage")
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL)
+def test_package_resolves_inside_the_repository(name):
+    module = importlib.import_module(name)
+
+    assert Path(module.__file__).resolve() == REPO / name / "__init__.py"
+
+
+def test_the_distribution_lists_exactly_our_packages():
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["packages"]
+
+    assert {p.split(".")[0] for p in packages} == set(TOP_LEVEL)
+    on_disk = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for name in TOP_LEVEL
+        for init in (REPO / name).rglob("__init__.py")
+    }
+    assert on_disk <= set(packages), f"packages missing from pyproject.toml: {sorted(on_disk - set(packages))}"
