@@ -49,8 +49,10 @@ def record_event(
             attempts=0,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(InboxEvent.id)
     )
-    return session.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: the ORM-enabled insert does not report rowcount on every driver.
+    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 def _due(now: datetime):

@@ -1,0 +1,165 @@
+"""storage.inbox on SQLite and PostgreSQL: idempotent record, exclusive leased claims, done/failed, lag."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from storage import inbox
+from storage.db import make_session_factory
+from storage.models import InboxEvent
+
+T0 = datetime(2026, 3, 2, 1, 15, tzinfo=UTC)  # 09:15 in Shanghai
+
+
+def _payload(msgid: str, text: str = "【跟进】客户：王总 公司：华星科技") -> dict:
+    return {
+        "msgid": msgid,
+        "chat_id": "wr-sales-east",
+        "sender": "zhangwei",
+        "sent_at": "2026-03-02T09:15:00+08:00",
+        "text": text,
+        "msgtype": "text",
+        "source": "callback",
+    }
+
+
+def _record(session: Session, key: str, *, now: datetime = T0, kind: str = "message") -> bool:
+    return inbox.record_event(session, dedupe_key=key, source="callback", kind=kind, payload=_payload(key), now=now)
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected_created", "expected_rows"),
+    [
+        (["4561255354251345929"], [True], 1),
+        (["4561255354251345929"] * 3, [True, False, False], 1),
+        (["m-1", "m-2", "m-1", "evt:ab12"], [True, True, False, True], 3),
+    ],
+)
+def test_record_event_is_idempotent_on_the_dedupe_key(
+    session: Session, keys: list[str], expected_created: list[bool], expected_rows: int
+) -> None:
+    created = [_record(session, key) for key in keys]
+    session.commit()
+    assert created == expected_created
+    assert len(session.scalars(select(InboxEvent)).all()) == expected_rows
+
+
+def test_record_event_keeps_the_payload_and_time(session: Session) -> None:
+    _record(session, "m-1")
+    session.commit()
+    row = session.scalars(select(InboxEvent)).one()
+    assert (row.source, row.kind, row.payload, row.received_at, row.attempts) == (
+        "callback",
+        "message",
+        _payload("m-1"),
+        T0,
+        0,
+    )
+
+
+def test_claim_leases_oldest_first_and_not_twice(session: Session) -> None:
+    for key in ["m-1", "m-2", "m-3"]:
+        _record(session, key)
+    session.commit()
+    first = inbox.claim(session, owner="w1", limit=2, lease_seconds=60, now=T0)
+    session.commit()
+    second = inbox.claim(session, owner="w2", limit=10, lease_seconds=60, now=T0)
+    session.commit()
+    assert [r.dedupe_key for r in first] == ["m-1", "m-2"]
+    assert [(r.lease_owner, r.lease_until, r.attempts) for r in first] == [("w1", T0 + timedelta(seconds=60), 1)] * 2
+    assert [r.dedupe_key for r in second] == ["m-3"]
+
+
+@pytest.mark.parametrize(
+    ("later", "reclaimed"),
+    [(timedelta(seconds=59), []), (timedelta(seconds=60), []), (timedelta(seconds=61), ["m-1"])],
+)
+def test_an_expired_lease_is_claimed_again(session: Session, later: timedelta, reclaimed: list[str]) -> None:
+    _record(session, "m-1")
+    session.commit()
+    inbox.claim(session, owner="dead-worker", limit=10, lease_seconds=60, now=T0)
+    session.commit()
+    rows = inbox.claim(session, owner="w2", limit=10, lease_seconds=60, now=T0 + later)
+    session.commit()
+    assert [r.dedupe_key for r in rows] == reclaimed
+    assert all(r.attempts == 2 and r.lease_owner == "w2" for r in rows)
+
+
+def test_mark_done_clears_the_payload_and_is_never_claimed_again(session: Session) -> None:
+    _record(session, "m-1")
+    session.commit()
+    [row] = inbox.claim(session, owner="w1", limit=10, lease_seconds=60, now=T0)
+    inbox.mark_done(session, row.id, now=T0 + timedelta(seconds=1))
+    session.commit()
+    session.expire_all()
+    stored = session.get(InboxEvent, row.id)
+    assert (stored.payload, stored.processed_at, stored.lease_owner) == (None, T0 + timedelta(seconds=1), None)
+    assert inbox.claim(session, owner="w2", limit=10, lease_seconds=60, now=T0 + timedelta(hours=1)) == []
+
+
+@pytest.mark.parametrize(("max_attempts", "parked"), [(3, False), (1, True)])
+def test_mark_failed_retries_later_or_parks_with_the_error(session: Session, max_attempts: int, parked: bool) -> None:
+    _record(session, "m-1")
+    session.commit()
+    [row] = inbox.claim(session, owner="w1", limit=10, lease_seconds=60, now=T0)
+    assert (
+        inbox.mark_failed(session, row.id, error="KeyError", now=T0, max_attempts=max_attempts, retry_seconds=30)
+        is parked
+    )
+    session.commit()
+    assert inbox.claim(session, owner="w2", limit=10, lease_seconds=60, now=T0 + timedelta(seconds=29)) == []
+    later = inbox.claim(session, owner="w2", limit=10, lease_seconds=60, now=T0 + timedelta(seconds=31))
+    assert [r.dedupe_key for r in later] == ([] if parked else ["m-1"])
+    session.rollback()
+    session.expire_all()
+    stored = session.get(InboxEvent, row.id)
+    assert (stored.error, stored.payload is not None) == ("KeyError" if parked else None, True)
+
+
+def test_pending_lag_and_counts(session: Session) -> None:
+    assert inbox.pending_lag(session, now=T0) == 0.0
+    _record(session, "m-1", now=T0)
+    _record(session, "m-2", now=T0 + timedelta(seconds=5))
+    session.commit()
+    assert inbox.pending_lag(session, now=T0 + timedelta(seconds=12)) == 12.0
+    [first, _] = inbox.claim(session, owner="w1", limit=10, lease_seconds=60, now=T0)
+    inbox.mark_done(session, first.id, now=T0)
+    session.commit()
+    assert inbox.pending_lag(session, now=T0 + timedelta(seconds=12)) == 7.0
+    assert inbox.counts(session) == {"pending": 1, "failed": 0}
+
+
+def test_concurrent_claimers_never_share_a_row(engine: Engine) -> None:
+    """Four threads claim in small batches at once; each of 40 rows goes to exactly one of them."""
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        for i in range(40):
+            _record(session, f"m-{i}")
+        session.commit()
+    got: dict[str, list[str]] = {}
+    barrier = threading.Barrier(4)
+
+    def claimer(owner: str) -> None:
+        barrier.wait()
+        mine: list[str] = []
+        while True:
+            with sessions() as session:
+                rows = inbox.claim(session, owner=owner, limit=3, lease_seconds=60, now=T0)
+                session.commit()
+            if not rows:
+                break
+            mine += [r.dedupe_key for r in rows]
+        got[owner] = mine
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [key for keys in got.values() for key in keys]
+    assert sorted(claimed) == sorted(f"m-{i}" for i in range(40))
