@@ -1,0 +1,212 @@
+"""Scheduled jobs (APScheduler 3, asyncio), each exactly once per period across replicas.
+
+APScheduler only says *when*; `storage.job_runs.claim_run` says *who*: a run claims `(job, period)`
+in the transaction that queues its posts, so of three replicas firing at 09:30 one queues the
+leaderboard and two find the week taken, and a crash leaves neither claim nor posts. A period missed
+while every replica was down is caught up once on start, if its fire time is within
+`schedules.grace_minutes`. Jobs marked `workdays_only` skip days the work calendar calls off.
+
+The job table is a literal dict; job functions are module-level in handlers/ with plain arguments
+`(session, config, *, now) -> posts queued`, and `now` (the fire time) decides the period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import AppConfig, JobSchedule
+from handlers import digest, leaderboard, monthly, nudges, reminders
+from handlers.periods import day_period, month_period
+from rules.workdays import WorkCalendar
+from storage.job_runs import claim_run, finish_run
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["done", "taken", "skipped", "disabled"]
+
+
+@dataclass(frozen=True)
+class Job:
+    #: Queues the job's posts in the given session; returns how many.
+    run: Callable[..., int]
+    #: The claim key for a fire time, e.g. '2026-W47' or '2026-11-23'.
+    period: Callable[[datetime, ZoneInfo], str]
+
+
+JOBS: dict[str, Job] = {
+    "leaderboard": Job(leaderboard.post_weekly, leaderboard.period),
+    "reminders": Job(reminders.send_reminders, day_period),
+    "stale_clients": Job(nudges.nudge_stale_clients, day_period),
+    "digest": Job(digest.send_digests, day_period),
+    "missing_report": Job(nudges.nudge_missing_reports, day_period),
+    "monthly": Job(monthly.send_monthly, month_period),
+}
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def schedule_of(config: AppConfig, name: str) -> JobSchedule:
+    return getattr(config.schedules, name)
+
+
+def work_calendar(config: AppConfig) -> WorkCalendar:
+    """The posting window's calendar, so schedules and the rules agree on what a workday is."""
+    pw = config.rules.posting_window
+
+    def warn(year: int) -> None:
+        log.warning("work calendar does not know %s; treating Monday-Friday as workdays", year)
+
+    return WorkCalendar(pw.extra_holidays, pw.extra_workdays, on_unknown_year=warn)
+
+
+def run_job(
+    name: str,
+    *,
+    session_factory: sessionmaker[Session],
+    config: AppConfig,
+    now: datetime,
+    owner: str,
+    is_workday: Callable[[date], bool],
+    wall_clock: Callable[[], datetime] | None = None,
+) -> Outcome:
+    """Run `name` for the period of `now` unless a replica already has; commit claim and posts together."""
+    schedule = schedule_of(config, name)
+    if not schedule.enabled:
+        return "disabled"
+    tz = ZoneInfo(config.schedules.timezone)
+    if schedule.workdays_only and not is_workday(now.astimezone(tz).date()):
+        return "skipped"
+    job = JOBS[name]
+    period = job.period(now, tz)
+    wall = wall_clock or (lambda: now)
+    with session_factory() as session:
+        if not claim_run(session, job=name, period=period, owner=owner, now=wall()):
+            session.rollback()
+            return "taken"
+        queued = job.run(session, config, now=now)
+        finish_run(session, job=name, period=period, now=wall(), detail=f"{queued} queued")
+        session.commit()
+    log.info("job %s period %s done by %s: %d post(s) queued", name, period, owner, queued)
+    return "done"
+
+
+def last_fire_time(cron: str, tz: ZoneInfo, *, now: datetime, grace: timedelta) -> datetime | None:
+    """The latest fire time of `cron` in `[now - grace, now]`, or None."""
+    trigger = CronTrigger.from_crontab(cron, timezone=tz)
+    latest = None
+    fire = trigger.get_next_fire_time(None, now - grace)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobScheduler:
+    """One replica's scheduler: `catch_up()` on start, then APScheduler fires `fire_job` on cron."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        session_factory: sessionmaker[Session],
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = system_clock,
+        is_workday: Callable[[date], bool] | None = None,
+    ) -> None:
+        self.config = config
+        self.session_factory = session_factory
+        self.owner = owner or default_owner()
+        self.clock = clock
+        self.is_workday = is_workday or work_calendar(config).is_workday
+        self.tz = ZoneInfo(config.schedules.timezone)
+        self._aps: AsyncIOScheduler | None = None
+
+    def __repr__(self) -> str:
+        return f"JobScheduler(owner={self.owner!r}, tz={self.tz.key!r})"
+
+    def enabled_jobs(self) -> list[str]:
+        return [name for name in JOBS if schedule_of(self.config, name).enabled]
+
+    def run(self, name: str, now: datetime) -> Outcome:
+        return run_job(
+            name,
+            session_factory=self.session_factory,
+            config=self.config,
+            now=now,
+            owner=self.owner,
+            is_workday=self.is_workday,
+            wall_clock=self.clock,
+        )
+
+    def fire(self, name: str) -> Outcome:
+        """What the cron trigger calls: run `name` for the period the current time falls in."""
+        return self.run(name, self.clock())
+
+    def catch_up(self) -> dict[str, Outcome]:
+        """Run, once, each job whose latest fire time lies within the grace window before now."""
+        now = self.clock()
+        grace = timedelta(minutes=self.config.schedules.grace_minutes)
+        outcomes: dict[str, Outcome] = {}
+        for name in self.enabled_jobs():
+            fired = last_fire_time(schedule_of(self.config, name).cron, self.tz, now=now, grace=grace)
+            if fired is not None:
+                outcomes[name] = self.run(name, fired)
+        return outcomes
+
+    def start(self) -> AsyncIOScheduler:
+        """Add every enabled job to a new AsyncIOScheduler and start it (needs a running loop)."""
+        aps = AsyncIOScheduler(timezone=self.tz)
+        for name in self.enabled_jobs():
+            aps.add_job(
+                fire_job,
+                CronTrigger.from_crontab(schedule_of(self.config, name).cron, timezone=self.tz),
+                args=[self, name],
+                id=name,
+                name=name,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=self.config.schedules.grace_minutes * 60 or None,
+            )
+        aps.start()
+        self._aps = aps
+        return aps
+
+    def shutdown(self) -> None:
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        self._aps = None
+
+
+def fire_job(scheduler: JobScheduler, name: str) -> None:
+    """APScheduler's callable (a plain function run in its thread pool); errors are logged, not raised."""
+    try:
+        scheduler.fire(name)
+    except Exception:
+        log.exception("job %s failed on %s; the period stays unclaimed for another try", name, scheduler.owner)
+
+
+async def start_scheduler(scheduler: JobScheduler) -> AsyncIOScheduler:
+    """For the app's lifespan: catch up missed periods (in a thread: it does database work), then start."""
+    try:
+        await asyncio.to_thread(scheduler.catch_up)
+    except Exception:
+        log.exception("catching up missed schedules failed on %s", scheduler.owner)
+    return scheduler.start()

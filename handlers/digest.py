@@ -1,0 +1,87 @@
+"""The daily digest to each group's managers (default 17:30): today's violations by rule and by
+member, the follow-up reports received, and the longest-overdue follow-ups.
+
+Example opening: `### 华东销售群 今日汇总 11月23日`
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot.config import AppConfig, GroupConfig
+from handlers.directory import people
+from handlers.periods import day_range, rule_label, truncate_utf8
+from handlers.reminders import client_title
+from storage import reports
+from storage.outbox import enqueue
+
+#: message/send markdown content limit (bytes).
+MAX_MARKDOWN_BYTES = 2048
+TOP_OVERDUE = 5
+
+
+def digest_markdown(session: Session, config: AppConfig, group: GroupConfig, *, now: datetime) -> str:
+    tz = ZoneInfo(config.schedules.timezone)
+    today = now.astimezone(tz).date()
+    start, end = day_range(today, tz)
+    violations = reports.violation_counts(session, start=start, end=end, chat_id=group.chat_id)
+    activity = reports.rep_activity(session, start=start, end=end, chat_id=group.chat_id)
+    overdue = reports.overdue_follow_ups(session, today=today, chat_id=group.chat_id, limit=TOP_OVERDUE)
+    ids = {s for s, _, _ in violations} | set(activity) | {c.owner for c in overdue if c.owner}
+    names = {u: p.name for u, p in people(session, config, ids).items()}
+
+    lines = [f"### {group.name} 今日汇总 {today:%m月%d日}"]
+    by_rule: Counter[str] = Counter()
+    by_member: Counter[str] = Counter()
+    for sender, rule, count in violations:
+        by_rule[rule] += count
+        by_member[sender] += count
+    total = sum(by_rule.values())
+    lines.append(f"**违规** {total} 条")
+    if total:
+        lines.append("> 按规则：" + "，".join(f"{rule_label(r)} {n}" for r, n in by_rule.most_common()))
+        lines.append("> 按成员：" + "，".join(f"{names[u]} {n}" for u, n in by_member.most_common()))
+    sent = sum(a.reports for a in activity.values())
+    complete = sum(a.complete_reports for a in activity.values())
+    lines.append(f"**跟进报告** 收到 {sent} 份，完整 {complete} 份")
+    reporters = sorted((a for a in activity.values() if a.reports), key=lambda a: -a.reports)
+    if reporters:
+        lines.append("> " + "，".join(f"{names[a.userid]} {a.complete_reports}/{a.reports}" for a in reporters))
+    deals = sum(a.deals for a in activity.values())
+    if deals:
+        amount = sum(a.deal_amount for a in activity.values())
+        lines.append(f"**成交** {deals} 单，¥{amount:,}")
+    if overdue:
+        lines.append(f"**逾期未跟进（前{len(overdue)}）**")
+        for c in overdue:
+            late = (today - c.next_action_due).days
+            owner = names.get(c.owner, c.owner or "未分配")
+            lines.append(f"- {client_title(c)}（{owner}，逾期{late}天）：{c.next_action or '未写计划'}")
+    return truncate_utf8("\n".join(lines), MAX_MARKDOWN_BYTES)
+
+
+def send_digests(session: Session, config: AppConfig, *, now: datetime) -> int:
+    """Queue the day's digest of each group to its managers (groups without managers are skipped)."""
+    today = now.astimezone(ZoneInfo(config.schedules.timezone)).date()
+    queued = 0
+    for group in config.groups:
+        if not group.managers:
+            continue
+        payload: dict[str, Any] = {
+            "msgtype": "markdown",
+            "markdown": {"content": digest_markdown(session, config, group, now=now)},
+        }
+        item = enqueue(
+            session,
+            key=f"digest:{today}:{group.chat_id}",
+            channel="app",
+            target="|".join(group.managers),
+            payload=payload,
+        )
+        queued += item is not None
+    return queued

@@ -1,0 +1,147 @@
+"""Aggregates behind the leaderboard, the digest and the monthly evaluation, computed in SQL.
+
+Every query takes a half-open UTC range `[start, end)` (callers turn Asia/Shanghai weeks, days and
+months into it) and an optional `chat_id`; None means company-wide. Void violations (accepted
+appeals) never count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Client, ClientUpdate, Deal, Message, Violation
+
+
+@dataclass
+class RepActivity:
+    """One rep's numbers in a period."""
+
+    userid: str
+    deal_amount: int = 0
+    deals: int = 0
+    reports: int = 0
+    complete_reports: int = 0
+    violations: int = 0
+    violations_by_rule: dict[str, int] = field(default_factory=dict)
+
+
+def rep_activity(
+    session: Session, *, start: datetime, end: datetime, chat_id: str | None = None
+) -> dict[str, RepActivity]:
+    """Deals (count, amount), follow-up reports (all, complete) and violations per rep.
+
+    Three grouped queries, each a range scan on its (time, sender) index; Python only merges the
+    per-rep rows.
+    """
+    out: dict[str, RepActivity] = {}
+
+    def rep(userid: str) -> RepActivity:
+        return out.setdefault(userid, RepActivity(userid))
+
+    deals = select(
+        Deal.sender, func.count(), func.coalesce(func.sum(Deal.amount_yuan), 0)
+    ).where(Deal.sent_at >= start, Deal.sent_at < end)
+    if chat_id is not None:
+        deals = deals.where(Deal.chat_id == chat_id)
+    for sender, count, amount in session.execute(deals.group_by(Deal.sender)):
+        r = rep(sender)
+        r.deals, r.deal_amount = int(count), int(amount)
+
+    updates = select(
+        ClientUpdate.sender, func.count(), func.sum(case((ClientUpdate.complete, 1), else_=0))
+    ).where(ClientUpdate.sent_at >= start, ClientUpdate.sent_at < end)
+    if chat_id is not None:
+        updates = updates.where(ClientUpdate.chat_id == chat_id)
+    for sender, count, complete in session.execute(updates.group_by(ClientUpdate.sender)):
+        r = rep(sender)
+        r.reports, r.complete_reports = int(count), int(complete or 0)
+
+    for sender, rule, count in violation_counts(session, start=start, end=end, chat_id=chat_id):
+        r = rep(sender)
+        r.violations += count
+        r.violations_by_rule[rule] = count
+    return out
+
+
+def violation_counts(
+    session: Session, *, start: datetime, end: datetime, chat_id: str | None = None
+) -> list[tuple[str, str, int]]:
+    """(sender, rule, count) of non-void violations, most frequent first."""
+    stmt = select(Violation.sender, Violation.rule, func.count().label("n")).where(
+        Violation.occurred_at >= start, Violation.occurred_at < end, Violation.status != "void"
+    )
+    if chat_id is not None:
+        stmt = stmt.where(Violation.chat_id == chat_id)
+    stmt = stmt.group_by(Violation.sender, Violation.rule).order_by(
+        func.count().desc(), Violation.sender, Violation.rule
+    )
+    return [(s, r, int(n)) for s, r, n in session.execute(stmt)]
+
+
+def follow_up_timeliness(
+    session: Session, *, start: datetime, end: datetime, tz: tzinfo
+) -> dict[str, tuple[int, int]]:
+    """Per rep: (on time, late) follow-ups among the reports sent in `[start, end)`.
+
+    A report is a follow-up when the previous report on the same client planned a next step with a
+    due date; it is on time when its local date (`tz`) is no later than that date. LAG runs in the
+    database (SQLite >= 3.25 and PostgreSQL alike).
+    """
+    previous_due = (
+        func.lag(ClientUpdate.next_action_due)
+        .over(partition_by=ClientUpdate.client_id, order_by=(ClientUpdate.sent_at, ClientUpdate.id))
+        .label("previous_due")
+    )
+    timeline = (
+        select(ClientUpdate.sender, ClientUpdate.sent_at, previous_due)
+        .where(ClientUpdate.client_id.is_not(None), ClientUpdate.sent_at < end)
+        .subquery()
+    )
+    rows = session.execute(
+        select(timeline.c.sender, timeline.c.sent_at, timeline.c.previous_due).where(
+            timeline.c.sent_at >= start, timeline.c.previous_due.is_not(None)
+        )
+    )
+    out: dict[str, tuple[int, int]] = {}
+    for sender, sent_at, due in rows:
+        on_time, late = out.get(sender, (0, 0))
+        if sent_at.astimezone(tz).date() <= due:
+            on_time += 1
+        else:
+            late += 1
+        out[sender] = (on_time, late)
+    return out
+
+
+def overdue_follow_ups(
+    session: Session, *, today: date, chat_id: str | None = None, limit: int = 10
+) -> list[Client]:
+    """Clients whose planned next step is past due (before `today`), longest overdue first."""
+    stmt = select(Client).where(Client.next_action_due.is_not(None), Client.next_action_due < today)
+    if chat_id is not None:
+        stmt = stmt.where(Client.chat_id == chat_id)
+    return list(session.scalars(stmt.order_by(Client.next_action_due, Client.id).limit(limit)))
+
+
+def posters(session: Session, *, chat_id: str, start: datetime, end: datetime) -> set[str]:
+    """Who posted anything in the group in `[start, end)`: the group's active members."""
+    stmt = (
+        select(Message.sender)
+        .where(Message.chat_id == chat_id, Message.sent_at >= start, Message.sent_at < end)
+        .distinct()
+    )
+    return set(session.scalars(stmt))
+
+
+def reporters(session: Session, *, chat_id: str, start: datetime, end: datetime) -> set[str]:
+    """Who sent at least one follow-up report in the group in `[start, end)`."""
+    stmt = (
+        select(ClientUpdate.sender)
+        .where(ClientUpdate.chat_id == chat_id, ClientUpdate.sent_at >= start, ClientUpdate.sent_at < end)
+        .distinct()
+    )
+    return set(session.scalars(stmt))
