@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rules.model import Action, RuleSettings
+from rules.model import Action, RuleSettings, SensitiveKind
 
 _WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -109,26 +109,49 @@ class CustomPattern(BaseModel):
 
     name: str
     regex: str
-    kind: str = "financial"
+    #: Identifier kinds are masked like the built-in detector of that kind; `financial` is flagged.
+    kind: SensitiveKind = "financial"
 
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: str) -> str:
         try:
-            re.compile(value)
+            compiled = re.compile(value)
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
+        if compiled.match(""):
+            raise ValueError("the regular expression matches the empty string")
+        return value
+
+
+class CustomKeywords(BaseModel):
+    """A named list of literal phrases, e.g. the names of blacklisted lenders, all of one kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    words: tuple[str, ...] = Field(min_length=1)
+    kind: SensitiveKind = "financial"
+
+    @field_validator("words")
+    @classmethod
+    def _no_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        blank = [i for i, word in enumerate(value) if not word.strip()]
+        if blank:
+            raise ValueError(f"words[{blank[0]}] is empty")
         return value
 
 
 class SensitiveSettings(RuleSettings):
     action: Action = "alert_managers"
-    kinds: tuple[str, ...] = ("mobile", "id_card", "bank_card", "email", "im_account", "financial")
+    kinds: tuple[SensitiveKind, ...] = ("mobile", "id_card", "bank_card", "email", "im_account", "financial")
     #: Extra phrases that count as a customer's financial status (added to the built-in list).
     financial_keywords: tuple[str, ...] = ()
     #: Phrases that cancel a financial hit nearby (budgets, prices, our own receivables).
     financial_exclusions: tuple[str, ...] = ()
     custom_patterns: tuple[CustomPattern, ...] = ()
+    #: Extra literal phrase lists, matched by the same automaton as the financial phrases.
+    custom_keywords: tuple[CustomKeywords, ...] = ()
 
 
 class DealSettings(BaseModel):
