@@ -27,9 +27,14 @@ _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 def normalize_company(company: str | None) -> str:
     text = _NOISE.sub("", unicodedata.normalize("NFKC", company or "").casefold())
-    for suffix in _COMPANY_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)]
+    # Repeatedly: "华星科技(集团)股份有限公司" sheds 股份有限公司, then 集团.
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _COMPANY_SUFFIXES:
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text, stripped = text[: -len(suffix)], True
+                break
     return text
 
 
