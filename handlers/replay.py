@@ -1,0 +1,150 @@
+"""`groupbot replay`: exported messages in (JSON lines), verdicts out, per shared/spec/replay.md.
+
+The file is streamed line by line, so memory stays bounded however long it is: the only state is
+the frequency history, which keeps at most `limit` recent post times per member. Without a
+database the verdicts come straight from the engine; with `--store` every message goes through
+`handlers.message.handle_message`, exactly as the live inbox worker stores it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from handlers.context import HandlerContext
+from handlers.message import handle_message
+from rules.engine import RuleEngine
+from rules.frequency import FrequencyHistory
+from rules.model import GroupMessage, Verdict
+
+#: Judges one message and returns its verdict (in memory, or stored through handle_message).
+Judge = Callable[[GroupMessage], Verdict]
+
+_REQUIRED = ("msgid", "chat_id", "sender", "sent_at", "text")
+_OPTIONAL = ("sender_name", "chat_name", "msgtype")
+
+
+class LineError(ValueError):
+    """Raised when one input line cannot become a message; the reason names the field, never its text."""
+
+
+@dataclass
+class ReplaySummary:
+    """Counts for the end-of-run report: lines read, error lines, violations per rule, new rows."""
+
+    lines: int = 0
+    errors: int = 0
+    stored: int = 0
+    violations: Counter[str] = field(default_factory=Counter)
+    reports: int = 0
+    deals: int = 0
+
+
+def parse_line(raw: bytes | str) -> GroupMessage:
+    """One JSON line → GroupMessage; LineError says what is wrong with it."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LineError(f"not UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(raw.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        raise LineError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise LineError("expected a JSON object")
+    for name in _REQUIRED:
+        if name not in data:
+            raise LineError(f"missing field {name!r}")
+        if not isinstance(data[name], str):
+            raise LineError(f"field {name!r} must be a string")
+    for name in ("msgid", "sender"):
+        if not data[name]:
+            raise LineError(f"field {name!r} is empty")
+    for name in _OPTIONAL:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise LineError(f"field {name!r} must be a string")
+    sent_at = _sent_at(data["sent_at"])
+    return GroupMessage(
+        msgid=data["msgid"],
+        chat_id=data["chat_id"],
+        sender=data["sender"],
+        sent_at=sent_at,
+        text=data["text"],
+        msgtype=data.get("msgtype") or "text",
+        source="replay",
+        sender_name=data.get("sender_name"),
+        chat_name=data.get("chat_name"),
+    )
+
+
+def _sent_at(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise LineError(f"sent_at is not an ISO 8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise LineError(f"sent_at has no UTC offset: {value[:40]!r}")
+    return parsed
+
+
+def memory_judge(engine: RuleEngine) -> Judge:
+    """Verdicts without a database; frequency state is built from the lines already read."""
+    history = FrequencyHistory(keep=engine.max_limit, horizon=engine.max_lookback)
+
+    def judge(msg: GroupMessage) -> Verdict:
+        if not msg.chat_id:
+            return engine.evaluate(msg, ())
+        verdict = engine.evaluate(msg, history.prior(msg.chat_id, msg.sender, msg.sent_at))
+        history.add(msg.chat_id, msg.sender, msg.sent_at)
+        return verdict
+
+    return judge
+
+
+def storing_judge(session: Session, ctx: HandlerContext, summary: ReplaySummary) -> Judge:
+    """Verdicts through handle_message (one transaction per message, idempotent on msgid)."""
+
+    def judge(msg: GroupMessage) -> Verdict:
+        handled = handle_message(session, ctx, msg)
+        summary.stored += handled.created
+        return handled.verdict
+
+    return judge
+
+
+def replay(
+    lines: Iterable[bytes | str],
+    judge: Judge,
+    write: Callable[[str], Any],
+    *,
+    summary: ReplaySummary | None = None,
+    progress: Callable[[int], Any] | None = None,
+) -> ReplaySummary:
+    """Judge every line in order and `write` one output line per input line (newline included).
+
+    `progress(n)` is told the size of each line read (bytes for a binary file), for a progress bar.
+    """
+    summary = summary or ReplaySummary()
+    for number, raw in enumerate(lines, start=1):
+        summary.lines += 1
+        if progress is not None:
+            progress(len(raw))
+        try:
+            msg = parse_line(raw)
+        except LineError as exc:
+            summary.errors += 1
+            write(json.dumps({"line": number, "error": str(exc)}, ensure_ascii=False) + "\n")
+            continue
+        verdict = judge(msg)
+        summary.violations.update(v.rule for v in verdict.violations)
+        summary.reports += verdict.update is not None
+        summary.deals += verdict.deal is not None
+        write(json.dumps(verdict.to_contract(), ensure_ascii=False) + "\n")
+    return summary
