@@ -115,12 +115,14 @@ def mark_sent(session: Session, *, item_id: int, owner: str, now: datetime) -> b
 
 
 def schedule_retry(
-    session: Session, *, item_id: int, owner: str, not_before: datetime, error: str
+    session: Session, *, item_id: int, owner: str, not_before: datetime, error: str, refund: bool = False
 ) -> bool:
-    """Back to pending after a failed attempt; the attempt stays counted."""
+    """Back to pending after a failed attempt; `refund` un-counts it (WeCom said "later", 45009)."""
     item = _owned(session, item_id, owner, SENDING)
     if item is None:
         return False
+    if refund:
+        item.attempts -= 1
     item.status, item.next_attempt_at, item.last_error = PENDING, not_before, error
     item.lease_owner = item.lease_until = None
     return True
@@ -198,7 +200,7 @@ def list_dead(session: Session, *, limit: int = 100) -> list[OutboxItem]:
 
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def next_due_at(session: Session) -> datetime | None:

@@ -1,0 +1,274 @@
+"""The outbox dispatcher: claims due rows, paces them, sends them through a Sender, records the outcome.
+
+Exactly once, and where the window is. WeCom offers no idempotency key for robot posts, so a send
+and its record can never be one atomic step. The dispatcher makes the gap as small as one HTTP call:
+
+1. `claim_due` leases a batch (nothing sent yet; a dead dispatcher's lease simply expires).
+2. Per row, one transaction takes the rate-limit slots and marks the row `sending` (commit).
+3. The HTTP call.
+4. One transaction records sent / retry / dead (commit).
+
+A stop (service shutdown, `groupbot dispatch` interrupted, a restart) lets calls in flight finish and
+be recorded, so restarts are exactly-once. Only a hard crash inside step 3 leaves a row `sending`;
+`recover_in_doubt` then resends app messages (sent with WeCom's enable_duplicate_check, so WeCom
+drops the repeat) and turns robot/appchat posts into dead letters saying the outcome is unknown:
+at-most-once where a duplicate would be public, with a visible trace instead of a silent loss.
+
+Errors: RetryableSendError backs off exponentially with jitter (45009 reschedules without using
+up an attempt); PermanentSendError, an unknown channel or too many attempts make a dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import OutboxConfig
+from bot.errors import PermanentSendError, RetryableSendError, TokenExpiredError
+from handlers.context import system_clock
+from storage import outbox, ratelimit
+from storage.models import OutboxItem
+from storage.ratelimit import Limit
+
+log = logging.getLogger(__name__)
+
+RATE_LIMITED = 45009
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message as a sender sees it: `body` is the WeCom body without groupbot's `_` keys."""
+
+    id: int
+    key: str
+    channel: str
+    target: str
+    body: dict[str, Any]
+    attempt: int
+
+    @classmethod
+    def of(cls, row: OutboxItem) -> Outgoing:
+        body = {k: v for k, v in row.payload.items() if not k.startswith("_")}
+        return cls(row.id, row.idempotency_key, row.channel, row.target, body, row.attempts)
+
+
+class Sender(Protocol):
+    """Delivers one channel's messages. `send` returns when WeCom accepted the message, or raises
+    RetryableSendError / TokenExpiredError / PermanentSendError (bot/errors.py)."""
+
+    kind: str
+
+    def limits(self, item: Outgoing) -> Sequence[Limit]:
+        """The rate limits this send counts against (checked across replicas before sending)."""
+        ...
+
+    async def send(self, item: Outgoing) -> None: ...
+
+
+def backoff_seconds(attempt: int, config: OutboxConfig, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, so retries spread out."""
+    ceiling = min(config.backoff_max_seconds, config.backoff_base_seconds * 2 ** max(attempt - 1, 0))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    retried: int = 0
+    deferred: int = 0
+    dead: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.retried + self.deferred + self.dead
+
+
+class Dispatcher:
+    """Sends outbox rows with the given senders (`{"robot": RobotSender(...), ...}`)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        senders: Mapping[str, Sender],
+        config: OutboxConfig,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = system_clock,
+        rng: random.Random | None = None,
+        concurrency: int = 8,
+        resend_in_doubt: Sequence[str] = ("app",),
+    ) -> None:
+        self.session_factory = session_factory
+        self.senders = dict(senders)
+        self.config = config
+        self.owner = owner or f"dispatch-{uuid.uuid4().hex[:12]}"
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.concurrency = concurrency
+        self.resend_in_doubt = tuple(resend_in_doubt)
+        self._stop = asyncio.Event()
+
+    # The loop ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send until `stop()`; calls in flight finish and are recorded before this returns."""
+        log.info("dispatcher started", extra={"owner": self.owner})
+        last_recovery = None
+        while not self._stop.is_set():
+            now = self.clock()
+            if last_recovery is None or now - last_recovery > timedelta(seconds=self.config.lease_seconds):
+                await asyncio.to_thread(self.recover, now)
+                last_recovery = now
+            try:
+                outcome = await self.run_once()
+            except Exception:  # the database went away: log, wait, try again; never die
+                log.exception("dispatcher round failed", extra={"owner": self.owner})
+                outcome = Outcome()
+            if outcome.total == 0:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.config.poll_seconds)
+                except TimeoutError:
+                    pass
+        log.info("dispatcher stopped", extra={"owner": self.owner})
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def recover(self, now: datetime) -> tuple[list[int], list[int]]:
+        with self.session_factory() as session:
+            resent, dead = outbox.recover_in_doubt(session, now=now, resend_channels=self.resend_in_doubt)
+            ratelimit.prune(session, older_than=now - timedelta(hours=2))
+            session.commit()
+        if resent or dead:
+            log.warning("in-doubt outbox rows settled", extra={"resent": resent, "dead": dead})
+        return resent, dead
+
+    async def run_once(self) -> Outcome:
+        """Claim one batch and deliver it; returns what happened to each row."""
+        now = self.clock()
+        ids = await asyncio.to_thread(self._claim, now)
+        outcome = Outcome()
+        if not ids:
+            return outcome
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(item_id: int) -> None:
+            async with gate:
+                await self._deliver(item_id, outcome)
+
+        # Shielded: a stop or cancellation never cuts a send off between WeCom and our record.
+        await asyncio.shield(asyncio.gather(*(one(i) for i in ids)))
+        return outcome
+
+    # One row -------------------------------------------------------------------------------
+
+    def _claim(self, now: datetime) -> list[int]:
+        with self.session_factory() as session:
+            items = outbox.claim_due(
+                session, owner=self.owner, limit=self.config.batch_size,
+                lease_seconds=self.config.lease_seconds, now=now,
+            )
+            ids = [item.id for item in items]
+            session.commit()
+        return ids
+
+    def _begin(self, item_id: int) -> tuple[str, Outgoing | None]:
+        """('send', item), ('deferred', None), ('lost', None) or ('no-sender', None)."""
+        now = self.clock()
+        with self.session_factory() as session:
+            row = session.get(OutboxItem, item_id)
+            if row is None or row.lease_owner != self.owner:
+                return "lost", None
+            sender = self.senders.get(row.channel)
+            if sender is None:
+                return "no-sender", None
+            wait = ratelimit.acquire(session, limits=sender.limits(Outgoing.of(row)), now=now)
+            if wait > 0:
+                outbox.defer(
+                    session, item_id=item_id, owner=self.owner, not_before=now + timedelta(seconds=wait)
+                )
+                session.commit()
+                return "deferred", None
+            row = outbox.begin_send(
+                session, item_id=item_id, owner=self.owner, now=now, lease_seconds=self.config.lease_seconds
+            )
+            if row is None:
+                session.rollback()
+                return "lost", None
+            item = Outgoing.of(row)
+            session.commit()
+        return "send", item
+
+    def _record(self, fn: Callable[..., bool], **kwargs: Any) -> bool:
+        with self.session_factory() as session:
+            done = fn(session, **kwargs)
+            session.commit()
+        return done
+
+    async def _deliver(self, item_id: int, outcome: Outcome) -> None:
+        state, item = await asyncio.to_thread(self._begin, item_id)
+        if state == "deferred":
+            outcome.deferred += 1
+            return
+        if state == "no-sender":
+            await asyncio.to_thread(
+                self._record, outbox.mark_dead, item_id=item_id, owner=self.owner,
+                error="no sender configured for this channel",
+            )
+            outcome.dead += 1
+            return
+        if item is None:
+            return
+        try:
+            await self.senders[item.channel].send(item)
+        except PermanentSendError as exc:
+            await self._dead(item, outcome, str(exc))
+        except RetryableSendError as exc:
+            await self._retry(item, outcome, exc)
+        except Exception as exc:  # a bug in a sender: retried like a fault, then a dead letter
+            log.exception("sender crashed", extra={"outbox_id": item.id, "channel": item.channel})
+            await self._retry(item, outcome, RetryableSendError(f"sender error: {type(exc).__name__}"))
+        else:
+            await asyncio.to_thread(
+                self._record, outbox.mark_sent, item_id=item.id, owner=self.owner, now=self.clock()
+            )
+            outcome.sent += 1
+
+    async def _dead(self, item: Outgoing, outcome: Outcome, error: str) -> None:
+        log.error("outbox dead letter", extra={"outbox_id": item.id, "channel": item.channel, "error": error})
+        await asyncio.to_thread(self._record, outbox.mark_dead, item_id=item.id, owner=self.owner,
+                                error=error)
+        outcome.dead += 1
+
+    async def _retry(self, item: Outgoing, outcome: Outcome, exc: RetryableSendError) -> None:
+        now = self.clock()
+        if exc.errcode == RATE_LIMITED:
+            # Someone else posts through this robot too: wait out the minute, no attempt used up.
+            delay = exc.retry_after or 60.0
+            await asyncio.to_thread(
+                self._record, outbox.schedule_retry, item_id=item.id, owner=self.owner,
+                not_before=now + timedelta(seconds=delay), error=str(exc), refund=True,
+            )
+            outcome.deferred += 1
+            return
+        if item.attempt >= self.config.max_attempts:
+            await self._dead(item, outcome, f"gave up after {item.attempt} attempts: {exc}")
+            return
+        delay = backoff_seconds(item.attempt, self.config, self.rng)
+        if isinstance(exc, TokenExpiredError):
+            delay = min(delay, 1.0)  # the token is already refreshed; only a revoked one lands here
+        if exc.retry_after:
+            delay = max(delay, exc.retry_after)
+        await asyncio.to_thread(
+            self._record, outbox.schedule_retry, item_id=item.id, owner=self.owner,
+            not_before=now + timedelta(seconds=delay), error=str(exc),
+        )
+        outcome.retried += 1
