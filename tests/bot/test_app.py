@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.config import AppConfig
@@ -20,6 +21,7 @@ from handlers.inbox_worker import InboxWorker
 from storage.db import make_engine, make_session_factory
 from storage.models import Base, InboxEvent, Message
 from tests.conftest import SHARED
+from tests.helpers.tcpproxy import TcpProxy
 from tests.helpers.wecom import (
     AES_KEY,
     AIBOT_KEY,
@@ -328,3 +330,26 @@ def test_sqlite_database_down_is_503_and_the_retry_is_stored_once_it_is_back(con
     assert up.status_code == 200
     assert [r.dedupe_key for r in inbox_rows(engine)] == ["6001"]
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_connection_cut_is_503_and_the_retry_is_stored_once_it_is_back(config: AppConfig, pg_url: str) -> None:
+    """The network to PostgreSQL goes down (connections reset, new ones refused), then comes back."""
+    parsed = make_url(pg_url)
+    with TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
+        engine = make_engine(parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+        with engine.begin() as conn:
+            conn.execute(InboxEvent.__table__.delete())
+        app = create_app(config, make_settings(), engine, background=False, clock=clock)
+        request = callback_request(app_text_xml(msgid="6002", content="客户说下周再联系"))
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200  # a pooled connection exists now
+            proxy.cut()
+            down = post_callback(client, request)
+            health = client.get("/healthz")
+            proxy.restore()
+            up = post_callback(client, request)
+            again = post_callback(client, request)
+        assert (down.status_code, health.status_code, up.status_code, again.status_code) == (503, 503, 200, 200)
+        assert [r.dedupe_key for r in inbox_rows(engine)] == ["6002"]
+        engine.dispose()
