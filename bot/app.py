@@ -26,13 +26,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.config import AppConfig
 from bot.errors import IngestError, StorageUnavailable
 from bot.log import request_id
+from bot.metrics import install_metrics
 from bot.settings import Settings
+from bot.web import create_alert_link_router, create_dashboard_router
 from bot.wecom import aibot, bridge, callback
 from bot.wecom.ingest import IngestState
 from handlers.context import HandlerContext
 from handlers.inbox_worker import InboxWorker
 from rules.engine import RuleEngine
 from storage import inbox
+from storage.dashboard import outbox_health
 from storage.db import make_session_factory
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,9 @@ def create_app(
     app.include_router(aibot.router)
     app.include_router(bridge.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+    app.include_router(create_dashboard_router(config, settings, sessions, clock=clock))
+    app.include_router(create_alert_link_router())
+    install_metrics(app, sessions)
     return app
 
 
@@ -150,7 +156,9 @@ async def healthz(request: Request) -> JSONResponse:
         with state.sessions() as session:
             session.execute(text("select 1"))
             now = state.clock()
-            return {"lag_seconds": round(inbox.pending_lag(session, now=now), 3), **inbox.counts(session)}
+            outbox = outbox_health(session)
+            return {"lag_seconds": round(inbox.pending_lag(session, now=now), 3), **inbox.counts(session),
+                    "outbox": {"pending": outbox.pending, "dead": outbox.dead}}
 
     try:
         inbox_state = await run_in_threadpool(probe)
@@ -162,6 +170,7 @@ async def healthz(request: Request) -> JSONResponse:
         {
             "status": "ok",
             "database": "ok",
+            "outbox": inbox_state.pop("outbox"),
             "inbox": inbox_state,
             "tasks": {name: ("running" if not t.done() else "stopped") for name, t in tasks.items()},
         }

@@ -1,0 +1,81 @@
+"""Prometheus metrics at /metrics: requests served, plus database-backed gauges read at scrape time.
+
+The database is the source of truth for messages, violations, outbox and job runs (several replicas
+share it), so those are gauges computed per scrape rather than per-process counters that would
+disagree between replicas and reset on restart. Each app gets its own registry: no globals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import InboxEvent, JobRun, Message, OutboxItem, Violation
+
+
+class DatabaseCollector(Collector):
+    """Counts read from the shared database at every scrape."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self.sessions() as s:
+            messages = s.scalar(select(func.count(Message.id))) or 0
+            by_rule = s.execute(select(Violation.rule, Violation.status, func.count()).group_by(
+                Violation.rule, Violation.status)).all()
+            outbox = s.execute(select(OutboxItem.status, OutboxItem.channel, func.count()).group_by(
+                OutboxItem.status, OutboxItem.channel)).all()
+            failures = s.scalar(select(func.coalesce(func.sum(OutboxItem.attempts), 0)).where(
+                OutboxItem.status != "sent")) or 0
+            jobs = s.execute(select(JobRun.job, JobRun.status, func.count()).group_by(JobRun.job, JobRun.status)).all()
+            inbox_pending = s.scalar(select(func.count(InboxEvent.id)).where(InboxEvent.processed_at.is_(None))) or 0
+        yield GaugeMetricFamily("groupbot_messages_processed", "Group messages judged and stored", value=messages)
+        g = GaugeMetricFamily("groupbot_violations", "Violations stored, by rule and status", labels=["rule", "status"])
+        for rule, status, n in by_rule:
+            g.add_metric([rule, status], n)
+        yield g
+        g = GaugeMetricFamily("groupbot_outbox_items", "Outbox rows by status and channel",
+                              labels=["status", "channel"])
+        for status, channel, n in outbox:
+            g.add_metric([status, channel], n)
+        yield g
+        yield GaugeMetricFamily("groupbot_outbox_failed_attempts", "Send attempts of unsent outbox rows so far",
+                                value=failures)
+        g = GaugeMetricFamily("groupbot_job_runs", "Scheduled job runs by job and status", labels=["job", "status"])
+        for job, status, n in jobs:
+            g.add_metric([job, status], n)
+        yield g
+        yield GaugeMetricFamily("groupbot_inbox_pending", "Accepted events not yet processed", value=inbox_pending)
+
+
+def install_metrics(app: FastAPI, sessions: sessionmaker[Session]) -> CollectorRegistry:
+    """Add /metrics and a request counter to `app`; returns the app's registry."""
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(sessions))
+    requests = Counter("groupbot_http_requests", "HTTP requests served", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("groupbot_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The route template, not the path, keeps label cardinality bounded (/violations/{violation_id}).
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return registry
