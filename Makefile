@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint browser bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ run: $(STAMP)
 	$(BIN)/groupbot run
 
 ## Lint, import contracts, then the whole test suite (SQLite and PostgreSQL).
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -q
+
+## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else echo "chromium missing: run 'sudo apt-get install chromium' (browser tests will skip)"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
