@@ -101,7 +101,10 @@ class ArchiveKeys:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ArchiveKeys:
-        return cls(settings.archive_keys())
+        pems = settings.archive_keys()
+        if not pems:
+            raise ConfigError([(KEYS_VARIABLE, 'not set; e.g. {"1": "-----BEGIN PRIVATE KEY-----..."}')], "environment")
+        return cls(pems)
 
     def unwrap(self, item: EncryptedItem) -> str:
         """The message's random key; a missing or wrong private key is a ConfigError naming the version."""
@@ -266,3 +269,22 @@ async def run_poller(
         _, pending = await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
+
+
+async def run_archive_task(app: Any, stop: asyncio.Event) -> None:
+    """The app's background task: polls when `ingest.archive.enabled`, or when a demo injected
+    `app.state.archive_sdk` (and `app.state.archive_keys`); woken by `app.state.ingest.archive_wakeup`."""
+    cfg = app.state.config.ingest.archive
+    sdk = getattr(app.state, "archive_sdk", None)
+    if sdk is None and not cfg.enabled:
+        return
+    settings = app.state.settings
+    try:
+        if sdk is None:
+            sdk = await asyncio.to_thread(make_archive_sdk, settings)  # native login: blocking
+        keys = getattr(app.state, "archive_keys", None) or ArchiveKeys.from_settings(settings)
+    except ConfigError as exc:
+        log.error("chat archive not started: %s", exc)
+        return
+    poller = ArchivePoller(sdk, keys, app.state.sessions, limit=cfg.limit, clock=app.state.clock)
+    await run_poller(poller, wakeup=app.state.ingest.archive_wakeup, poll_seconds=cfg.poll_seconds, stop=stop)

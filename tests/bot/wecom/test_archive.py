@@ -13,6 +13,7 @@ import base64
 import json
 import secrets
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,9 +24,10 @@ from pywecomarchive import ChatDataResponse, SdkDecryptMsgError
 from pywecomarchive.models import message_adapter
 from sqlalchemy import select
 
+from bot.config import ArchiveConfig, IngestConfig
 from bot.errors import ConfigError
 from bot.settings import Settings
-from bot.wecom.archive import CURSOR, ArchiveKeys, ArchivePoller, make_archive_sdk, run_poller
+from bot.wecom.archive import CURSOR, ArchiveKeys, ArchivePoller, make_archive_sdk, run_archive_task, run_poller
 from storage.db import make_session_factory
 from storage.models import Cursor, InboxEvent
 from tests.conftest import sh
@@ -300,3 +302,57 @@ def test_a_msgaudit_notify_wakeup_pulls_at_once(sdk, poller, engine):
         return [row.dedupe_key for row in inbox_rows(engine)]
 
     assert asyncio.run(scenario()) == ["after-notify"]
+
+
+def app_with(engine, *, enabled: bool, sdk=None, keys=None, settings=None) -> SimpleNamespace:
+    """What run_archive_task reads from a FastAPI app's state."""
+    state = SimpleNamespace(
+        config=SimpleNamespace(ingest=IngestConfig(archive=ArchiveConfig(enabled=enabled, poll_seconds=3600))),
+        settings=settings or Settings(),
+        sessions=make_session_factory(engine),
+        clock=lambda: sh(2026, 3, 2, 11, 20),
+        ingest=SimpleNamespace(archive_wakeup=asyncio.Event()),
+    )
+    if sdk is not None:
+        state.archive_sdk, state.archive_keys = sdk, keys
+    return SimpleNamespace(state=state)
+
+
+@pytest.mark.parametrize(
+    ("enabled", "settings", "logged"),
+    [
+        (False, Settings(), None),
+        (True, Settings(), "GROUPBOT_ARCHIVE_SECRET"),
+        (True, Settings(corp_id="ww1234567890abcdef", archive_secret="s" * 43), "GROUPBOT_ARCHIVE_PRIVATE_KEYS"),
+    ],
+    ids=["disabled", "no-secret", "no-private-keys"],
+)
+def test_the_app_task_returns_at_once_unless_it_can_poll(engine, caplog, enabled, settings, logged):
+    async def scenario() -> None:
+        await asyncio.wait_for(
+            run_archive_task(app_with(engine, enabled=enabled, settings=settings), asyncio.Event()), 5
+        )
+
+    asyncio.run(scenario())
+
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert (logged is None and errors == []) or any(logged in e for e in errors)
+
+
+def test_the_app_task_polls_an_injected_sdk_until_stopped(sdk, keys, engine):
+    sdk.add(text("demo-1", "#跟进 客户：王总；公司：华星科技；需求：仓储系统改造"))
+    app = app_with(engine, enabled=False, sdk=sdk, keys=keys)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_archive_task(app, stop))
+        for _ in range(500):
+            if inbox_rows(engine):
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+
+    assert [row.dedupe_key for row in inbox_rows(engine)] == ["demo-1"]
