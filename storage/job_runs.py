@@ -28,8 +28,14 @@ def claim_run(session: Session, *, job: str, period: str, owner: str, now: datet
     if now is not None:
         values["started_at"] = now
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(JobRun).values(**values).on_conflict_do_nothing(index_elements=["job", "period"])
-    return session.execute(stmt).rowcount == 1
+    stmt = (
+        insert(JobRun)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["job", "period"])
+        .returning(JobRun.id)
+    )
+    # RETURNING, not rowcount: an ORM-executed insert reports rowcount -1 on psycopg 3.
+    return session.execute(stmt).scalar() is not None
 
 
 def finish_run(
