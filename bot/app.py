@@ -29,7 +29,7 @@ from bot.log import request_id
 from bot.metrics import install_metrics
 from bot.settings import Settings
 from bot.web import create_alert_link_router, create_dashboard_router
-from bot.wecom import aibot, bridge, callback
+from bot.wecom import aibot, archive, bridge, callback
 from bot.wecom.ingest import IngestState
 from handlers.context import HandlerContext
 from handlers.inbox_worker import InboxWorker
@@ -82,6 +82,7 @@ async def run_inbox_worker(app: FastAPI, stop: asyncio.Event) -> None:
 #: Everything one replica runs beside the web server, by name. Explicit on purpose: grep here.
 BACKGROUND_TASKS: dict[str, BackgroundTask] = {
     "inbox-worker": run_inbox_worker,
+    "archive-poller": archive.run_archive_task,
 }
 
 
