@@ -6,6 +6,7 @@ group or manager got which alert when.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
+from bot.simulator.content import MARKDOWN_LIMIT, ROBOT_TYPES, ContentError, check_body
 from bot.simulator.faults import FaultConfig
 from bot.simulator.state import SimulatorState, Status
 
@@ -27,7 +29,12 @@ STATUS_LABELS = {
     Status.RATE_LIMITED: "被限频 (45009)",
     Status.REJECTED: "被拒绝",
 }
-API_LABELS = {"webhook/send": "群机器人", "message/send": "应用消息", "appchat/send": "应用群聊"}
+API_LABELS = {
+    "webhook/send": "群机器人",
+    "message/send": "应用消息",
+    "appchat/send": "应用群聊",
+    "aibot/response": "智能机器人回复",
+}
 
 
 def create_admin_router(state: SimulatorState) -> APIRouter:
@@ -71,6 +78,24 @@ def create_admin_router(state: SimulatorState) -> APIRouter:
         state.faults.configure(config)
         return {"config": config.model_dump()}
 
+    @router.post("/aibot/response/{code}")
+    async def aibot_response(code: str, request: Request) -> dict:
+        """The AI bot's active reply to an @-mention; each response_url works once, as in WeCom."""
+        with state.lock:
+            chat_id = state.response_urls.pop(code, None)
+        if chat_id is None:
+            return {"errcode": 40014, "errmsg": "invalid or used response_url"}
+        try:
+            body = json.loads(await request.body())
+            msgtype, content = check_body(body, allowed=ROBOT_TYPES, markdown_limit=MARKDOWN_LIMIT)
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            return {"errcode": 40058, "errmsg": "invalid json"}
+        except ContentError as exc:
+            return {"errcode": exc.errcode, "errmsg": exc.errmsg}
+        state.record(api="aibot/response", target=chat_id, msgtype=msgtype, content=content,
+                     status=Status.DELIVERED, errcode=0, body=body)
+        return {"errcode": 0, "errmsg": "ok"}
+
     @router.post("/revoke-tokens")
     async def revoke_tokens() -> dict:
         return {"revoked": state.revoke_tokens()}
@@ -101,7 +126,10 @@ def create_admin_router(state: SimulatorState) -> APIRouter:
 
 def _target_label(state: SimulatorState, api: str, target: str) -> str:
     if api == "webhook/send":
-        return f"机器人「{target}」"
+        group = state.robot_labels.get(target)
+        return f"{group}（机器人「{target}」）" if group else f"机器人「{target}」"
+    if api == "aibot/response":
+        return target
     if api == "appchat/send":
         chat = state.chats.get(target)
         return chat.name if chat else target

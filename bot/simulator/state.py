@@ -52,7 +52,7 @@ class Token:
 class Record:
     id: int
     at: datetime
-    api: str  # "webhook/send" | "message/send" | "appchat/send"
+    api: str  # "webhook/send" | "message/send" | "appchat/send" | "aibot/response"
     target: str  # robot name, "|"-joined touser, or chatid
     msgtype: str
     content: str  # what a person would read (text/markdown content, card title + description)
@@ -100,6 +100,10 @@ class SimulatorState:
         self.apps = list(apps or [SimApp(corp_id, secrets.token_urlsafe(32), DEFAULT_AGENT_ID)])
         #: Robot name → webhook key; the record names robots, never their keys.
         self.robots = dict(robots or {})
+        #: Robot name → the group it posts in (华东销售群), for the page.
+        self.robot_labels: dict[str, str] = {}
+        #: One-shot AI-bot response_url codes → the chat the @-mention came from.
+        self.response_urls: dict[str, str] = {}
         self.members = {m.userid: m for m in members}
         self.faults = FaultInjector(faults)
         self.token_ttl = token_ttl
@@ -126,6 +130,13 @@ class SimulatorState:
         with self.lock:
             self.robots[name] = key or secrets.token_hex(18)
             return self.robots[name]
+
+    def new_response_url(self, base_url: str, chat_id: str) -> str:
+        """A one-shot URL the AI bot may answer an @-mention on (WeCom's `response_url`)."""
+        code = secrets.token_urlsafe(16)
+        with self.lock:
+            self.response_urls[code] = chat_id
+        return f"{base_url.rstrip('/')}/_sim/aibot/response/{code}"
 
     # Tokens ------------------------------------------------------------------------------------
 

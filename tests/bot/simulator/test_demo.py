@@ -1,0 +1,92 @@
+"""The demo environment feeds the real service: callbacks, AI-bot mentions and the chat archive land."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.settings import Settings
+from bot.simulator.corpus import generate_corpus
+from bot.simulator.demo import DemoEnvironment, last_monday
+from bot.simulator.serve import free_port, serve_in_thread
+from bot.wecom.archive import ArchiveKeys, ArchivePoller
+from storage.db import make_session_factory
+from storage.models import InboxEvent
+
+
+def pick(kinds: list[str]):
+    corpus = generate_corpus(seed=5, start=date(2026, 3, 2), days=3)
+    return [next(m for m in corpus if m.kind == kind) for kind in kinds]
+
+
+def test_settings_overrides_make_valid_settings_pointing_at_the_simulator(config):
+    demo = DemoEnvironment(config, messages=[])
+    settings = Settings(**demo.settings_overrides())
+    assert settings.has_app_callback and settings.has_aibot and settings.has_wecom_credentials
+    assert settings.wecom_api_base == demo.api_base
+    assert {settings.robot_key(g.robot) for g in config.groups if g.robot} == set(demo.robot_keys.values())
+    assert set(settings.archive_keys()) == {"1"}
+    assert "'***'" in repr(demo.credentials) and demo.credentials.app_secret not in repr(demo.credentials)
+
+
+def test_env_lines_load_back_into_the_same_settings(config, tmp_path):
+    demo = DemoEnvironment(config, messages=[])
+    env = tmp_path / ".env"
+    env.write_text("\n".join(demo.env_lines()) + "\n", encoding="utf-8")
+    from_file = Settings(_env_file=env)
+    direct = Settings(**demo.settings_overrides())
+    assert from_file.model_dump() == direct.model_dump()
+    assert from_file.archive_keys() == direct.archive_keys()
+
+
+@pytest.mark.parametrize(
+    ("now", "monday"),
+    [
+        (datetime(2026, 3, 11, 2, 0, tzinfo=UTC), date(2026, 3, 2)),  # a Wednesday
+        (datetime(2026, 3, 15, 17, 0, tzinfo=UTC), date(2026, 3, 9)),  # Sunday 17:00 UTC is Monday in Shanghai
+    ],
+)
+def test_demo_replays_last_week(now, monday):
+    assert last_monday(now) == monday
+
+
+def test_demo_traffic_reaches_the_service_through_every_channel(config, engine):
+    port = free_port()
+    messages = pick(["direct", "report_complete", "mention", "sensitive"])
+    demo = DemoEnvironment(config, service_url=f"http://127.0.0.1:{port}", interval=0, messages=messages)
+    settings = Settings(**demo.settings_overrides())
+    service = create_app(config, settings, engine, background=False)
+    demo.start(traffic=False)
+    try:
+        with serve_in_thread(service, port=port):
+            demo.run_traffic()
+        assert demo.delivered == [("app", 200), ("archive", 200), ("archive", 200), ("aibot", 200), ("archive", 200)]
+        sessions = make_session_factory(engine)
+        with sessions() as session:
+            rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id)).all()
+            by_source = {(r.source, r.kind) for r in rows}
+            # "我的待办" sent 1:1 to the app is a command; the mention arrives as an AI-bot message.
+            assert by_source == {("callback", "command"), ("callback", "event"), ("aibot", "message")}
+            direct = next(r for r in rows if r.source == "callback" and r.kind == "command")
+            assert messages[0].sender in str(direct.payload)
+        poller = ArchivePoller(demo.archive_sdk(), ArchiveKeys.from_settings(settings), sessions)
+        result = poller.poll_once()
+        assert (result.fetched, result.recorded) == (3, 3)
+        with sessions() as session:
+            archived = session.scalars(select(InboxEvent).where(InboxEvent.source == "archive")).all()
+            assert sorted(r.payload["msgid"] for r in archived) == sorted(m.msgid for m in messages[1:])
+
+        [mention] = [m for m in messages if m.kind == "mention"]
+        response_url = next(iter(demo.state.response_urls.items()))
+        url = f"{demo.url}/_sim/aibot/response/{response_url[0]}"
+        reply = {"msgtype": "markdown", "markdown": {"content": "本周成交榜：**张伟** 12.5万元"}}
+        assert httpx.post(url, json=reply).json()["errcode"] == 0
+        assert httpx.post(url, json=reply).json()["errcode"] == 40014  # one-shot
+        [record] = demo.state.query(api="aibot/response")
+        assert (record.target, record.content) == (mention.chat_id, "本周成交榜：**张伟** 12.5万元")
+    finally:
+        demo.stop()
