@@ -89,7 +89,7 @@ def user_hash(
     from bot.web.auth import hash_password
 
     try:
-        out.print(hash_password(_read_password(password_stdin)), highlight=False, markup=False)
+        typer.echo(hash_password(_read_password(password_stdin)))  # one unwrapped line to paste
     except ValueError as exc:
         raise _fail(f"password: {exc}") from None
 
