@@ -129,7 +129,11 @@ class Message(Base):
     is_report: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_messages_chat_sender_sent", "chat_id", "sender", "sent_at"),)
+    __table_args__ = (
+        Index("ix_messages_chat_sender_sent", "chat_id", "sender", "sent_at"),
+        # Dashboard and export listings by date across all groups.
+        Index("ix_messages_sent", "sent_at"),
+    )
 
 
 class Violation(Base):
@@ -157,6 +161,9 @@ class Violation(Base):
         UniqueConstraint("msgid", "rule", name="uq_violations_msgid_rule"),
         Index("ix_violations_sender_time", "sender", "occurred_at"),
         Index("ix_violations_chat_time", "chat_id", "occurred_at"),
+        # The dashboard's unfiltered "newest first" page and per-rule filters.
+        Index("ix_violations_time", "occurred_at"),
+        Index("ix_violations_rule_time", "rule", "occurred_at"),
     )
 
 
@@ -197,6 +204,8 @@ class Client(Base):
     __table_args__ = (
         Index("ix_clients_owner_due", "owner", "next_action_due"),
         Index("ix_clients_last_update", "last_update_at"),
+        # Follow-ups due across all owners (the daily reminder job).
+        Index("ix_clients_due", "next_action_due"),
     )
 
 

@@ -1,13 +1,8 @@
 """initial schema
 
-Generated from storage/models.py; until the first release, regenerate it rather than editing it
-(see docs/architecture.md, "Database migrations"):
-
-    rm storage/migrations/versions/0001_initial_schema.py && .venv/bin/python -c "import tempfile; from alembic import command; from storage.migrate import alembic_config; command.revision(alembic_config(f'sqlite:///{tempfile.mkdtemp()}/gen.db'), message='initial schema', autogenerate=True, rev_id='0001')"
-
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 09:33:32.188479
+Create Date: 2026-11-23 09:38:55.431798
 """
 from alembic import op
 import sqlalchemy as sa
@@ -58,6 +53,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('key', name=op.f('uq_clients_key'))
     )
     with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.create_index('ix_clients_due', ['next_action_due'], unique=False)
         batch_op.create_index('ix_clients_last_update', ['last_update_at'], unique=False)
         batch_op.create_index('ix_clients_owner_due', ['owner', 'next_action_due'], unique=False)
 
@@ -140,6 +136,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index('ix_messages_chat_sender_sent', ['chat_id', 'sender', 'sent_at'], unique=False)
+        batch_op.create_index('ix_messages_sent', ['sent_at'], unique=False)
 
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -233,7 +230,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('violations', schema=None) as batch_op:
         batch_op.create_index('ix_violations_chat_time', ['chat_id', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_violations_rule_time', ['rule', 'occurred_at'], unique=False)
         batch_op.create_index('ix_violations_sender_time', ['sender', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_violations_time', ['occurred_at'], unique=False)
 
     op.create_table('appeals',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -274,7 +273,9 @@ def downgrade() -> None:
 
     op.drop_table('appeals')
     with op.batch_alter_table('violations', schema=None) as batch_op:
+        batch_op.drop_index('ix_violations_time')
         batch_op.drop_index('ix_violations_sender_time')
+        batch_op.drop_index('ix_violations_rule_time')
         batch_op.drop_index('ix_violations_chat_time')
 
     op.drop_table('violations')
@@ -296,6 +297,7 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_sent')
         batch_op.drop_index('ix_messages_chat_sender_sent')
 
     op.drop_table('messages')
@@ -311,6 +313,7 @@ def downgrade() -> None:
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_index('ix_clients_owner_due')
         batch_op.drop_index('ix_clients_last_update')
+        batch_op.drop_index('ix_clients_due')
 
     op.drop_table('clients')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
