@@ -50,19 +50,23 @@ class FaultConfig(BaseModel):
     def parse(cls, spec: str) -> FaultConfig:
         """Read `name=value,...` as typed on the command line; errors name the bad item."""
         values: dict[str, str] = {}
+        problems: list[tuple[str, str]] = []
         for item in filter(None, (part.strip() for part in spec.split(","))):
             name, sep, value = item.partition("=")
             if not sep:
-                raise ConfigError([(f"faults.{item}", "expected name=value")], source="--faults")
-            values[name.strip()] = value.strip()
+                problems.append((f"faults.{item}", "expected name=value"))
+            else:
+                values[name.strip()] = value.strip()
         try:
-            return cls.model_validate(values)
+            config = cls.model_validate(values)
         except ValidationError as exc:
-            problems = [
+            problems += [
                 ("faults." + ".".join(str(p) for p in e["loc"]) if e["loc"] else "faults", e["msg"])
                 for e in exc.errors()
             ]
-            raise ConfigError(problems, source="--faults") from None
+        if problems:
+            raise ConfigError(problems, source="--faults")
+        return config
 
 
 class FaultInjector:
