@@ -10,6 +10,7 @@ names no single day (上周, 年后) gives None.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import date, timedelta
 from typing import Literal
@@ -113,6 +114,7 @@ def _month_part(prefix: str | None, part: str, today: date) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
+@functools.lru_cache(maxsize=512)  # cn2an is slow and month/day numerals are few
 def _cn_int(text: str) -> int | None:
     try:
         value = cn2an.cn2an(text, "normal")

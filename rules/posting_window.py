@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from rules.config import PostingWindowSettings
@@ -25,11 +25,20 @@ class PostingWindow:
     settings: PostingWindowSettings
     calendar: WorkCalendar = field(repr=False, compare=False)
     zone: ZoneInfo = field(repr=False, compare=False)
+    #: (start, end) pairs and their printed form, computed once: check runs on every message.
+    spans: tuple[tuple[time, time], ...] = field(default=(), repr=False, compare=False)
+    spans_text: str = field(default="", repr=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings: PostingWindowSettings, calendar: WorkCalendar | None = None) -> PostingWindow:
         calendar = calendar or WorkCalendar(settings.extra_holidays, settings.extra_workdays)
-        return cls(settings=settings, calendar=calendar, zone=ZoneInfo(settings.timezone))
+        return cls(
+            settings=settings,
+            calendar=calendar,
+            zone=ZoneInfo(settings.timezone),
+            spans=tuple((w.start, w.end) for w in settings.windows),
+            spans_text=", ".join(str(w) for w in settings.windows),
+        )
 
     def is_urgent(self, text: str) -> bool:
         return any(marker in text for marker in self.settings.urgent_markers)
@@ -38,11 +47,13 @@ class PostingWindow:
         local = sent_at.astimezone(self.zone)
         clock = local.time()
         workday = not self.settings.workdays_only or self.calendar.is_workday(local.date())
-        if workday and any(w.start <= clock < w.end for w in self.settings.windows):
-            return None
+        if workday:
+            for start, end in self.spans:
+                if start <= clock < end:
+                    return None
         if self.is_urgent(text):
             return None
-        windows = ", ".join(str(w) for w in self.settings.windows)
+        windows = self.spans_text
         if workday:
             detail = f"sent {local:%H:%M} outside {windows} on a workday"
         else:

@@ -51,6 +51,8 @@ class LabelParser:
 
 def strip_prefix(text: str, prefixes: tuple[str, ...]) -> tuple[bool, str]:
     """(whether `text` starts with one of `prefixes`, the text after it and its spaces)."""
+    if not text.startswith(prefixes) and not text[:1].isspace():
+        return False, text  # the common case, without copying the text
     head = text.lstrip()
     for prefix in prefixes:
         if head.startswith(prefix):
