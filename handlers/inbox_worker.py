@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.context import HandlerContext
@@ -31,6 +32,9 @@ from rules.model import GroupMessage
 from storage import inbox
 
 log = logging.getLogger(__name__)
+
+#: In-place retries after a unique-constraint race before the row waits for `retry_seconds`.
+IMMEDIATE_RETRIES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +146,22 @@ class InboxWorker:
     def process(self, event: ClaimedEvent) -> None:
         handler = self.handlers.get(event.kind)
         with self.session_factory() as session:
-            try:
-                if handler is None:
-                    raise BadPayload(f"no handler for inbox kind {event.kind!r}")
-                handler(session, self.ctx, event)
-            except Exception as exc:
-                session.rollback()
-                self._failed(session, event, exc)
+            for attempt in range(1, IMMEDIATE_RETRIES + 2):
+                try:
+                    if handler is None:
+                        raise BadPayload(f"no handler for inbox kind {event.kind!r}")
+                    handler(session, self.ctx, event)
+                    return
+                except IntegrityError as exc:
+                    # Two workers inserting the same new member/client at once: one loses the race,
+                    # and a second try sees the winner's row. Anything else waits for a later retry.
+                    session.rollback()
+                    if attempt > IMMEDIATE_RETRIES:
+                        self._failed(session, event, exc)
+                except Exception as exc:
+                    session.rollback()
+                    self._failed(session, event, exc)
+                    return
 
     def _failed(self, session: Session, event: ClaimedEvent, exc: Exception) -> None:
         # Only the exception type and our own reason: a driver message could quote message text.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -102,11 +102,14 @@ def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now
 
 
 def mark_done(session: Session, event_id: int, *, now: datetime) -> None:
-    """Mark the row processed and drop its payload (the judged message lives on masked)."""
+    """Mark the row processed and drop its payload (the judged message lives on masked).
+
+    SQL NULL, not JSON null: the clear text must be gone from the row, not just read as None.
+    """
     session.execute(
         update(InboxEvent)
         .where(InboxEvent.id == event_id)
-        .values(processed_at=now, payload=None, lease_owner=None, lease_until=None, error=None)
+        .values(processed_at=now, payload=null(), lease_owner=None, lease_until=None, error=None)
         .execution_options(synchronize_session=False)
     )
 
