@@ -19,6 +19,7 @@ from handlers.message import HandledMessage, handle_message
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage import inbox, violations
+from storage.db import make_session_factory
 from storage.messages import text_hmac
 from storage.models import (
     Base,
@@ -267,3 +268,26 @@ def test_messages_are_never_stored_in_clear(session, ctx):
 
     raw = session.execute(text("select masked_text, text_hmac from messages")).one()
     assert raw == ("王总手机138****5678", text_hmac("王总手机13812345678", HMAC_KEY))
+
+
+def test_a_replica_that_loses_the_race_for_a_msgid_returns_created_false(engine, ctx):
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's BEGIN IMMEDIATE serializes writers: the race cannot happen there")
+    sessions = make_session_factory(engine)
+    body = "【跟进】客户姓名：王总；公司名称：华星科技；需求描述：仓储系统改造"
+    with sessions() as setup:
+        inbox.record_event(setup, dedupe_key="m-1", source="callback", kind="message", payload={"msgid": "m-1"})
+        setup.commit()
+        event_id = setup.scalar(select(InboxEvent.id))
+
+    with sessions() as loser, sessions() as winner:
+
+        def other_replica_commits_first(_session, _context, _instances) -> None:
+            handle_message(winner, ctx, message("m-1", body))
+
+        event.listen(loser, "before_flush", other_replica_commits_first, once=True)
+        result = handle_message(loser, ctx, message("m-1", body), inbox_event_id=event_id)
+
+        assert result.created is False and [v.rule for v in result.verdict.violations] == ["template"]
+        assert [count(loser, m) for m in (Message, Violation, ClientUpdate)] == [1, 1, 1]
+        assert loser.get(InboxEvent, event_id, populate_existing=True).processed_at == MONDAY
