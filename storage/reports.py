@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Date, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Client, ClientUpdate, Deal, Message, Violation
@@ -92,7 +92,7 @@ def follow_up_timeliness(
     database (SQLite >= 3.25 and PostgreSQL alike).
     """
     previous_due = (
-        func.lag(ClientUpdate.next_action_due)
+        func.lag(ClientUpdate.next_action_due, type_=Date)
         .over(partition_by=ClientUpdate.client_id, order_by=(ClientUpdate.sent_at, ClientUpdate.id))
         .label("previous_due")
     )

@@ -29,6 +29,7 @@ from bot.simulator.content import (
 )
 from bot.simulator.directory import user_get_payload
 from bot.simulator.faults import Fault
+from bot.simulator.limits import RollingLimit
 from bot.simulator.state import AppChat, SimApp, SimulatorState, Status
 
 log = logging.getLogger(__name__)
@@ -205,8 +206,11 @@ def create_simulator_app(
         if chat is None or chat.agent_id != sim_app.agent_id:
             raise WeComError(86003, "chat not exist or not created by this app")
         msgtype, content = _checked(body, allowed=APP_TYPES, markdown_limit=APP_MARKDOWN_LIMIT)
-        state.record(api="appchat/send", target=chat.chatid, msgtype=msgtype, content=content,
-                     status=Status.DELIVERED, errcode=0, delivered_to=list(chat.userlist), body=body)
+        limits = (state.chat_member_minute_limit, state.chat_member_day_limit)
+        delivered, dropped = _deliver_to_members(state, chat.userlist, limits)
+        status = Status.DELIVERED if not dropped else Status.PARTIAL if delivered else Status.DROPPED
+        state.record(api="appchat/send", target=chat.chatid, msgtype=msgtype, content=content, status=status,
+                     errcode=0, delivered_to=delivered, dropped_for=dropped, body=body)
         return _ok()
 
     @api.post("/webhook/send")
@@ -263,15 +267,21 @@ def _resolve_users(state: SimulatorState, users: list[str]) -> tuple[list[str], 
     return valid, invalid
 
 
-def _deliver_to_members(state: SimulatorState, recipients: list[str]) -> tuple[list[str], list[str]]:
-    """Past 30/min or 1000/h to one member WeCom answers ok and shows nothing: we record the drop."""
+def _deliver_to_members(
+    state: SimulatorState, recipients: list[str], limits: tuple[RollingLimit, ...] | None = None
+) -> tuple[list[str], list[str]]:
+    """Past a per-member limit WeCom answers ok and shows nothing: we record the drop.
+
+    message/send: 30/min and 1000/h per member; appchat/send: 200/min and 10,000/day.
+    """
+    limits = limits or (state.member_minute_limit, state.member_hour_limit)
     now = state.clock()
     delivered, dropped = [], []
     with state.lock:
         for userid in recipients:
-            if state.member_minute_limit.allows(userid, now) and state.member_hour_limit.allows(userid, now):
-                state.member_minute_limit.hit(userid, now)
-                state.member_hour_limit.hit(userid, now)
+            if all(limit.allows(userid, now) for limit in limits):
+                for limit in limits:
+                    limit.hit(userid, now)
                 delivered.append(userid)
             else:
                 dropped.append(userid)

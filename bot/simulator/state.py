@@ -115,6 +115,9 @@ class SimulatorState:
         self.robot_limit = RollingLimit(20, timedelta(seconds=60))
         self.member_minute_limit = RollingLimit(30, timedelta(seconds=60))
         self.member_hour_limit = RollingLimit(1000, timedelta(hours=1))
+        #: appchat/send counts per member across groups: 200/min and 10,000/day, then silent drops.
+        self.chat_member_minute_limit = RollingLimit(200, timedelta(seconds=60))
+        self.chat_member_day_limit = RollingLimit(10_000, timedelta(days=1))
 
     @property
     def app(self) -> SimApp:
@@ -196,3 +199,5 @@ class SimulatorState:
             self.robot_limit.reset()
             self.member_minute_limit.reset()
             self.member_hour_limit.reset()
+            self.chat_member_minute_limit.reset()
+            self.chat_member_day_limit.reset()

@@ -319,3 +319,20 @@ def test_page_shows_who_got_what_in_chinese(client, state):
     page = client.get("/_sim/").text
     assert "李四" in page and "已送达" in page and "应用消息" in page
     assert "138****5678" in page
+
+
+def test_appchat_past_200_per_minute_per_member_is_dropped_silently(client, state, clock):
+    access = token(client, state)
+    client.post(
+        "/cgi-bin/appchat/create",
+        params={"access_token": access},
+        json={"name": "华南告警群", "userlist": ["zhaolei", "wangfang"], "chatid": "alertssouth"},
+    )
+    for i in range(201):
+        message = {"chatid": "alertssouth", "msgtype": "text", "text": {"content": f"第{i + 1}条"}}
+        assert client.post("/cgi-bin/appchat/send", params={"access_token": access}, json=message).json()[
+            "errcode"
+        ] == 0
+        clock.advance(0.1)
+    assert [r.status for r in state.query(contains="第201条")] == ["dropped"]
+    assert len(state.query(api="appchat/send", recipient="zhaolei")) == 200

@@ -1,0 +1,76 @@
+"""The monthly evaluation: per-rep figures, the XLSX file and the managers' message."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from handlers import monthly
+from storage.models import OutboxItem
+from tests.conftest import sh
+from tests.helpers import seed
+
+EAST = "wr-sales-east"
+
+
+def seed_october(session) -> None:
+    client = seed.client(session, owner="zhangwei", name="王总", company="华星科技")
+    # September's report planned a step for 10-05; done 10-05 (on time), next due 10-10, done 10-14 (late).
+    seed.report(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 9, 28, 10, 0), client=client,
+                next_action_due=date(2026, 10, 5))
+    seed.report(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 5, 23, 30), client=client,
+                next_action_due=date(2026, 10, 10))
+    seed.report(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 14, 9, 0), client=client)
+    seed.report(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 20, 9, 0), complete=False)
+    seed.report(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 31, 23, 59))
+    seed.deal(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 9, 11, 0), amount=100_000)
+    seed.deal(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 30, 11, 0), amount=50_000)
+    seed.violation(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 12, 20, 0))
+    seed.violation(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 13, 20, 0))
+    seed.violation(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 10, 13, 10, 0), rule="sensitive")
+    seed.report(session, sender="wangfang", chat_id=EAST, at=sh(2026, 10, 1, 0, 0))
+    seed.deal(session, sender="wangfang", chat_id=EAST, at=sh(2026, 11, 1, 0, 0), amount=999_999)  # November
+    seed.deal(session, sender="lisi", chat_id=EAST, at=sh(2026, 10, 9, 11, 0), amount=1_000_000)  # manager
+    session.commit()
+
+
+def test_evaluation_figures(session, config):
+    seed_october(session)
+    rows = monthly.evaluate(session, config, month=date(2026, 10, 1))
+    assert [
+        (r.userid, r.name, r.reports, r.complete_reports, r.deals, r.deal_amount, r.violations_by_rule,
+         r.on_time, r.late)
+        for r in rows
+    ] == [
+        ("zhangwei", "张伟", 4, 3, 2, 150_000, {"posting_window": 2, "sensitive": 1}, 1, 1),
+        ("wangfang", "王芳", 1, 1, 0, 0, {}, 0, 0),
+    ]
+    assert rows[0].complete_share == 0.75
+
+
+def test_send_monthly_writes_the_xlsx_and_links_it(session, config, tmp_path):
+    seed_october(session)
+    config = config.model_copy(
+        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
+    )
+    assert monthly.send_monthly(session, config, now=sh(2026, 11, 2, 9, 0)) == 1
+    sheet = load_workbook(tmp_path / "monthly-2026-10.xlsx").active
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert values[0] == [
+        "姓名", "userid", "跟进报告", "完整报告", "完整率", "成交单数", "成交金额(元)", "违规合计",
+        "违规:非工作时段发言", "违规:刷屏", "违规:跟进报告缺项", "违规:敏感信息", "按时跟进", "逾期跟进",
+    ]
+    assert values[1:] == [
+        ["张伟", "zhangwei", 4, 3, 0.75, 2, 150000, 3, 2, 0, 0, 1, 1, 1],
+        ["王芳", "wangfang", 1, 1, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    item = session.scalars(select(OutboxItem)).one()
+    assert (item.idempotency_key, item.channel, item.target) == ("monthly:2026-10", "app", "lisi|zhaolei")
+    assert item.payload["markdown"]["content"].splitlines() == [
+        "### 2026年10月 销售月度考核",
+        "共 2 人，[下载完整表格（XLSX）](http://127.0.0.1:8000/reports/monthly-2026-10.xlsx)",
+        "- **张伟** 跟进 4（完整 75%） 成交 2单 ¥150,000 违规 3 按时/逾期 1/1",
+        "- **王芳** 跟进 1（完整 100%） 成交 0单 ¥0 违规 0 按时/逾期 0/0",
+    ]
