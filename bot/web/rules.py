@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import date, time, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import yaml
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep
 from bot.web.forms import optional_date
@@ -20,14 +21,31 @@ router = APIRouter()
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
+def _display(value: Any) -> Any:
+    """Settings as a manager wrote them: a time window reads 09:00-11:00, not {start:, end:}."""
+    if isinstance(value, BaseModel):
+        if type(value).__str__ is not BaseModel.__str__:
+            return str(value)
+        return {name: _display(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {str(k): _display(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_display(v) for v in value]
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return value
+
+
 @router.get("/rules", response_class=HTMLResponse, include_in_schema=False)
 def rules_page(request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep) -> Response:
     now = state.clock()
     hits = {days: counts_by_rule(session, scope=viewer.scope, since=now - timedelta(days=days), until=now)
             for days in (7, 30)}
-    rules = state.config.rules.model_dump(mode="json")
-    blocks = {name: yaml.safe_dump(block, allow_unicode=True, sort_keys=False) for name, block in rules.items()}
-    groups = [g for g in state.config.groups if viewer.sees(g.chat_id)]
+    rules = state.config.rules
+    blocks = {name: yaml.safe_dump(_display(getattr(rules, name)), allow_unicode=True, sort_keys=False)
+              for name in type(rules).model_fields}
+    groups = [(g, yaml.safe_dump(_display(g.rules), allow_unicode=True, default_flow_style=True).strip())
+              for g in state.config.groups if viewer.sees(g.chat_id)]
     return state.templates.TemplateResponse(request, "rules.html", {
         "viewer": viewer, "blocks": blocks, "hits": hits, "groups": groups,
     })
