@@ -119,7 +119,7 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
 
 
 def _finish_duplicate(session: Session, ctx: HandlerContext, inbox_event_id: int | None) -> None:
-    if inbox_event_id is None:
-        return
-    inbox.mark_done(session, inbox_event_id, now=ctx.clock())
+    if inbox_event_id is not None:
+        inbox.mark_done(session, inbox_event_id, now=ctx.clock())
+    # Always end the transaction: on SQLite even a read-only one holds BEGIN IMMEDIATE's write lock.
     session.commit()
