@@ -113,9 +113,9 @@ def _storing(config: AppConfig, summary: ReplaySummary) -> Iterator[Judge]:
 
 
 def _print_totals(summary: ReplaySummary, seconds: float, err: Console, *, store: bool) -> None:
-    table = Table(title="replay", show_header=True)
-    table.add_column("count", justify="left")
-    table.add_column("", justify="right")
+    table = Table(title="replay totals")
+    table.add_column("")
+    table.add_column("count", justify="right")
     table.add_row("lines", str(summary.lines))
     table.add_row("error lines", str(summary.errors))
     for rule in RULES:
