@@ -160,7 +160,7 @@ class SimArchiveSdk:
             value = json.loads(unpadder.update(padded) + unpadder.finalize())
         except (ValueError, UnicodeDecodeError):
             raise ArchiveSdkError("DecryptData", 10008) from None
-        return value if adapter is None else adapter.validate_python(value)
+        return value if adapter is None else adapter.validate_python(value, strict=True)
 
     def close(self) -> None:
         self._closed = True

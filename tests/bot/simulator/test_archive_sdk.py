@@ -100,3 +100,16 @@ def test_the_services_poller_pulls_group_text_from_the_simulated_archive(store, 
             ("wr-sales-south", "sunli"),
         ]
     assert poller.poll_once().fetched == 0
+
+
+def test_messages_validate_with_the_real_sdks_own_models(store, keypair):
+    message_adapter = pytest.importorskip("pywecomarchive.models").message_adapter
+    key, _ = keypair
+    fill(store)
+    store.add_recall(msgid="m2", room_id="wr-sales-south", sender="sunli", at=sh(2026, 3, 2, 20, 41))
+    sdk = SimArchiveSdk(store, CORP, SECRET)
+    kinds = []
+    for item in sdk.get_chat_data().chatdata:
+        random_key = key.decrypt(base64.b64decode(item.encrypt_random_key), padding.PKCS1v15()).decode()
+        kinds.append(type(sdk.decrypt_data(random_key, item.encrypt_chat_msg, adapter=message_adapter)).__name__)
+    assert kinds == ["TextMessage", "TextMessage", "TextMessage", "RevokeMessage"]
