@@ -12,18 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from bot.config import AppConfig
 from rules.config import RulesConfig
+from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage.models import Message
-
-if TYPE_CHECKING:
-    from rules.engine import RuleEngine
 
 MAX_LINES = 20_000
 
@@ -84,8 +82,6 @@ def proposed_config(config: AppConfig, override: dict[str, dict[str, Any]]) -> A
 
 
 def engine_for(config: AppConfig, rules: RulesConfig | None = None) -> RuleEngine:
-    from rules.engine import RuleEngine  # compiled detectors load only when a what-if runs
-
     return RuleEngine.from_config(rules or config.rules, config.group_rules())
 
 
@@ -113,7 +109,8 @@ def read_jsonl(lines: Iterable[str]) -> list[GroupMessage]:
                 text=str(obj["text"]), msgtype=str(obj.get("msgtype", "text")), source="replay",
             ))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            what = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
+            # Messages of these errors name positions and fields, never the line's text.
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
             raise WhatIfError(f"line {number}: {what}") from None
     return out
 
