@@ -19,7 +19,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -210,3 +210,13 @@ async def start_scheduler(scheduler: JobScheduler) -> AsyncIOScheduler:
     except Exception:
         log.exception("catching up missed schedules failed on %s", scheduler.owner)
     return scheduler.start()
+
+
+async def run_scheduler_task(app: Any, stop: asyncio.Event) -> None:
+    """`bot.app` background task: this replica's scheduler, from start-up (with catch-up) to `stop`."""
+    scheduler = JobScheduler(app.state.config, app.state.sessions, clock=app.state.clock)
+    await start_scheduler(scheduler)
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown()

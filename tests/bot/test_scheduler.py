@@ -189,3 +189,30 @@ def test_apscheduler_gets_every_enabled_job_with_its_cron_in_shanghai(config, db
     assert (board.weekday(), board.hour, board.minute) == (0, 9, 30)
     digest = jobs["digest"].astimezone(SHANGHAI)
     assert (digest.hour, digest.minute) == (17, 30)
+
+
+def test_background_task_catches_up_on_start_and_stops(config, db_url, session):
+    """What bot.app's lifespan runs: a replica started Monday 11:00 posts the missed leaderboard."""
+    from types import SimpleNamespace
+
+    from bot.app import BACKGROUND_TASKS
+    from bot.scheduler import run_scheduler_task
+
+    assert BACKGROUND_TASKS["scheduler"] is run_scheduler_task
+    engine = make_engine(db_url)
+    state = SimpleNamespace(config=config, sessions=make_session_factory(engine), clock=Clock(sh(2026, 11, 23, 11, 0)))
+
+    async def lifespan():
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_scheduler_task(SimpleNamespace(state=state), stop))
+        for _ in range(200):  # catch-up runs in a worker thread; wait for its claim, not a fixed time
+            await asyncio.sleep(0.05)
+            with state.sessions() as s:
+                if s.scalar(select(JobRun.status).where(JobRun.job == "leaderboard")) == "done":
+                    break
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(lifespan())
+    engine.dispose()
+    assert leaderboard_posts(session, EAST) == [f"leaderboard:2026-W47:{EAST}:md"]
