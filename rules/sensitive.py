@@ -14,6 +14,7 @@ phrase list (built-in financial phrases, `financial_keywords`, `financial_exclus
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from rules.config import SensitiveSettings
@@ -100,8 +101,15 @@ def describe(kinds: Iterable[str]) -> str:
 
 
 def _resolve(ranked: list[tuple[int, Finding]]) -> tuple[Finding, ...]:
+    starts: list[int] = []
     kept: list[Finding] = []
     for _, finding in sorted(ranked, key=lambda r: (r[0], r[1].start, r[1].start - r[1].end)):
-        if all(finding.end <= k.start or k.end <= finding.start for k in kept):
-            kept.append(finding)
-    return tuple(sorted(kept, key=lambda f: f.start))
+        # `kept` stays sorted and disjoint, so only the neighbours at the insertion point can overlap.
+        k = bisect_left(starts, finding.start)
+        if k and kept[k - 1].end > finding.start:
+            continue
+        if k < len(kept) and kept[k].start < finding.end:
+            continue
+        starts.insert(k, finding.start)
+        kept.insert(k, finding)
+    return tuple(kept)

@@ -34,4 +34,4 @@ def is_card_grouping(group_lengths: list[int]) -> bool:
 def mask(value: str) -> str:
     """Four stars and the last four digits: ****0128."""
     digits = "".join(ch for ch in value if ch.isdigit())
-    return f"****{digits[-4:]}" if len(digits) >= 4 else "****"
+    return f"****{digits[-4:]}" if len(digits) >= 8 else "****"

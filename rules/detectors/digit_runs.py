@@ -22,7 +22,8 @@ from rules.detectors import bank_card, id_card, mobile
 from rules.model import Finding
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋－Ｘｘ\u3000", "0123456789+-Xx ")
-_RUN = re.compile(r"(?<![0-9A-Za-z])\+?[0-9](?:[ \-\u00a0]?[0-9])*[Xx]?(?![0-9A-Za-z])")
+# Possessive quantifiers: a run glued to a letter fails at once instead of backtracking digit by digit.
+_RUN = re.compile(r"(?<![0-9A-Za-z])\+?[0-9]++(?:[ \-\u00a0][0-9]++)*+[Xx]?(?![0-9A-Za-z])")
 _GROUP = re.compile(r"[0-9]+[Xx]?")
 _ORDER_LABELS = (
     "订单号", "订单", "单号", "编号", "流水号", "流水", "工单", "运单", "快递", "发票号", "合同号",
@@ -52,27 +53,45 @@ def _scan_run(norm: str, run_start: int, groups: list[tuple[int, int]], labelled
     found: list[Finding] = []
     i = 0
     while i < len(groups):
-        hit = None
-        lengths: list[int] = []
-        ranges: list[tuple[int, list[int]]] = []
-        for j in range(i, len(groups)):
-            lengths.append(groups[j][1] - groups[j][0])
-            total = sum(lengths)
-            if total > _MAX_DIGITS + 4:  # +4: a 0086 country code in front of a mobile
-                break
-            if total >= _MIN_DIGITS:
-                ranges.append((j, list(lengths)))
-        for j, range_lengths in reversed(ranges):
-            digits = "".join(norm[s:e] for s, e in groups[i : j + 1])
-            start = run_start if i == 0 else groups[i][0]
-            hit = _classify(digits, range_lengths, labelled and i == 0, start, groups[j][1])
-            if hit:
-                found.append(hit)
-                i = j + 1
-                break
+        hit = _longest_at(norm, run_start, groups, i, labelled and i == 0)
         if hit is None:
             i += 1
+        else:
+            found.append(hit[0])
+            i = hit[1] + 1
     return found
+
+
+def _longest_at(
+    norm: str, run_start: int, groups: list[tuple[int, int]], i: int, labelled: bool
+) -> tuple[Finding, int] | None:
+    """The longest finding made of groups i..j, and j; a group shorter than 3 digits ends a range.
+
+    Every kind is written in groups of 3 or more digits, except an 86 country code in front and
+    the last group of a card, so a run like 1-2-3-… is dismissed in linear time.
+    """
+    start, end = groups[i]
+    if end - start < 3 and norm[start:end] != "86":
+        return None
+    ranges: list[tuple[int, list[int]]] = []
+    lengths: list[int] = []
+    total = 0
+    for j in range(i, len(groups)):
+        length = groups[j][1] - groups[j][0]
+        lengths.append(length)
+        total += length
+        if total > _MAX_DIGITS + 4:  # +4: a 0086 country code in front of a mobile
+            break
+        if total >= _MIN_DIGITS:
+            ranges.append((j, list(lengths)))
+        if j > i and length < 3:  # only a card's last group is this short (4-4-4-4-1)
+            break
+    for j, range_lengths in reversed(ranges):
+        digits = "".join(norm[s:e] for s, e in groups[i : j + 1])
+        found = _classify(digits, range_lengths, labelled, run_start if i == 0 else start, groups[j][1])
+        if found:
+            return found, j
+    return None
 
 
 def _classify(digits: str, lengths: list[int], labelled: bool, start: int, end: int) -> Finding | None:

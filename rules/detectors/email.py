@@ -30,5 +30,5 @@ def mask(value: str) -> str:
     """First character, three stars, then @domain: w***@huaxing-tech.com."""
     local, at, domain = value.partition("@")
     if not at:
-        return f"{value[:1]}***"
+        return f"{value[:1]}***" if len(value) >= 4 else "***"
     return f"{local[:1]}***@{domain}"

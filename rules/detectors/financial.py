@@ -22,6 +22,7 @@ in config rather than code.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from rules.model import Finding
@@ -54,6 +55,8 @@ PRODUCT_WORDS = ("系统", "平台", "业务", "产品", "模块", "项目", "�
 OUR_SIDE = ("我们的", "我司的", "我方的", "咱们的", "我们", "我司", "我方", "咱们", "本公司", "我公司")
 
 _CLAUSE_BREAK = re.compile(r"[。，,；;！!？?\n\r]")
+#: How far before a hit a neutral phrase containing it can start.
+_NEUTRAL_REACH = max(len(p) for p in NEUTRAL)
 
 #: Tags the financial detector puts on its phrases in the shared automaton.
 STRONG_TAG = "financial:strong"
@@ -76,32 +79,33 @@ def keyword_entries(extra_keywords: Iterable[str], exclusions: Iterable[str]) ->
 
 def find_financial(text: str, hits: list[tuple[str, int, int]]) -> list[Finding]:
     """Financial findings from the automaton's `hits` on `text` (other tags are ignored)."""
-    candidates = [(tag, start, end) for tag, start, end in hits if tag in _HIT_TAGS]
+    candidates = sorted(((s, e, tag) for tag, s, e in hits if tag in _HIT_TAGS), key=lambda c: (c[0], -c[1]))
     if not candidates:
         return []
-    neutral = [(s, e) for tag, s, e in hits if tag == NEUTRAL_TAG]
-    cues = [s for tag, s, _ in hits if tag == CUE_TAG]
-    exclusions = [s for tag, s, _ in hits if tag == EXCLUSION_TAG]
+    neutral_end: dict[int, int] = {}
+    for tag, s, e in hits:
+        if tag == NEUTRAL_TAG:
+            neutral_end[s] = max(e, neutral_end.get(s, 0))
+    cues = sorted(s for tag, s, _ in hits if tag == CUE_TAG)
+    exclusions = sorted(s for tag, s, _ in hits if tag == EXCLUSION_TAG)
+    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
     found: list[Finding] = []
-    for tag, start, end in sorted(candidates, key=lambda c: (c[1], -c[2])):
+    for start, end, tag in candidates:
         if found and start < found[-1].end:
             continue
-        if any(ns <= start and end <= ne for ns, ne in neutral):
+        if any(neutral_end.get(s, -1) >= end for s in range(max(0, start - _NEUTRAL_REACH), start + 1)):
             continue
         if text.startswith(PRODUCT_WORDS, end) or text[max(0, start - 4) : start].endswith(OUR_SIDE):
             continue
-        lo, hi = _clause(text, start, end)
-        if any(lo <= s < hi for s in exclusions):
-            continue
-        if tag == WEAK_TAG and any(lo <= s < hi for s in cues):
+        k = bisect_left(breaks, start)
+        lo = breaks[k - 1] + 1 if k else 0
+        hi = breaks[k] if k < len(breaks) else len(text)
+        if _any_in(exclusions, lo, hi) or (tag == WEAK_TAG and _any_in(cues, lo, hi)):
             continue
         found.append(Finding(KIND, start, end, None))
     return found
 
 
-def _clause(text: str, start: int, end: int) -> tuple[int, int]:
-    lo = 0
-    for m in _CLAUSE_BREAK.finditer(text, 0, start):
-        lo = m.end()
-    m = _CLAUSE_BREAK.search(text, end)
-    return lo, m.start() if m else len(text)
+def _any_in(sorted_starts: list[int], lo: int, hi: int) -> bool:
+    k = bisect_left(sorted_starts, lo)
+    return k < len(sorted_starts) and sorted_starts[k] < hi

@@ -36,5 +36,5 @@ def find_im_accounts(text: str) -> list[Finding]:
 
 
 def mask(value: str) -> str:
-    """First two characters and four stars: ab****."""
-    return f"{value[:2]}****"
+    """First two characters and four stars: ab****; a short value (custom pattern) shows none."""
+    return f"{value[:2]}****" if len(value) >= 5 else "****"

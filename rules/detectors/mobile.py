@@ -38,10 +38,16 @@ def _is_mobile(national: str) -> bool:
 
 
 def mask(value: str) -> str:
-    """First three and last four digits of the national number around four stars: 138****5678."""
+    """First three and last four digits of the national number around four stars: 138****5678.
+
+    A shorter number (from a custom pattern) keeps only its last four digits, or none, so that a
+    mask never shows most of the value.
+    """
     digits = "".join(ch for ch in value if ch.isdigit())
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     elif len(digits) == 15 and digits.startswith("0086"):
         digits = digits[4:]
-    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "****"
+    if len(digits) >= 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return f"****{digits[-4:]}" if len(digits) >= 8 else "****"
