@@ -65,7 +65,9 @@ def _open_input(source: str) -> Iterator[tuple[IO[bytes], int | None]]:
 @contextlib.contextmanager
 def _open_output(output: Path | None) -> Iterator[IO[str]]:
     if output is None:
-        sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+        # JSON lines keep Chinese as is (ensure_ascii=False): stdout must be UTF-8 whatever the locale.
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(encoding="utf-8")
         yield sys.stdout
         sys.stdout.flush()
         return
