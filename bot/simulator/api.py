@@ -35,6 +35,7 @@ from bot.simulator.state import AppChat, SimApp, SimulatorState, Status
 log = logging.getLogger(__name__)
 
 _CHATID = re.compile(r"^[0-9a-zA-Z]{1,32}$")
+_MARKDOWN_MENTION = re.compile(r"<@([^>\s]+)>")
 
 
 class WeComError(Exception):
@@ -136,7 +137,7 @@ def create_simulator_app(
             return faulted
         sim_app = app_for(request)
         body = await _json_body(request)
-        if body.get("agentid") != sim_app.agent_id and str(body.get("agentid")) != str(sim_app.agent_id):
+        if str(body.get("agentid")) != str(sim_app.agent_id):
             raise WeComError(40056, "invalid agentid")
         msgtype, content = _checked(body, allowed=APP_TYPES, markdown_limit=APP_MARKDOWN_LIMIT)
         users = _split_ids(body.get("touser"))
@@ -223,7 +224,10 @@ def create_simulator_app(
         body = await _json_body(request)
         msgtype, content = _checked(body, allowed=ROBOT_TYPES, markdown_limit=MARKDOWN_LIMIT)
         part = body.get(msgtype, {})
-        mentioned = [str(u) for u in part.get("mentioned_list", []) or []] if msgtype == "text" else []
+        if msgtype == "text":
+            mentioned = [str(u) for u in part.get("mentioned_list", []) or []]
+        else:  # markdown mentions are written inline as <@userid>
+            mentioned = _MARKDOWN_MENTION.findall(content) if msgtype == "markdown" else []
         now = state.clock()
         with state.lock:
             allowed = state.robot_limit.allows(robot, now)

@@ -114,6 +114,7 @@ class CallbackPoster:
         timeout: float = WECOM_TIMEOUT,
         retries: int = WECOM_RETRIES,
         retry_pause: float = 0.0,
+        retry_statuses: frozenset[int] = frozenset(),
         wall_clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -121,6 +122,8 @@ class CallbackPoster:
         self.app, self.aibot, self.agent_id = app, aibot, agent_id
         self.app_path, self.aibot_path = app_path, aibot_path
         self.retries, self.retry_pause = retries, retry_pause
+        #: WeCom's documented rule retries only on no answer; list statuses here to test stricter senders.
+        self.retry_statuses = retry_statuses
         self.wall_clock = wall_clock
         self._client = httpx.Client(timeout=timeout, transport=transport)
 
@@ -180,6 +183,9 @@ class CallbackPoster:
                 log.info("callback attempt failed", extra={"path": path, "attempt": attempt, "error": error})
                 if self.retry_pause:
                     time.sleep(self.retry_pause)
+                continue
+            if answer.status_code in self.retry_statuses and attempt <= self.retries:
+                error = f"HTTP {answer.status_code}"
                 continue
             return Delivery(answer.status_code, attempt, answer.text)
         return Delivery(None, self.retries + 1, error=error)

@@ -237,6 +237,19 @@ def test_webhook_send_checks_key_and_content(client, state, key, payload, errcod
     assert len(state.query(status="delivered")) == (1 if errcode == 0 else 0)
 
 
+@pytest.mark.parametrize(
+    ("payload", "mentioned"),
+    [
+        (robot_text("请补全跟进模板", ["zhangwei", "@all"]), ["zhangwei", "@all"]),
+        ({"msgtype": "markdown", "markdown": {"content": "<@zhangwei> <@sunli> 请补全模板"}}, ["zhangwei", "sunli"]),
+        ({"msgtype": "markdown", "markdown": {"content": "**本周排行**\n1. 张伟"}}, []),
+    ],
+)
+def test_webhook_record_keeps_who_was_mentioned(client, state, payload, mentioned):
+    client.post("/cgi-bin/webhook/send", params={"key": ROBOT_KEY}, json=payload)
+    assert state.query(api="webhook/send")[0].mentioned == mentioned
+
+
 def test_webhook_record_keeps_mentions_and_names_the_robot_not_the_key(client, state):
     payload = robot_text("@张伟 请补全跟进模板", ["zhangwei"])
     client.post("/cgi-bin/webhook/send", params={"key": ROBOT_KEY}, json=payload)

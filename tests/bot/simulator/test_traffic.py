@@ -155,3 +155,12 @@ def test_url_verification_round_trip():
 
 def test_keys_never_show_in_repr():
     assert "jWmYm7" not in repr(APP) and "QDG6eK" not in repr(APP)
+
+
+def test_statuses_listed_as_retryable_are_retried_to_the_limit():
+    service = FakeService(status=503)
+    with serve_in_thread(service.app) as server:
+        with CallbackPoster(server.url, app=APP, agent_id=218, retry_statuses=frozenset({503})) as poster:
+            delivery = poster.post_app(msgaudit_notify_xml(corp_id=APP.receive_id, agent_id=218, at=SENT_AT))
+    assert (delivery.status, delivery.attempts) == (503, 4)
+    assert len(service.raw) == 4 and len(set(service.raw)) == 1
