@@ -122,6 +122,25 @@ def replay_cmd(
     raise typer.Exit(run_replay(config, input_file, output, store=store, err=err))
 
 
+@app.command("run")
+def run_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    config: ConfigOption = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Migrate and serve; without WeCom credentials, also the simulator and demo traffic."""
+    from bot.run_command import serve
+
+    app_config = _load_or_exit(config)
+    try:
+        serve(app_config, host=host, port=port, log_level=log_level.upper(),
+              say=lambda line: out.print(line, highlight=False))
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     app(prog_name="groupbot")
 

@@ -104,6 +104,8 @@ def default_handlers() -> dict[str, KindHandler]:
         "message": handle_group_message,
         "command": _command_handler(),
         "event": acknowledge,
+        # An AI-bot @-mention of a group message the chat archive also delivers (judged from there).
+        "mention": acknowledge,
     }
 
 

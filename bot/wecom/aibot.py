@@ -1,15 +1,18 @@
 """The 智能机器人 (AI bot) callback: JSON `{"encrypt": …}` bodies, receive id "", answer within 1 s.
 
 The bot sees a group message only when it is @-mentioned; those land in the inbox as group
-messages, 1:1 chats as commands. We answer an empty 200 (no passive reply: answers go out through
-the outbox); WeCom's stream-refresh polls get a finished, empty stream so they stop. The inbox commit
-gets `COMMIT_BUDGET` seconds; past that we answer 503 and WeCom's retry is deduplicated.
+messages (kind "mention" when the chat archive is on, since the archive delivers every group
+message and it must be judged once), 1:1 chats as commands. We answer an empty 200 (no passive
+reply: answers go out through the outbox); WeCom's stream-refresh polls get a finished, empty
+stream so they stop. The inbox commit gets `COMMIT_BUDGET` seconds; past that we answer 503
+and WeCom's retry is deduplicated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -54,11 +57,19 @@ async def receive(request: Request, ingest: IngestDep) -> Response:
     inbound = from_aibot_json(plaintext, received_at=ingest.clock())
     if inbound is None:
         return _finish_stream(crypto, plaintext, nonce)
+    if inbound.kind == "message" and _archive_active(request):
+        # The chat archive delivers this group message too (under its own msgid): judge it once.
+        inbound = replace(inbound, kind="mention")
     try:
         await asyncio.wait_for(ingest.record([inbound]), COMMIT_BUDGET)
     except TimeoutError:
         raise StorageUnavailable("inbox commit exceeded the AI bot's 1-second budget") from None
     return Response(status_code=200)
+
+
+def _archive_active(request: Request) -> bool:
+    state = request.app.state
+    return state.config.ingest.archive.enabled or getattr(state, "archive_sdk", None) is not None
 
 
 def _finish_stream(crypto: CallbackCrypto, plaintext: str, nonce: str) -> Response:

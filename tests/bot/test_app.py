@@ -353,3 +353,22 @@ def test_postgres_connection_cut_is_503_and_the_retry_is_stored_once_it_is_back(
         assert (down.status_code, health.status_code, up.status_code, again.status_code) == (503, 503, 200, 200)
         assert [r.dedupe_key for r in inbox_rows(engine)] == ["6002"]
         engine.dispose()
+
+
+def test_with_the_chat_archive_on_an_aibot_mention_is_not_judged_a_second_time(
+    config: AppConfig, engine: Engine
+) -> None:
+    archive_on = config.model_copy(
+        update={
+            "ingest": config.ingest.model_copy(
+                update={"archive": config.ingest.archive.model_copy(update={"enabled": True})}
+            )
+        }
+    )
+    app = create_app(archive_on, make_settings(), engine, background=False, clock=clock)
+    with TestClient(app) as client:
+        assert post_callback(client, aibot_request(group_message("aib-9")), "/wecom/aibot").status_code == 200
+    assert [r.kind for r in inbox_rows(engine)] == ["mention"]
+    run_worker(app)
+    assert message_count(engine) == 0
+    assert inbox_rows(engine)[0].processed_at == NOW

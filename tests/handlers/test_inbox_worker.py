@@ -227,7 +227,7 @@ def test_payload_to_message_round_trips_the_adapter_payload() -> None:
 
 
 def test_the_kind_table_is_explicit() -> None:
-    assert set(default_handlers()) == {"message", "command", "event"}
+    assert set(default_handlers()) == {"message", "command", "event", "mention"}
 
 
 def test_run_forever_processes_on_wake_and_stops(engine, ctx) -> None:

@@ -1,0 +1,98 @@
+"""`groupbot run`: migrate, then serve the app with uvicorn (one worker).
+
+With WeCom credentials in the environment it serves real WeCom. Without them it is the demo: a
+throw-away set of keys, the WeCom simulator on its own port, demo traffic posted to our callbacks
+(encrypted exactly as WeCom does), and the chat-archive poller reading the simulator's archive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy import inspect
+
+from bot.app import create_app
+from bot.config import AppConfig
+from bot.errors import ConfigError
+from bot.log import configure_logging
+from bot.settings import Settings
+from bot.simulator.demo import DemoEnvironment
+from storage.db import make_engine
+from storage.migrate import head_revision, upgrade
+from storage.models import Base
+
+log = logging.getLogger(__name__)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment / .env; a bad variable is a ConfigError naming it (exit 2)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(p) for p in error["loc"]) or "settings"
+            key = name if name.isupper() or not name else f"GROUPBOT_{name.upper()}"
+            problems.append((key, error["msg"]))
+        raise ConfigError(problems, source="environment") from None
+
+
+def migrate(url: str) -> str:
+    """Bring the schema to the newest revision; returns what was done, for the start-up banner."""
+    if head_revision() is not None:
+        upgrade(url)
+        return f"migrated to revision {head_revision()}"
+    # No Alembic revision in this checkout (should not happen in a release): create the tables.
+    engine = make_engine(url)
+    try:
+        fresh = not inspect(engine).get_table_names()
+        Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    return "no migrations found; tables created" if fresh else "no migrations found; tables checked"
+
+
+def serve(
+    config: AppConfig,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "INFO",
+    say: Callable[[str], None] = print,
+    demo_interval: float = 1.0,
+) -> None:
+    configure_logging(log_level)
+    settings = load_settings()
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    service_url = f"http://{local}:{port}"
+    demo: DemoEnvironment | None = None
+    if not settings.has_wecom_credentials:
+        demo = DemoEnvironment(config, service_url=service_url, interval=demo_interval)
+        settings = load_settings(**demo.settings_overrides(), public_url=service_url)
+    say(f"database: {_safe_url(settings.database_url)} ({migrate(settings.database_url)})")
+    engine = make_engine(settings.database_url)
+    app = create_app(config, settings, engine)
+    if demo is not None:
+        app.state.archive_sdk = demo.archive_sdk()
+        demo.start()
+        say("No WeCom credentials in the environment: demo mode with the built-in WeCom simulator.")
+        say(f"  simulator (what WeCom shows the groups): {demo.page_url}")
+        say(f"  demo traffic: {len(demo.messages)} messages, one every {demo_interval:g} s")
+    else:
+        say("Serving real WeCom: point the app's 接收消息 URL at /wecom/callback (AI bot: /wecom/aibot).")
+    say(f"  dashboard: {service_url}/dashboard/   health: {service_url}/healthz")
+    try:
+        uvicorn.run(app, host=host, port=port, workers=1, log_config=None, access_log=False)
+    finally:
+        if demo is not None:
+            demo.stop()
+        engine.dispose()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
