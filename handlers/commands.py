@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, GroupConfig
+from handlers.appeals import file_appeal
 from handlers.context import HandlerContext
 from handlers.leaderboard import build, week_label
 from handlers.periods import truncate_utf8
@@ -22,6 +23,7 @@ from storage import inbox, reports
 from storage.clients import due_follow_ups
 from storage.outbox import enqueue
 
+APPEAL_PREFIX = "申诉"
 #: A member's groups are those they posted in within this many days.
 MEMBERSHIP_DAYS = 30
 
@@ -29,7 +31,8 @@ HELP = (
     "你好，我是销售群助手。可以发送：\n"
     "· 我的待办 —— 今天到期和逾期的客户跟进\n"
     "· 本周排名 —— 你本周到目前为止的排名\n"
-    "· 规则 —— 你所在群的群规"
+    "· 规则 —— 你所在群的群规\n"
+    "· 申诉 理由 —— 对你最近一条违规提出申诉"
 )
 
 KIND_LABELS = {
@@ -120,7 +123,14 @@ def handle_command(
 
     The reply's idempotency key is the msgid, so a redelivered message is answered once.
     """
-    payload = {"msgtype": "text", "text": {"content": answer(session, ctx.config, msg)}}
+    stripped = msg.text.strip()
+    if stripped.startswith(APPEAL_PREFIX):
+        # 申诉 <理由>: attach an appeal to the rep's latest violation (handlers.appeals).
+        reason = stripped[len(APPEAL_PREFIX):]
+        text = file_appeal(session, ctx, sender=msg.sender, reason=reason, now=msg.sent_at).reply
+    else:
+        text = answer(session, ctx.config, msg)
+    payload = {"msgtype": "text", "text": {"content": text}}
     enqueue(session, key=f"command:{msg.msgid}", channel="app", target=msg.sender, payload=payload)
     if inbox_event_id is not None:
         inbox.mark_done(session, inbox_event_id, now=ctx.clock())

@@ -48,3 +48,18 @@ def test_one_pending_appeal_per_violation_and_void_ones_are_skipped(session, ctx
     third = file_appeal(session, ctx, sender="zhangwei", reason="这条也是误判", now=NOW)
     assert third.appeal.violation_id == ids["v_east_night"]
     assert session.scalar(select(Appeal.status).where(Appeal.id == first.appeal.id)) == "accepted"
+
+
+def test_direct_message_routes_to_file_appeal(session, ctx):
+    from handlers.commands import handle_command
+    from rules.model import GroupMessage
+
+    ids = seed_data(session)
+    session.commit()
+    msg = GroupMessage(msgid="dm-1", chat_id="", sender="zhangwei", sent_at=NOW, text="申诉 客户主动加我微信发的号码",
+                       source="callback")
+    handle_command(session, ctx, msg)
+    appeal = session.scalar(select(Appeal))
+    assert (appeal.violation_id, appeal.reason) == (ids["v_east"], "客户主动加我微信发的号码")
+    reply = session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "command:dm-1"))
+    assert reply.target == "zhangwei" and "已收到申诉" in reply.payload["text"]["content"]
