@@ -1,0 +1,72 @@
+"""bot.log: one JSON object per line, a request id, and no personal identifier in any part of a record."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from bot.log import configure_logging, redact, request_id
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("客户电话13812345678请回电", "客户电话[mobile]请回电"),
+        ("手机 +86 138-1234-5678", "手机 [mobile]"),
+        ("身份证110105199003071234号", "身份证[number]号"),
+        ("身份证11010519900307123X", "身份证[number]"),
+        ("卡号6222021234567890123", "卡号[number]"),
+        ("邮箱 wang.zong@huaxing-tech.com.cn 已发", "邮箱 [email] 已发"),
+        ("订单 2026 年 3 月共 12 单，金额 58000 元", "订单 2026 年 3 月共 12 单，金额 58000 元"),
+        ("inbox row 42 failed on attempt 3", "inbox row 42 failed on attempt 3"),
+    ],
+)
+def test_redact_masks_identifiers_and_keeps_ordinary_numbers(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.fixture
+def captured() -> io.StringIO:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("INFO", stream=stream)
+    yield stream
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+def lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_every_part_of_a_record_is_redacted_but_msgid_is_kept(captured: io.StringIO) -> None:
+    log = logging.getLogger("groupbot.test")
+    token = request_id.set("req-7f3a")
+    try:
+        log.warning("sender %s wrote", "13812345678", extra={"msgid": "4561255354251345929", "who": "a@b.cn"})
+        try:
+            raise ValueError("bad value 6222021234567890123")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        request_id.reset(token)
+    first, second = lines(captured)
+    assert {k: first[k] for k in ("level", "logger", "request_id", "msg", "msgid", "who")} == {
+        "level": "WARNING",
+        "logger": "groupbot.test",
+        "request_id": "req-7f3a",
+        "msg": "sender [mobile] wrote",
+        "msgid": "4561255354251345929",
+        "who": "[email]",
+    }
+    assert "6222021234567890123" not in second["exc"] and "[number]" in second["exc"]
+    assert second["request_id"] == "req-7f3a"
+
+
+def test_outside_a_request_the_request_id_is_a_dash(captured: io.StringIO) -> None:
+    logging.getLogger("groupbot.test").info("inbox worker started")
+    assert lines(captured)[0]["request_id"] == "-"
