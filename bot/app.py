@@ -28,6 +28,7 @@ from bot.errors import IngestError, StorageUnavailable
 from bot.log import request_id
 from bot.metrics import install_metrics
 from bot.scheduler import run_scheduler_task
+from bot.senders.service import run_outbound_task
 from bot.settings import Settings
 from bot.web import create_alert_link_router, create_dashboard_router
 from bot.wecom import aibot, archive, bridge, callback
@@ -85,6 +86,7 @@ BACKGROUND_TASKS: dict[str, BackgroundTask] = {
     "inbox-worker": run_inbox_worker,
     "archive-poller": archive.run_archive_task,
     "scheduler": run_scheduler_task,
+    "outbound": run_outbound_task,
 }
 
 

@@ -12,11 +12,13 @@ from rich.console import Console
 from bot.cli_dashboard import register as register_dashboard_commands
 from bot.config import load_config
 from bot.errors import ConfigError
+from bot.senders.command import register as register_outbox_commands
 from bot.simulator.command import register as register_simulator_command
 
 app = typer.Typer(help="groupbot: WeCom group-management bot for sales teams.", no_args_is_help=True)
 register_dashboard_commands(app)
 register_simulator_command(app)
+register_outbox_commands(app)
 db_app = typer.Typer(help="Database maintenance.")
 app.add_typer(db_app, name="db")
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,3 +74,15 @@ class Outbound:
                 await asyncio.wait_for(self._stop.wait(), timeout=DIRECTORY_POLL_SECONDS)
             except TimeoutError:
                 pass
+
+
+async def run_outbound_task(app: Any, stop: asyncio.Event) -> None:
+    """The service's background task (bot/app.py BACKGROUND_TASKS): dispatch until the lifespan ends."""
+    state = app.state
+    outbound = Outbound(state.config, state.settings, state.sessions, clock=state.clock)
+    running = asyncio.create_task(outbound.run())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    outbound.stop()
+    stopped.cancel()
+    await running
