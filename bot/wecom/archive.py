@@ -198,7 +198,13 @@ class ArchivePoller:
                 result.skipped["undecryptable"] += 1
                 result.seq_after = max(result.seq_after, item.seq)
                 continue
-            payload = normalize(message)
+            try:
+                payload = normalize(message)
+            except (KeyError, TypeError, ValueError):  # a text message missing msgtime/from/msgid
+                log.error("archive message malformed", extra={"seq": item.seq})
+                result.skipped["malformed"] += 1
+                result.seq_after = max(result.seq_after, item.seq)
+                continue
             if payload is None:
                 result.skipped[_skip_reason(message)] += 1
                 if message.get("action") == "recall":
@@ -212,7 +218,12 @@ class ArchivePoller:
         with self.sessions() as session:
             for payload in payloads:
                 created = inbox.record_event(
-                    session, dedupe_key=payload["msgid"], source="archive", kind="message", payload=payload
+                    session,
+                    dedupe_key=payload["msgid"],
+                    source="archive",
+                    kind="message",
+                    payload=payload,
+                    now=self.clock(),
                 )
                 result.recorded += bool(created)
                 result.duplicates += not created

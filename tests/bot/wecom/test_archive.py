@@ -56,8 +56,9 @@ class FakeArchiveSdk:
         self.sealed: dict[str, tuple[str, dict[str, Any]]] = {}
         self.calls: list[tuple[int, int]] = []
 
-    def add(self, message: dict[str, Any], *, ver: int = 1) -> None:
-        message_adapter.validate_python(message, strict=True)  # shaped like the real thing
+    def add(self, message: dict[str, Any], *, ver: int = 1, shaped: bool = True) -> None:
+        if shaped:
+            message_adapter.validate_python(message, strict=True)  # shaped like the real thing
         random_key = secrets.token_hex(16)
         wrapped = self.public_keys[ver].encrypt(random_key.encode(), padding.PKCS1v15())
         sealed = base64.b64encode(secrets.token_bytes(48)).decode()
@@ -250,16 +251,31 @@ def test_a_key_problem_stops_the_pull_before_anything_moves(sdk, rsa_keys, engin
     assert (poller.cursor(), inbox_rows(engine)) == (0, [])
 
 
-def test_an_undecryptable_message_is_skipped_and_the_rest_goes_on(sdk, poller, engine):
+def _corrupt_ciphertext(sdk: FakeArchiveSdk) -> None:
     sdk.add(text("broken", "这条密文损坏"))
-    sdk.add(text("fine", "这条正常"))
-    sealed = sdk.items[0]["encrypt_chat_msg"]
+    sealed = sdk.items[-1]["encrypt_chat_msg"]
     key, message = sdk.sealed[sealed]
     sdk.sealed[sealed] = ("not-" + key, message)
 
+
+def _malformed_message(sdk: FakeArchiveSdk) -> None:
+    message = text("broken", "这条缺了发送时间")
+    del message["msgtime"]
+    sdk.add(message, shaped=False)
+
+
+@pytest.mark.parametrize(
+    ("break_first", "reason"),
+    [(_corrupt_ciphertext, "undecryptable"), (_malformed_message, "malformed")],
+    ids=["undecryptable", "malformed"],
+)
+def test_a_message_that_cannot_be_read_is_skipped_and_the_rest_goes_on(sdk, poller, engine, break_first, reason):
+    break_first(sdk)
+    sdk.add(text("fine", "这条正常"))
+
     result = poller.poll_once()
 
-    assert (dict(result.skipped), result.recorded, result.seq_after) == ({"undecryptable": 1}, 1, 2)
+    assert (dict(result.skipped), result.recorded, result.seq_after) == ({reason: 1}, 1, 2)
     assert [row.dedupe_key for row in inbox_rows(engine)] == ["fine"]
 
 
