@@ -74,13 +74,16 @@ class SensitiveRule:
         ranked += [(_RANK_IM, f) for f in find_im_accounts(text)]
         hits = self._keywords.find(text)
         flagged: list[tuple[int, Finding]] = [(_RANK_FLAGGED, f) for f in financial.find_financial(text, hits)]
-        custom = [(tag[1], s, e) for tag, s, e in hits if isinstance(tag, tuple)]
+        custom = [(tag[1], s, e) for tag, s, e in hits if isinstance(tag, tuple)] if hits else []
         for regex, kind in self._patterns:
             custom += [(kind, m.start(), m.end()) for m in regex.finditer(text) if m.end() > m.start()]
         for kind, start, end in custom:
             mask = mask_value(kind, text[start:end])
             ranked.append((_RANK_FLAGGED if mask is None else _RANK_CUSTOM_ID, Finding(kind, start, end, mask)))
-        return _resolve(ranked + flagged)
+        ranked += flagged
+        if len(ranked) < 2:
+            return (ranked[0][1],) if ranked else ()
+        return _resolve(ranked)
 
     def check(self, findings: Iterable[Finding]) -> Violation | None:
         """The `sensitive` violation for `findings`, or None when no enabled kind is among them."""

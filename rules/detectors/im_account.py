@@ -20,11 +20,15 @@ _LABEL = (
     r"(?:(?<![A-Za-z])(?i:wechat|weixin|wx|vx|qq)(?:号|账号|(?i:id))?"
     r"|微信(?:号|账号|(?i:id))?|[Vv]信号?|扣扣号?)"
 )
+_LATIN_LABEL = re.compile(r"(?i:wx|vx|qq|we)")
 _NAMED = re.compile(rf"{_LABEL}(?:\s*[:：]\s*(?P<account>{_ACCOUNT})|(?:\s+|(?<=[^\x00-\x7f]))(?P<loose>{_ACCOUNT}))")
 
 
 def find_im_accounts(text: str) -> list[Finding]:
     """Every named WeChat/QQ account in `text`, in order."""
+    # Every label holds 信 or 扣 or starts wx/vx/qq/we; checking that first skips most chat lines.
+    if "信" not in text and "扣" not in text and not _LATIN_LABEL.search(text):
+        return []
     found: list[Finding] = []
     for m in _NAMED.finditer(text):
         name = "account" if m.group("account") is not None else "loose"
