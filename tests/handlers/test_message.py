@@ -153,8 +153,11 @@ def test_a_flood_of_twelve_gives_two_frequency_violations(session, ctx):
         ("王总手机13812345678，下午给他回电话", "13812345678", "138****5678"),
         ("王总手机 +86 138-1234-5678 晚点回电", "138-1234-5678", "138****5678"),
         ("合同发到 wangzong@huaxing.com 了", "wangzong@huaxing.com", "w***@huaxing.com"),
+        ("王总身份证110105198806051237，合同用", "110105198806051237", "110105********1237"),
+        ("回款打到王总卡 6222 0202 0000 1234 562 就行", "6222 0202 0000 1234 562", "****4562"),
+        ("加王总微信：wangzong_88 方便沟通", "wangzong_88", "wa****"),
     ],
-    ids=["mobile", "mobile-dashed", "email"],
+    ids=["mobile", "mobile-dashed", "email", "id-card", "bank-card", "wechat"],
 )
 def test_a_clear_identifier_is_stored_nowhere(session, ctx, body, clear, masked):
     inbox.record_event(
@@ -174,7 +177,7 @@ def test_a_clear_identifier_is_stored_nowhere(session, ctx, body, clear, masked)
     assert stored.text_hmac == text_hmac(body, HMAC_KEY)
     assert session.get(InboxEvent, event_id, populate_existing=True).processed_at == MONDAY
     assert count(session, Violation) >= 1
-    digits = clear.replace("-", "")
+    digits = clear.replace("-", "").replace(" ", "")
     for table in Base.metadata.sorted_tables:
         for row in session.execute(select(table)):
             dumped = repr(tuple(row))
