@@ -1,4 +1,4 @@
-"""storage.clients and storage.deals on SQLite and PostgreSQL: the mini-CRM built from reports."""
+"""storage.clients on SQLite and PostgreSQL: the mini-CRM built from follow-up reports."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from rules.model import ClientUpdate as Parsed
-from rules.model import Deal as ParsedDeal
-from storage import clients, deals
+from storage import clients
 from storage.db import make_session_factory
 from storage.models import Client
 from tests.conftest import sh
@@ -167,46 +166,3 @@ def test_set_grade_refuses_unknown_grades(session, book):
     _, rows = book
     with pytest.raises(ValueError, match="grade must be A, B or C"):
         clients.set_grade(session, client_id=rows["王总"].id, grade="S")
-
-
-@pytest.mark.parametrize(
-    ("parsed", "linked"),
-    [
-        (ParsedDeal("王总", "华星科技有限公司", 50_000), True),
-        (ParsedDeal(None, None, 125_000), False),
-        (ParsedDeal("王总", "星河物流", None), False),
-    ],
-    ids=["known-client", "no-client-named", "unknown-client"],
-)
-def test_a_deal_links_to_a_known_client(session, parsed, linked):
-    _, client = save(session, "m-0", report())
-    row = deals.save_deal(session, deal=parsed, msgid="d-1", chat_id="wr-sales-east", sender="zhangwei", sent_at=T)
-    session.commit()
-
-    assert row.client_id == (client.id if linked else None)
-    assert row.amount_yuan == parsed.amount_yuan
-
-
-def test_deal_totals_per_rep_in_a_week(session):
-    week = sh(2026, 3, 2, 0, 0)
-    for n, (sender, amount, day) in enumerate(
-        [("zhangwei", 50_000, 0), ("zhangwei", None, 2), ("lisi", 8_000, 4), ("lisi", 9_000, 7)]
-    ):
-        deals.save_deal(
-            session,
-            deal=ParsedDeal(None, None, amount),
-            msgid=f"d-{n}",
-            chat_id="wr-sales-east",
-            sender=sender,
-            sent_at=week + timedelta(days=day, hours=10),
-        )
-    session.commit()
-
-    totals = deals.totals_by_sender(session, since=week, until=week + timedelta(days=7))
-
-    assert totals == {"zhangwei": (2, 50_000), "lisi": (1, 8_000)}
-    assert [d.msgid for d in deals.list_deals(session, since=week, until=week + timedelta(days=7))] == [
-        "d-0",
-        "d-1",
-        "d-2",
-    ]
