@@ -7,7 +7,8 @@ offsets still index the original text). Inside a run, consecutive digit groups a
 first from the left, so `电话13812345678 2份` still finds the mobile and `138 1234 5678` is one
 number. Each candidate is tried as an ID first (a number valid as an ID is an ID), then as a card,
 then as a mobile. A run right after an order-number label (订单号, 单号, 流水号 …) is not a card or a
-mobile: those are the usual 16-19-digit look-alikes.
+mobile: those are the usual 16-19-digit look-alikes (an 18-digit number valid as an ID is
+still an ID there: the check digit and birth date make a coincidence unlikely).
 
 Limits: numbers glued to Latin letters (abc13812345678) and groups joined by other characters
 (138.1234.5678) are not found; a dot-grouped mobile is rare in chat and a letter-glued digit run
@@ -27,9 +28,10 @@ _RUN = re.compile(r"(?<![0-9A-Za-z])\+?[0-9]++(?:[ \-\u00a0][0-9]++)*+[Xx]?(?![0
 _GROUP = re.compile(r"[0-9]+[Xx]?")
 _ANY_DIGIT = re.compile(r"[0-9０-９]")
 _WIDE_DIGIT = re.compile(r"[０-９]")
+# Only labels that name a document number: "寄快递 13812345678" or "phone no. 138…" must still
+# be found, so 快递 and No. are deliberately absent.
 _ORDER_LABELS = (
-    "订单号", "订单", "单号", "编号", "流水号", "流水", "工单", "运单", "快递", "发票号", "合同号",
-    "批次", "序列号", "序号", "SN", "sn", "No", "NO", "no", "No.", "NO.",
+    "订单", "单号", "编号", "流水号", "工单号", "发票号", "合同号", "批次号", "序列号", "SN", "S/N",
 )  # fmt: skip
 _LABEL_TRIM = " :：#-\u00a0\u3000"
 #: The shortest number any of the three kinds can be (a mobile).

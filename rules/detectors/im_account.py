@@ -1,7 +1,8 @@
 """WeChat and QQ accounts (微信号, QQ号), found only when the message names them as such.
 
 An account is 5-20 Latin letters, digits, `_` or `-` right after 微信/微信号/wx/WeChat/QQ/qq号
-and a colon (full- or half-width) or spaces: `微信：abc_123`, `wx zhang_88`, `QQ号: 10086123`.
+and a colon (full- or half-width), 是/为, or spaces: `微信：abc_123`, `wx zhang_88`, `QQ号: 10086123`,
+`微信号是wangzong_88`.
 After spaces alone (or glued to a Chinese label: 微信abc_123) the account must hold a digit, `_`
 or `-`, so `微信 meeting` is not an account. The finding covers the account only, the label
 stays: `微信：abc_123` → `微信：ab****`. A bare account with no label cannot be told from any other
@@ -21,7 +22,9 @@ _LABEL = (
     r"|微信(?:号|账号|(?i:id))?|[Vv]信号?|扣扣号?)"
 )
 _LATIN_LABEL = re.compile(r"(?i:wx|vx|qq|we)")
-_NAMED = re.compile(rf"{_LABEL}(?:\s*[:：]\s*(?P<account>{_ACCOUNT})|(?:\s+|(?<=[^\x00-\x7f]))(?P<loose>{_ACCOUNT}))")
+_NAMED = re.compile(
+    rf"{_LABEL}(?:\s*(?:[:：]|是|为)\s*(?P<account>{_ACCOUNT})|(?:\s+|(?<=[^\x00-\x7f]))(?P<loose>{_ACCOUNT}))"
+)
 
 
 def find_im_accounts(text: str) -> list[Finding]:

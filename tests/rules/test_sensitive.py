@@ -6,6 +6,7 @@ Identifiers are masked whatever the settings say; `enabled` and `kinds` decide o
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from rules.config import CustomKeywords, CustomPattern, SensitiveSettings
 from rules.masking import apply_masks
@@ -154,3 +155,37 @@ def test_detail_never_holds_the_clear_value() -> None:
     assert violation is not None and len(findings) == 4
     rendered = repr(violation) + str(violation.to_contract()) + repr(findings)
     assert not [text[f.start : f.end] for f in findings if text[f.start : f.end] in rendered]
+
+
+@pytest.mark.parametrize(
+    ("block", "location", "message"),
+    [
+        ({"kinds": ["mobile", "phone"]}, ("kinds", 1), "Input should be 'mobile'"),
+        (
+            {"custom_patterns": [{"name": "x", "regex": "(", "kind": "financial"}]},
+            ("custom_patterns", 0, "regex"),
+            "invalid regular expression",
+        ),
+        (
+            {"custom_patterns": [{"name": "x", "regex": "a*"}]},
+            ("custom_patterns", 0, "regex"),
+            "matches the empty string",
+        ),
+        (
+            {"custom_patterns": [{"name": "x", "regex": "a+", "kind": "phone"}]},
+            ("custom_patterns", 0, "kind"),
+            "Input should be",
+        ),
+        ({"custom_keywords": [{"name": "lenders", "words": []}]}, ("custom_keywords", 0, "words"), "at least 1 item"),
+        (
+            {"custom_keywords": [{"name": "lenders", "words": ["速借宝", " "]}]},
+            ("custom_keywords", 0, "words"),
+            "words[1] is empty",
+        ),
+    ],
+)
+def test_invalid_settings_name_the_key(block: dict, location: tuple, message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        SensitiveSettings.model_validate(block)
+    (error,) = raised.value.errors()
+    assert (error["loc"], message in error["msg"]) == (location, True)
