@@ -194,7 +194,7 @@ class TemplatesConfig(_Model):
     manager_alert_grouped: str = (
         "**【违规汇总】{{ group }}**\n{{ name }} 在 {{ since }}-{{ until }} 又有 {{ items | length }} 条违规：\n"
         "{% for item in items %}> {{ item.when }} {{ item.rule }}：{{ item.why }} [详情]({{ item.link }})\n"
-        "{% endfor %}"
+        "{% endfor %}{% if more %}> 另有 {{ more }} 条较早的违规，请到看板查看\n{% endif %}"
     )
     member_warning: str = "{{ name }}，温馨提醒：{{ hint }}谢谢配合！"
     escalation: str = (
@@ -280,7 +280,6 @@ class AppConfig(_Model):
     members: dict[str, MemberOverride] = Field(default_factory=dict)
     schedules: SchedulesConfig = SchedulesConfig()
     ingest: IngestConfig = IngestConfig()
-    #: Sections other parts own (outbound templates, outbox) validate in their models.
     templates: TemplatesConfig = TemplatesConfig()
     outbox: OutboxConfig = OutboxConfig()
     dashboard: DashboardConfig = DashboardConfig()

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 WEEKDAYS = "一二三四五六日"
 SNIPPET_CHARS = 60
+#: message/send markdown limit (WeCom answers 45002 beyond it).
+MARKDOWN_BYTES = 2048
 
 
 def notify(
@@ -215,15 +217,22 @@ def _alert_managers(
         # The grouped alert is already on its way: this one must not ride on it, nor be lost.
         _single_alert(session, text, rep=rep, key=f"alert:msg:{msg.msgid}", target=target, item=item)
         return
-    content = text.render(
-        text.templates.manager_alert_grouped,
-        group=text.group_name,
-        name=rep.name,
-        department=rep.department,
-        since=f"{bucket.start.astimezone(text.zone):%H:%M}",
-        until=f"{bucket.end.astimezone(text.zone):%H:%M}",
-        items=items,
-    )
+    shown = items
+    while True:
+        content = text.render(
+            text.templates.manager_alert_grouped,
+            group=text.group_name,
+            name=rep.name,
+            department=rep.department,
+            since=f"{bucket.start.astimezone(text.zone):%H:%M}",
+            until=f"{bucket.end.astimezone(text.zone):%H:%M}",
+            items=shown,
+            more=len(items) - len(shown),
+        )
+        # WeCom refuses app markdown over 2,048 bytes: show the latest items, count the rest.
+        if len(content.encode()) <= MARKDOWN_BYTES or len(shown) == 1:
+            break
+        shown = shown[1:]
     payload = _markdown(content, {"items": items})
     if grouped is None:
         outbox.enqueue(session, key=burst_key, channel="app", target=target, payload=payload, not_before=bucket.end)

@@ -317,3 +317,59 @@ def test_the_grouped_window_is_by_sent_at_so_a_new_window_alerts_at_once(
         "alert:wr-sales-east:zhangwei:20260302T0215",
         "alert:wr-sales-east:zhangwei:20260302T0220",
     ]
+
+
+def test_handle_message_commits_the_violation_and_its_alert_together_or_not_at_all(
+    engine, config: AppConfig
+) -> None:
+    from sqlalchemy import event
+
+    from handlers.message import handle_message
+    from rules.engine import RuleEngine
+    from storage.db import make_session_factory
+
+    factory = make_session_factory(engine)
+    ctx = HandlerContext(config=config, engine=RuleEngine.from_config(config.rules, config.group_rules()),
+                         hmac_key=b"test-key", public_url=URL)
+    msg = GroupMessage(msgid="m-atomic", chat_id="wr-sales-east", sender="zhangwei", sent_at=sh(2026, 3, 2, 10, 15),
+                       text="王总手机13812345678，说公司现金流断了，欠了供应商不少钱", source="callback")
+
+    class Crash(Exception):
+        pass
+
+    def crash(_session) -> None:
+        raise Crash("the process died at commit")
+
+    with factory() as session:
+        event.listen(session, "before_commit", crash)
+        with pytest.raises(Crash):
+            handle_message(session, ctx, msg)
+    with factory() as session:
+        assert (session.scalars(select(Violation)).all(), queued(session)) == ([], [])
+
+    with factory() as session:
+        assert handle_message(session, ctx, msg).created
+    with factory() as session:
+        [violation] = session.scalars(select(Violation)).all()
+        [alert] = queued(session)
+        assert (violation.rule, alert.channel, alert.target) == ("sensitive", "app", "lisi")
+        assert f"/violations/{violation.id})" in content(alert)
+        assert "13812345678" not in content(alert) and "138****5678" in content(alert)
+
+
+def test_a_long_burst_fits_wecoms_markdown_limit_and_counts_what_it_leaves_out(
+    session: Session, config: AppConfig
+) -> None:
+    ctx = ctx_for(config)
+    for second in range(0, 240, 6):  # 40 posts in four minutes
+        msg, rows = store(
+            session, msgid=f"m-l{second}", sent_at=sh(2026, 3, 2, 10, 15) + timedelta(seconds=second),
+            text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED, broken=[("sensitive", "alert_managers", ["mobile"], [])],
+        )
+        notify(session, ctx, msg=msg, violations=rows, escalation=None)
+    _, grouped = queued(session)
+    text = content(grouped)
+    assert len(text.encode()) <= 2048
+    shown = text.count("[详情]")
+    assert f"> 另有 {39 - shown} 条较早的违规，请到看板查看" in text
+    assert len(grouped.payload["_meta"]["items"]) == 39  # all of them are accounted for
