@@ -102,7 +102,7 @@ def _longest_at(
 
 
 def _classify(digits: str, lengths: list[int], labelled: bool, start: int, end: int) -> Finding | None:
-    if len(digits) == id_card.LENGTH and min(lengths) >= 3 and id_card.is_resident_id(digits):
+    if len(digits) == id_card.LENGTH and min(lengths[:-1], default=3) >= 3 and id_card.is_resident_id(digits):
         return Finding(id_card.KIND, start, end, id_card.mask(digits))
     if labelled or not digits.isdigit():
         return None

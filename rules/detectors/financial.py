@@ -12,7 +12,8 @@
   product word follows it (贷款系统, 存款业务 — we sell to banks), when our side owns it (我们的贷款),
   or when the clause holds one of the config's `financial_exclusions`.
 
-Limits: this reads phrases, not meaning. A finance word the lists do not know, or one written
+Limits: this reads phrases, not meaning. A company's turnover (年营收, 营业额) is left out: reps
+size up a prospect by it and it is mostly public. A finance word the lists do not know, or one written
 with a typo, is missed; a strong phrase about someone other than the customer ("同事在还房贷")
 is flagged. Bare 逾期 is left out on purpose: in sales chat it is mostly a late project, and
 loan-related compounds (贷款逾期, 逾期还款 …) cover the customer's case. Managers extend the lists
@@ -36,8 +37,12 @@ STRONG = (
     "资不抵债", "存款", "积蓄", "月收入", "年收入", "月薪", "年薪", "工资", "负资产", "亏损",
     "被冻结", "查封", "透支", "刷爆", "信用卡欠", "信用卡逾期", "贷款逾期", "逾期还款", "逾期未还",
     "还款逾期", "逾期记录", "欠税", "欠薪", "讨债", "催收", "借钱", "还不起", "身家", "家底",
+    "银行流水", "还款压力",
 )  # fmt: skip
-WEAK = ("欠款", "欠钱", "拖欠", "欠了", "欠着", "还不上", "资产", "没钱", "缺钱", "付不起", "欠账", "赊账")
+WEAK = (
+    "欠款", "欠钱", "拖欠", "欠了", "欠着", "还不上", "资产", "没钱", "缺钱", "付不起", "欠账", "赊账",
+    "手头紧", "赖账",
+)  # fmt: skip
 #: In the same clause these make a weak phrase about a price, a budget or our receivables.
 CUES = (
     "预算", "报价", "价格", "单价", "总价", "合同金额", "合同额", "合同款", "成交金额", "签单金额",

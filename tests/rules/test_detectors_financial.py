@@ -31,6 +31,11 @@ def rule() -> SensitiveRule:
         # The budget cue is in another clause, so the weak 拖欠 still counts.
         ("预算没问题，就是他们拖欠供应商货", ["拖欠"]),
         ("客户要贷款付合同金额", ["贷款"]),
+        ("客户说手头紧，下个月再付", ["手头紧"]),
+        ("他们老板欠了一屁股债，小心点", ["欠了"]),
+        ("看了客户的银行流水，不太乐观", ["银行流水"]),
+        ("客户房贷压力大，想分期", ["房贷"]),
+        ("王总公司被列为失信被执行人了", ["失信", "被执行人"]),
     ],
 )
 def test_financial_statements_are_flagged(rule: SensitiveRule, text: str, phrases: list[str]) -> None:
@@ -55,6 +60,9 @@ def test_financial_statements_are_flagged(rule: SensitiveRule, text: str, phrase
         "项目逾期两周了，客户有点急",
         "银行客户的存款业务线要上新平台",
         "客户资产管理部门约了周四演示",
+        "客户回款逾期了，催一下财务",
+        "客户年营收5000万，规模不错",
+        "尾款的事客户说手头紧",
     ],
 )
 def test_budgets_prices_and_our_money_are_not_flagged(rule: SensitiveRule, text: str) -> None:
