@@ -20,6 +20,8 @@ from bot.simulator.faults import FaultConfig
 from bot.simulator.state import SimulatorState, Status
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: The page shows the newest records only; the JSON endpoint has all of them.
+PAGE_ROWS = 500
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 STATUS_LABELS = {
@@ -103,7 +105,8 @@ def create_admin_router(state: SimulatorState) -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
         rows = []
-        for record in reversed(state.query()):
+        records = state.query()
+        for record in reversed(records[-PAGE_ROWS:]):
             names = [state.members[u].name if u in state.members else u for u in record.delivered_to]
             rows.append(
                 {
@@ -118,7 +121,7 @@ def create_admin_router(state: SimulatorState) -> APIRouter:
                     "content": record.content,
                 }
             )
-        html = env.get_template("simulator.html").render(rows=rows, total=len(rows))
+        html = env.get_template("simulator.html").render(rows=rows, total=len(records), shown=len(rows))
         return HTMLResponse(html)
 
     return router

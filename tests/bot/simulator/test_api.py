@@ -329,9 +329,14 @@ def test_page_shows_who_got_what_in_chinese(client, state):
         params={"access_token": token(client, state)},
         json=app_text(state, "lisi", "【告警】张伟 在 华东销售群 发送了客户手机号 138****5678"),
     )
+    state.robot_labels = {"east": "华东销售群"}
+    client.post("/cgi-bin/webhook/send", params={"key": ROBOT_KEY}, json=robot_text("<script>alert(1)</script>"))
     page = client.get("/_sim/").text
     assert "李四" in page and "已送达" in page and "应用消息" in page
     assert "138****5678" in page
+    assert "华东销售群（机器人「east」）" in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert "共 2 条" in page
 
 
 def test_appchat_past_200_per_minute_per_member_is_dropped_silently(client, state, clock):
