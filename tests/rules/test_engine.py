@@ -148,3 +148,19 @@ def test_engine_never_raises_on_report_like_text(text: str) -> None:
     engine = RuleEngine.from_config(RulesConfig())
     verdict = engine.evaluate(msg(text), ())
     assert "13812345678" not in verdict.masked_text
+
+
+def test_contact_reads_as_masked_and_wechat_is_a_finding(engine: RuleEngine) -> None:
+    text = "#跟进 客户：王总；公司：华星科技；微信：abc_123；需求：扫码枪；上次沟通：昨天；下一步：周五回访"
+    verdict = engine.evaluate(msg(text), ())
+    assert verdict.update is not None and verdict.update.contact == "ab****"
+    assert verdict.update.missing == ()
+    assert [(v.rule, v.kinds) for v in verdict.violations] == [("sensitive", ("im_account",))]
+    assert "abc_123" not in verdict.masked_text
+
+
+def test_other_message_types_are_judged_on_time_only(engine: RuleEngine) -> None:
+    image = GroupMessage(msgid="m-9", chat_id=EAST, sender="zhangwei", sent_at=LATE, text="", msgtype="image")
+    verdict = engine.evaluate(image, ())
+    assert [v.rule for v in verdict.violations] == ["posting_window"]
+    assert (verdict.update, verdict.deal) == (None, None)
