@@ -99,6 +99,8 @@ def _follow_up(rng: random.Random, *, complete: bool) -> str:
         "下一步行动计划": rng.choice(NEXT_ACTIONS),
     }
     if not complete:
+        if rng.random() < 0.2:  # written in a hurry: every field there, but no label has its colon
+            return "【跟进】" + "，".join(f"{k} {v}" for k, v in fields.items())
         for missing in rng.sample(sorted(fields), k=rng.choice((1, 2))):
             del fields[missing]
     style = rng.randrange(3)
@@ -108,12 +110,12 @@ def _follow_up(rng: random.Random, *, complete: bool) -> str:
         aliases = {"客户姓名": "客户", "公司名称": "公司", "联系方式": "电话", "需求描述": "需求",
                    "上次沟通时间": "上次沟通", "下一步行动计划": "下一步"}
         return "#跟进 " + "；".join(f"{aliases[k]}:{v}" for k, v in fields.items())
-    return "【跟进】" + "，".join(f"{k} {v}" for k, v in fields.items())
+    return "【跟进】" + "，".join(f"{k}：{v}" for k, v in fields.items())
 
 
 def _deal(rng: random.Random) -> str:
     company = rng.choice(COMPANIES)
-    amount = rng.choice(("5万", "12.5万元", "¥8,000", "30万", "八万", "￥156,000.00"))
+    amount = rng.choice(("5万", "12.5万元", "¥8,000", "30万", "五万", "￥12,800", "3000元"))
     return rng.choice((
         f"【成交】{company} 签单 {amount}，感谢大家支持！",
         f"【成交】客户：{rng.choice(CLIENTS)}\n公司：{company}\n成交金额：{amount}",

@@ -10,6 +10,8 @@ import pytest
 
 from bot.simulator.corpus import REPS, bank_card, generate_corpus, id_card
 from bot.simulator.directory import GROUP_MEMBERS
+from rules.engine import RuleEngine
+from rules.model import GroupMessage
 
 
 def luhn_ok(number: str) -> bool:
@@ -47,7 +49,7 @@ def test_corpus_covers_every_kind_in_both_groups():
     [
         ("report_complete", r"^(【跟进】|#跟进)"),
         ("report_incomplete", r"^(【跟进】|#跟进)"),
-        ("deal", r"(?s)^(【成交】|#成交).*(万|¥|￥)"),
+        ("deal", r"(?s)^(【成交】|#成交).*(万|¥|￥|元)"),
         ("urgent", r"^【紧急】"),
         ("mention", r"^@销售助手 "),
     ],
@@ -62,12 +64,20 @@ def test_reports_deals_and_floods_come_from_reps_not_managers():
     assert {m.sender for m in corpus if m.kind in {"report_complete", "deal", "flood"}} <= REPS
 
 
-def test_incomplete_reports_miss_at_least_one_field():
-    for m in generate_corpus():
-        if m.kind == "report_incomplete":
-            labels = ("客户姓名|客户", "公司名称|公司", "联系方式|电话", "需求描述|需求", "上次沟通时间|上次沟通",
-                      "下一步行动计划|下一步")
-            assert sum(bool(re.search(f"({label})[：: ]", m.text)) for label in labels) in (4, 5)
+LABELS = (
+    "客户姓名|客户", "公司名称|公司", "联系方式|电话", "需求描述|需求", "上次沟通时间|上次沟通", "下一步行动计划|下一步"
+)
+
+
+def labelled_fields(text: str) -> int:
+    """Fields written `标签：值` or `标签:值`, the only way the contract (replay.md §3) reads a label."""
+    return sum(bool(re.search(f"({label})[：:]", text)) for label in LABELS)
+
+
+@pytest.mark.parametrize(("kind", "counts"), [("report_complete", {6}), ("report_incomplete", {0, 4, 5})])
+def test_reports_label_their_fields_as_the_contract_reads_them(kind, counts):
+    found = {labelled_fields(m.text) for m in generate_corpus(seed=9, days=14) if m.kind == kind}
+    assert found == counts
 
 
 def test_timing_business_hours_off_hours_and_weekends():
@@ -106,3 +116,31 @@ def test_generated_identifiers_pass_their_checksums(seed):
     assert id_ok(id_card(rng))
     card = bank_card(rng)
     assert len(card) == 19 and luhn_ok(card)
+
+
+#: What the rule engine must conclude for each kind of demo message (rules with no prior posts).
+EXPECTED_RULES = {
+    "report_complete": lambda rules, verdict: "template" not in rules and verdict.update is not None,
+    "report_incomplete": lambda rules, verdict: "template" in rules,
+    "deal": lambda rules, verdict: verdict.deal is not None and verdict.deal.amount_yuan,
+    "sensitive": lambda rules, verdict: "sensitive" in rules,
+    "urgent": lambda rules, verdict: "posting_window" not in rules,
+    "chatter_off_hours": lambda rules, verdict: "posting_window" in rules,
+    "mention": lambda rules, verdict: not rules,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED_RULES))
+def test_the_rule_engine_judges_each_kind_as_the_demo_intends(config, kind):
+    engine = RuleEngine.from_config(config.rules, config.group_rules())
+    managers = {g.chat_id: set(g.managers) | set(config.rules.policy.exempt_members) for g in config.groups}
+    judged = 0
+    for m in generate_corpus(seed=4, start=date(2026, 3, 2), days=7):
+        if m.kind != kind or m.sender in managers[m.chat_id]:
+            continue
+        msg = GroupMessage(msgid=m.msgid, chat_id=m.chat_id, sender=m.sender, sent_at=m.sent_at, text=m.text)
+        verdict = engine.evaluate(msg, ())
+        rules = {v.rule for v in verdict.violations}
+        assert EXPECTED_RULES[kind](rules, verdict), (m.text, rules)
+        judged += 1
+    assert judged > 0
