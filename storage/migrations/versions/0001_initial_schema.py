@@ -188,7 +188,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('client_updates', schema=None) as batch_op:
         batch_op.create_index('ix_client_updates_client', ['client_id', 'sent_at'], unique=False)
-        batch_op.create_index('ix_client_updates_sent', ['sent_at', 'sender'], unique=False)
+        batch_op.create_index('ix_client_updates_sent', ['sent_at', 'chat_id', 'sender', 'complete'], unique=False)
 
     op.create_table('deals',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -205,7 +205,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('msgid', name=op.f('uq_deals_msgid'))
     )
     with op.batch_alter_table('deals', schema=None) as batch_op:
-        batch_op.create_index('ix_deals_sent', ['sent_at', 'sender'], unique=False)
+        batch_op.create_index('ix_deals_sent', ['sent_at', 'chat_id', 'sender', 'amount_yuan'], unique=False)
 
     op.create_table('violations',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
