@@ -26,13 +26,16 @@ _RELATIVE_DAYS = {
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6,
              "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}  # fmt: skip
 _CN_NUM = "零〇一二两三四五六七八九十"
+# "3-5个工作日", "2/3的预算": a range or fraction of counted things, not a month/day.
+_COUNTED = "天个周月年人万元台家套件次小号日%"
 
 # One alternation, scanned left to right: the first expression in the value wins.
 _DATE = re.compile(
     rf"""
     (?P<ymd>(?<!\d)(?P<y>\d{{4}})\s*[-/.年]\s*(?P<ym>\d{{1,2}})\s*[-/.月]\s*(?P<yd>\d{{1,2}})(?!\d)[日号]?)
   | (?P<mend>(?<!\d)(?P<em>\d{{1,2}})月(?P<epart>底|末|初))
-  | (?P<md>(?<!\d)(?P<m>\d{{1,2}})\s*(?:月\s*(?P<d1>\d{{1,2}})\s*[日号]?|[/-](?P<d2>\d{{1,2}})(?![\d/-])))
+  | (?P<md>(?<!\d)(?P<m>\d{{1,2}})\s*
+        (?:月\s*(?P<d1>\d{{1,2}})\s*[日号]?|[/-](?P<d2>\d{{1,2}})(?![\d/-]|\s*[{_COUNTED}])))
   | (?P<cnmd>(?P<cm>[{_CN_NUM}]{{1,3}})月(?P<cd>[{_CN_NUM}]{{1,3}})[日号])
   | (?P<rel>大前天|前天|昨天|昨日|今天|今日|明天|明日|大后天|后天)
   | (?P<week>(?P<wp>上上|下下|上|本|这|下)?(?:个)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天1-7]))

@@ -52,6 +52,9 @@ WED = date(2026, 3, 4)
         ("上月底", WED, "past", date(2026, 2, 28)),
         ("12月底", WED, "future", date(2026, 12, 31)),
         ("2月底", WED, "future", date(2027, 2, 28)),
+        # Ranges and fractions of counted things are no dates.
+        ("3-5个工作日内交付", WED, "future", None),
+        ("预计1-2天", WED, "future", None),
         # No single day.
         ("上周", WED, "past", None),
         ("年后再说", WED, "future", None),
