@@ -14,8 +14,9 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from bot.simulator.admin import create_admin_router
@@ -27,7 +28,7 @@ from bot.simulator.content import (
     ContentError,
     check_body,
 )
-from bot.simulator.directory import user_get_payload
+from bot.simulator.directory import department_rows, user_get_payload
 from bot.simulator.faults import Fault
 from bot.simulator.limits import RollingLimit
 from bot.simulator.state import AppChat, SimApp, SimulatorState, Status
@@ -250,6 +251,16 @@ def create_simulator_app(
         if member is None:
             raise WeComError(60111, "userid not found")
         return JSONResponse(user_get_payload(member))
+
+    @api.get("/department/list")
+    async def department_list(request: Request, dept_id: Annotated[str, Query(alias="id")] = "") -> Response:
+        if (faulted := await gate(request, send=False)) is not None:
+            return faulted
+        app_for(request)
+        rows = department_rows(int(dept_id) if dept_id.isdigit() else None)
+        if dept_id and not rows:
+            raise WeComError(60123, "invalid party id")
+        return _ok(department=rows)
 
     app.include_router(api)
     app.include_router(create_admin_router(state))

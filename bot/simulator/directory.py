@@ -16,7 +16,7 @@ class Member:
     position: str
 
 
-#: Department ids as WeCom numbers them (1 is the root).
+#: Department ids as WeCom numbers them (1 is the root; the others hang under it).
 DEPARTMENTS: dict[int, str] = {
     1: "星辰科技",
     2: "销售管理部",
@@ -55,3 +55,14 @@ def user_get_payload(member: Member) -> dict:
         "position": member.position,
         "status": 1,
     }
+
+
+def department_rows(root: int | None = None) -> list[dict]:
+    """`department/list`: the department `root` and those under it (all when None), as WeCom lists them."""
+    rows = [
+        {"id": dept_id, "name": name, "parentid": 0 if dept_id == 1 else 1, "order": 100000000 - dept_id}
+        for dept_id, name in DEPARTMENTS.items()
+    ]
+    if root is None or root == 1:
+        return rows
+    return [row for row in rows if row["id"] == root]

@@ -310,6 +310,22 @@ def test_user_get(client, state, userid, errcode, name, department):
     assert (body["errcode"], body.get("name"), body.get("department")) == (errcode, name, department)
 
 
+@pytest.mark.parametrize(
+    ("dept", "errcode", "names"),
+    [
+        ("", 0, ["星辰科技", "销售管理部", "华东销售部", "华南销售部"]),
+        ("1", 0, ["星辰科技", "销售管理部", "华东销售部", "华南销售部"]),
+        ("3", 0, ["华东销售部"]),
+        ("99", 60123, None),
+    ],
+)
+def test_department_list_names_the_departments_user_get_gives_ids_for(client, state, dept, errcode, names):
+    params = {"access_token": token(client, state)} | ({"id": dept} if dept else {})
+    body = client.get("/cgi-bin/department/list", params=params).json()
+    assert body["errcode"] == errcode
+    assert (names is None) or [d["name"] for d in body["department"]] == names
+
+
 # the record ------------------------------------------------------------------------------------
 
 
