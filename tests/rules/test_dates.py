@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules.dates import resolve_date
 
@@ -65,3 +67,16 @@ WED = date(2026, 3, 4)
 )
 def test_resolve_date(text: str, today: date, direction: str, expected: date | None) -> None:
     assert resolve_date(text, today, direction) == expected
+
+
+_ALPHABET = "0123456789一二三十两零月日号/-年底初上下本周星期天个 "
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(list(_ALPHABET)), max_size=16).map("".join),
+    direction=st.sampled_from(["past", "future"]),
+)
+def test_resolver_never_raises(text: str, direction: str) -> None:
+    found = resolve_date(text, WED, direction)
+    assert found is None or isinstance(found, date)

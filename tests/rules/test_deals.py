@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules.config import DealSettings, TemplateSettings
 from rules.deals import DealParser, parse_amount
@@ -53,3 +55,13 @@ def test_amounts(text: str, yuan: int | None) -> None:
 )
 def test_deal_reports(text: str, expected: Deal | None) -> None:
     assert PARSER.parse(text) == expected
+
+
+_ALPHABET = "0123456789.,，¥￥万千元wW零一二两三四五六七八九十百亿点 "
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.sampled_from(list(_ALPHABET)), max_size=16).map("".join))
+def test_amount_parser_never_raises(text: str) -> None:
+    yuan = parse_amount(text)
+    assert yuan is None or isinstance(yuan, int)
