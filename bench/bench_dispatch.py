@@ -4,7 +4,8 @@ The WeCom simulator runs under uvicorn in a thread on 127.0.0.1 (the same as the
 dispatcher is the real one (`bot.senders.service.Outbound`) against a real database.
 
 1. Latency (wall clock): alerts are committed at a steady rate that stays under every limit
-   (robot posts spread over 50 robots, manager alerts over 8 managers) while the dispatcher runs as
+   (at 10 commits/s: robot posts over 50 robots ≈ 10/min each, manager alerts over 8 managers
+   = 15/min each) while the dispatcher runs as
    it does in the service (`poll_seconds` from config.yaml). Latency = the simulator's receipt time
    minus the commit time of the row. Target: p99 < 1 s.
 2. Backlog (simulated clock): 10,000 robot posts queued at once for 50 robots. The robots' limit
@@ -84,11 +85,11 @@ async def latency(engine, count: int, rate: float) -> dict:
         for n in range(count):
             await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
             tag = f"#{n:05d}"
-            if n % 2:
-                channel, target = "app", MANAGERS[n % len(MANAGERS)]
+            if n % 5 == 4:  # one in five is a manager alert: 15/min per manager at 10 commits/s
+                channel, target = "app", MANAGERS[(n // 5) % len(MANAGERS)]
                 body = {"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】华东销售群** {tag}"}}
             else:
-                channel, target = "robot", f"robot{(n // 2) % 50:02d}"
+                channel, target = "robot", f"robot{n % 50:02d}"
                 body = {"msgtype": "text", "text": {"content": f"张伟，温馨提醒：请在工作时段发送。{tag}"}}
 
             def commit(key=f"lat{n}", channel=channel, target=target, body=body) -> None:

@@ -124,10 +124,10 @@ class Dispatcher:
         last_recovery = None
         while not self._stop.is_set():
             now = self.clock()
-            if last_recovery is None or now - last_recovery > timedelta(seconds=self.config.lease_seconds):
-                await asyncio.to_thread(self.recover, now)
-                last_recovery = now
             try:
+                if last_recovery is None or now - last_recovery > timedelta(seconds=self.config.lease_seconds):
+                    await asyncio.to_thread(self.recover, now)
+                    last_recovery = now
                 outcome = await self.run_once()
             except Exception:  # the database went away: log, wait, try again; never die
                 log.exception("dispatcher round failed", extra={"owner": self.owner})
