@@ -66,11 +66,15 @@ def simulate(
         credentials=credentials,
         robot_keys=robot_keys,
         archive_private_pem=settings.archive_keys().get("1"),
+        # The archive lives in this process; a service elsewhere gets group messages via its bridge.
+        group_channel="bridge",
     )
     if not configured:
         env_file.write_text("\n".join(demo.env_lines()) + "\n", encoding="utf-8")
         os.chmod(env_file, 0o600)
         out.print(f"Throw-away WeCom credentials written to {env_file}; start the service with them.")
+    if traffic_to and configured and settings.ingest_token is None:
+        err.print("GROUPBOT_INGEST_TOKEN is not set: the service will refuse the demo's group messages (401).")
     demo.start(traffic=traffic_to is not None)
     out.print(f"WeCom simulator: API base {demo.api_base}")
     out.print(f"Messages WeCom would have shown: {demo.page_url}")

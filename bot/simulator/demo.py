@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -118,12 +119,16 @@ class DemoEnvironment:
         credentials: DemoCredentials | None = None,
         robot_keys: dict[str, str] | None = None,
         archive_private_pem: str | None = None,
+        group_channel: Literal["archive", "bridge"] = "archive",
     ) -> None:
         self.credentials = credentials or DemoCredentials()
         creds = self.credentials
         self.service_url = service_url.rstrip("/")
         self.host, self.port = host, port or free_port(host)
         self.interval = interval
+        #: "archive" needs the service in this process (its poller reads `archive_sdk()`); a service in
+        #: another process gets group messages through the bridge endpoint instead.
+        self.group_channel = group_channel
         self.robot_keys = dict(robot_keys or {})
         for group in config.groups:
             if group.robot and group.robot not in self.robot_keys:
@@ -248,6 +253,11 @@ class DemoEnvironment:
             xml = app_text_xml(corp_id=creds.corp_id, agent_id=creds.agent_id, sender=message.sender,
                                text=message.text, msgid=message.msgid, sent_at=message.sent_at)
             self.delivered.append(("app", poster.post_app(xml).status))
+            return
+        if self.group_channel == "bridge":
+            item = {"msgid": message.msgid, "chat_id": message.chat_id, "sender": message.sender,
+                    "sent_at": message.sent_at.isoformat(), "text": message.text}
+            self.delivered.append(("bridge", poster.post_bridge([item], creds.ingest_token).status))
             return
         members = [m for m in GROUP_MEMBERS.get(message.chat_id, ()) if m != message.sender]
         self.archive.add_text(msgid=message.msgid, room_id=message.chat_id, sender=message.sender,

@@ -162,6 +162,11 @@ class CallbackPoster:
         encrypt, query = self._sealed(self.aibot, plaintext_json)
         return self._send(self.aibot_path, query, json.dumps({"encrypt": encrypt}).encode(), "application/json")
 
+    def post_bridge(self, messages: list[dict], ingest_token: str, path: str = "/ingest/messages") -> Delivery:
+        """POST a batch in the replay input format to the bridge endpoint (bearer token); same retries."""
+        body = json.dumps(messages, ensure_ascii=False).encode()
+        return self._send(path, {}, body, "application/json", {"Authorization": f"Bearer {ingest_token}"})
+
     def verify_url(self, keys: CallbackKeys, path: str) -> Delivery:
         """The URL check an admin triggers when saving the callback URL: GET with an encrypted echostr."""
         echo = str(secrets.randbelow(10**19))
@@ -172,12 +177,15 @@ class CallbackPoster:
         answer = self._client.get(url)
         return Delivery(answer.status_code, 1, answer.text, None if answer.text == echo else "echostr mismatch")
 
-    def _send(self, path: str, query: dict[str, str], body: bytes, content_type: str) -> Delivery:
+    def _send(
+        self, path: str, query: dict[str, str], body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> Delivery:
         url = f"{self.base_url}{path}"
+        headers = {"Content-Type": content_type} | (headers or {})
         error = None
         for attempt in range(1, self.retries + 2):
             try:
-                answer = self._client.post(url, params=query, content=body, headers={"Content-Type": content_type})
+                answer = self._client.post(url, params=query, content=body, headers=headers)
             except httpx.TransportError as exc:
                 error = type(exc).__name__
                 log.info("callback attempt failed", extra={"path": path, "attempt": attempt, "error": error})

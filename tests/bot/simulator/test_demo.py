@@ -90,3 +90,18 @@ def test_demo_traffic_reaches_the_service_through_every_channel(config, engine):
         assert (record.target, record.content) == (mention.chat_id, "本周成交榜：**张伟** 12.5万元")
     finally:
         demo.stop()
+
+
+def test_bridge_channel_feeds_group_messages_to_a_service_in_another_process(config, engine):
+    port = free_port()
+    messages = pick(["report_incomplete", "deal", "direct"])
+    demo = DemoEnvironment(config, service_url=f"http://127.0.0.1:{port}", interval=0, messages=messages,
+                           group_channel="bridge")
+    service = create_app(config, Settings(**demo.settings_overrides()), engine, background=False)
+    with serve_in_thread(service, port=port):
+        demo.run_traffic()
+    assert sorted(demo.delivered) == [("app", 200), ("bridge", 200), ("bridge", 200)]
+    assert len(demo.archive) == 0
+    with make_session_factory(engine)() as session:
+        bridged = session.scalars(select(InboxEvent).where(InboxEvent.source == "bridge")).all()
+        assert sorted(r.payload["msgid"] for r in bridged) == sorted(m.msgid for m in messages if m.chat_id)
