@@ -1,0 +1,306 @@
+"""Callback ingest benchmark: the full path against a verify-and-decrypt-only baseline, same bodies.
+
+Full path (`/wecom/callback` of `bot.app.create_app`): read body, verify signature, decrypt, parse
+(wechatpy), commit to the inbox (durable), answer. Baseline: a bare FastAPI endpoint that only
+verifies and decrypts the same bodies with the same `CallbackCrypto`. Each server is uvicorn with
+one worker in its own process; the load generator (httpx + asyncio) runs in this process against
+127.0.0.1 only, bounded in request count and time.
+
+Two measurements per database (SQLite file, PostgreSQL at 127.0.0.1:5432 when it answers):
+  1. throughput: closed loop, 32 connections, N requests each with a distinct MsgId;
+  2. latency: open loop at a fixed 200 req/s for a bounded number of requests, with the inbox worker
+     running (background tasks on), latency measured from each request's scheduled send time.
+
+    .venv/bin/python bench/bench_callback.py                # both databases
+    .venv/bin/python bench/bench_callback.py --db sqlite --requests 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TOKEN = "benchToken2026"
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+CORP_ID = "wwbench0123456789"
+PG_SERVER = os.environ.get("GROUPBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TEXTS = [
+    "【跟进】客户姓名：王总 公司名称：华星科技 需求描述：仓储系统改造 上次沟通时间：昨天 下一步行动计划：周三上门演示",
+    "今天拜访了三家客户，明天继续跟进报价",
+    "【成交】华星科技 王总 签约 5万",
+    "收到，下午我把合同发过去",
+]
+
+
+# -- servers (run in a child process) -----------------------------------------------------------------
+
+
+def serve(mode: str, db_url: str, port: int, background: bool) -> None:
+    import uvicorn
+
+    from bot.config import load_config
+    from bot.settings import Settings
+    from bot.wecom.crypto import CallbackCrypto
+
+    if mode == "baseline":
+        crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
+        app = FastAPI()
+
+        @app.post("/wecom/callback")
+        async def decrypt_only(request: Request) -> Response:
+            q = request.query_params
+            crypto.decrypt_xml(
+                await request.body(),
+                msg_signature=q.get("msg_signature", ""),
+                timestamp=q.get("timestamp", ""),
+                nonce=q.get("nonce", ""),
+            )
+            return Response(status_code=200)
+    else:
+        from bot.app import create_app, run_inbox_worker
+        from storage.db import make_engine
+        from storage.migrate import upgrade
+
+        upgrade(db_url)
+        settings = Settings(
+            _env_file=None, corp_id=CORP_ID, callback_token=TOKEN, encoding_aes_key=AES_KEY, database_url=db_url
+        )
+        # Background: the inbox worker only (the dispatcher would try to reach the real qyapi).
+        app = create_app(
+            load_config(),
+            settings,
+            make_engine(db_url),
+            background=background,
+            tasks={"inbox-worker": run_inbox_worker},
+        )
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
+
+
+@contextmanager
+def server(mode: str, db_url: str, *, background: bool = False):
+    from bot.simulator.serve import free_port
+
+    port = free_port()
+    cmd = [sys.executable, __file__, "--serve", mode, "--db-url", db_url, "--port", str(port)]
+    if background:
+        cmd.append("--background")
+    log = open(Path(tempfile.gettempdir()) / f"bench_callback_{mode}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/wecom/callback", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/wecom/callback"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+# -- bodies and load --------------------------------------------------------------------------------
+
+
+def make_requests(n: int) -> list[tuple[dict[str, str], bytes]]:
+    from bot.wecom.crypto import CallbackCrypto
+
+    crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
+    run = uuid.uuid4().int % 10**6
+    out = []
+    now = int(time.time())
+    for i in range(n):
+        msgid = f"{run:06d}{i:09d}"
+        xml = (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[zhangwei]]></FromUserName>"
+            f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{TEXTS[i % len(TEXTS)]}]]></Content><MsgId>{msgid}</MsgId>"
+            "<AgentID>1000002</AgentID></xml>"
+        )
+        encrypt = crypto.encrypt(xml)
+        ts, nonce = str(now), str(i)
+        body = (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>"
+            "<AgentID><![CDATA[1000002]]></AgentID></xml>"
+        ).encode()
+        out.append(({"msg_signature": crypto.sign(ts, nonce, encrypt), "timestamp": ts, "nonce": nonce}, body))
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def closed_loop(url: str, requests: list, connections: int, time_limit: float) -> dict:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(requests)
+    deadline = time.perf_counter() + time_limit
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for params, body in queue:
+                if time.perf_counter() > deadline:
+                    return
+                t0 = time.perf_counter()
+                response = await client.post(url, params=params, content=body)
+                latencies.append(time.perf_counter() - t0)
+                errors += response.status_code != 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - start
+    return {
+        "rps": len(latencies) / elapsed,
+        "n": len(latencies),
+        "errors": errors,
+        "p50_ms": pct(latencies, 50) * 1000,
+        "p99_ms": pct(latencies, 99) * 1000,
+    }
+
+
+async def fixed_rate(url: str, requests: list, rate: float, connections: int) -> dict:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        start = time.perf_counter()
+
+        async def one(i: int, params: dict, body: bytes) -> None:
+            nonlocal errors
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            response = await client.post(url, params=params, content=body)
+            latencies.append(time.perf_counter() - scheduled)  # from the schedule: no coordinated omission
+            errors += response.status_code != 200
+
+        await asyncio.gather(*(one(i, p, b) for i, (p, b) in enumerate(requests)))
+        elapsed = time.perf_counter() - start
+    return {
+        "rate": len(latencies) / elapsed,
+        "n": len(latencies),
+        "errors": errors,
+        "p50_ms": pct(latencies, 50) * 1000,
+        "p99_ms": pct(latencies, 99) * 1000,
+        "max_ms": max(latencies) * 1000,
+    }
+
+
+# -- databases ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def database(kind: str):
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    admin = make_engine(PG_SERVER).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"groupbot_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def pg_available() -> bool:
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    try:
+        engine = make_engine(PG_SERVER)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--requests", type=int, default=5000, help="requests per throughput run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--rate-seconds", type=float, default=10.0)
+    parser.add_argument("--time-limit", type=float, default=60.0, help="cap per throughput run, seconds")
+    parser.add_argument("--serve", choices=["baseline", "full"], help=argparse.SUPPRESS)
+    parser.add_argument("--db-url", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.db_url, args.port, args.background)
+        return
+
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if "postgres" in kinds and not pg_available():
+        print("PostgreSQL at 127.0.0.1:5432 not reachable: skipping it")
+        kinds.remove("postgres")
+    print(
+        f"callback ingest: {args.requests} requests, {args.connections} connections, "
+        f"then {args.rate:g} req/s for {args.rate_seconds:g} s; {os.cpu_count()} CPUs"
+    )
+    for kind in kinds:
+        with database(kind) as url:
+            paced_n = int(args.rate * args.rate_seconds)
+            bodies = make_requests(200 + 2 * args.requests + 2 * paced_n)
+            warm, rest = bodies[:200], bodies[200:]
+            base_bodies, full_bodies = rest[: args.requests], rest[args.requests : 2 * args.requests]
+            paced_bodies = rest[2 * args.requests :]
+            with server("baseline", url) as endpoint:
+                asyncio.run(closed_loop(endpoint, warm, args.connections, 10))
+                base = asyncio.run(closed_loop(endpoint, base_bodies, args.connections, args.time_limit))
+            with server("full", url) as endpoint:
+                asyncio.run(closed_loop(endpoint, warm, args.connections, 10))
+                full = asyncio.run(closed_loop(endpoint, full_bodies, args.connections, args.time_limit))
+                paced = asyncio.run(fixed_rate(endpoint, paced_bodies[:paced_n], args.rate, args.connections))
+            with server("full", url, background=True) as endpoint:
+                judged = asyncio.run(fixed_rate(endpoint, paced_bodies[paced_n:], args.rate, args.connections))
+        ratio = full["rps"] / base["rps"]
+        print(f"\n[{kind}]")
+        for label, run in (("baseline (verify+decrypt)", base), ("full (+parse+commit)", full)):
+            print(
+                f"  {label:27s}{run['rps']:8.0f} req/s  p50 {run['p50_ms']:6.1f} ms  "
+                f"p99 {run['p99_ms']:6.1f} ms  n={run['n']} errors={run['errors']}"
+            )
+        print(f"  ratio full/baseline        {ratio:8.0%}   (target >= 50%)")
+        for label, run in (("ingest only", paced), ("worker judging too", judged)):
+            print(
+                f"  {args.rate:g} req/s, {label:19s} p50 {run['p50_ms']:6.1f} ms  p99 {run['p99_ms']:6.1f} ms  "
+                f"max {run['max_ms']:6.1f} ms  n={run['n']} errors={run['errors']}  (target p99 < 50 ms)"
+            )
+
+
+if __name__ == "__main__":
+    main()
