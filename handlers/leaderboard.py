@@ -181,7 +181,7 @@ def render_markdown(board: Leaderboard) -> str:
 
 def chart_figure(board: Leaderboard) -> Figure:
     """The top 20 as bars (more would not be legible in a chat bubble)."""
-    bars = [Bar(s.name, s.deal_amount, s.complete_reports, s.violations) for s in board.standings[:20]]
+    bars = [Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations) for s in board.standings[:20]]
     return leaderboard_figure(bars, title=f"{board.scope} 销售周榜 {board.week}")
 
 

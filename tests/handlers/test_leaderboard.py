@@ -149,7 +149,7 @@ def test_chart_shows_every_name_and_amount(session, config):
     board = leaderboard.build(session, config, week="2026-W47", chat_id=EAST)
     fig = leaderboard.chart_figure(board)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["张伟", "王芳", "陈静", "liuyang", "周敏"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1. 张伟", "2. 王芳", "3. 陈静", "3. liuyang", "5. 周敏"]
     # Bars are drawn bottom-up; the widths are the amounts in 万元.
     widths = sorted(((p.get_y(), p.get_width()) for p in ax.patches), reverse=True)
     assert [w for _, w in widths] == [8.0, 8.0, 2.0, 2.0, 0.0]
@@ -235,3 +235,15 @@ def test_cli_renders_a_past_week(session, config, db_url, tmp_path, monkeypatch)
     result = runner.invoke(app, ["leaderboard", "--week", "2026-47"])
     assert result.exit_code == 2
     assert "2026-W47" in result.output
+
+
+@pytest.mark.parametrize("name", ["张伟", "欧阳娜娜", "王芳", "赵磊", "龚琪", "鑫淼", "李四（华东）"])
+def test_shipped_font_has_every_glyph_of_typical_names(name):
+    from importlib.resources import files
+
+    from matplotlib.ft2font import FT2Font
+
+    from handlers.charts import FONT_FILE
+
+    font = FT2Font(str(files("bot").joinpath(FONT_FILE)))
+    assert all(font.get_char_index(ord(ch)) for ch in name)
