@@ -372,3 +372,10 @@ def test_with_the_chat_archive_on_an_aibot_mention_is_not_judged_a_second_time(
     run_worker(app)
     assert message_count(engine) == 0
     assert inbox_rows(engine)[0].processed_at == NOW
+
+
+@pytest.mark.parametrize(("sent", "echoed"), [({"X-Request-ID": "wecom-retry-42"}, "wecom-retry-42"), ({}, None)])
+def test_every_response_carries_a_request_id(client: TestClient, sent: dict, echoed: str | None) -> None:
+    response = client.get("/healthz", headers=sent)
+    rid = response.headers["x-request-id"]
+    assert rid == echoed if echoed else len(rid) == 16
