@@ -26,6 +26,9 @@ from rules.model import GroupMessage, Verdict
 #: Judges one message and returns its verdict (in memory, or stored through handle_message).
 Judge = Callable[[GroupMessage], Verdict]
 
+# Characters str.splitlines() breaks on that json.dumps(ensure_ascii=False) leaves raw: escaped so
+# that one output line stays one line for every reader.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 _REQUIRED = ("msgid", "chat_id", "sender", "sent_at", "text")
 _OPTIONAL = ("sender_name", "chat_name", "msgtype")
 
@@ -140,11 +143,19 @@ def replay(
             msg = parse_line(raw)
         except LineError as exc:
             summary.errors += 1
-            write(json.dumps({"line": number, "error": str(exc)}, ensure_ascii=False) + "\n")
+            write(_json_line({"line": number, "error": str(exc)}))
             continue
         verdict = judge(msg)
         summary.violations.update(v.rule for v in verdict.violations)
         summary.reports += verdict.update is not None
         summary.deals += verdict.deal is not None
-        write(json.dumps(verdict.to_contract(), ensure_ascii=False) + "\n")
+        write(_json_line(verdict.to_contract()))
     return summary
+
+
+def _json_line(data: dict[str, Any]) -> str:
+    line = json.dumps(data, ensure_ascii=False)
+    for char, escaped in _LINE_BREAKS.items():
+        if char in line:
+            line = line.replace(char, escaped)
+    return line + "\n"

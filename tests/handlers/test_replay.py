@@ -188,3 +188,11 @@ def test_live_path_and_replay_give_identical_verdicts(session, config: AppConfig
 
     assert stored == in_memory
     assert summary.stored == len(lines) and summary.violations["frequency"] == 2
+
+
+def test_unicode_line_separators_stay_inside_one_output_line() -> None:
+    text = "第一段\u2028第二段\u2029第三段\x85完"
+    result = run("-", stdin=jsonl({**MSG, "text": text}))
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["masked_text"] == text
