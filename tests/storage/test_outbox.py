@@ -164,3 +164,15 @@ def test_concurrent_claimers_on_postgres_never_share_a_row(engine: Engine) -> No
         t.join()
     every = [i for got in claims.values() for i in got]
     assert len(every) == len(set(every)) == 200
+
+
+def test_defer_many_gives_back_only_this_owners_leased_rows(session: Session) -> None:
+    mine = [add(session, f"m{n}") for n in range(3)]
+    outbox.claim_due(session, owner="d1", limit=3, lease_seconds=60, now=T0)
+    theirs = add(session, "t")
+    outbox.claim_due(session, owner="d2", limit=10, lease_seconds=60, now=T0)
+    later = T0 + timedelta(seconds=61)
+    assert outbox.defer_many(session, ids=[i.id for i in mine] + [theirs.id], owner="d1", not_before=later) == 3
+    session.expire_all()
+    assert [(i.lease_owner, i.next_attempt_at) for i in mine] == [(None, later)] * 3
+    assert theirs.lease_owner == "d2"
