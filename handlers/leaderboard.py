@@ -96,11 +96,13 @@ def week_range(week: str, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
     return monday, start, end
 
 
-def rank(activity: dict[str, reports.RepActivity], excluded: frozenset[str]) -> list[tuple[int, Any]]:
+def rank(
+    activity: dict[str, reports.RepActivity], excluded: frozenset[str]
+) -> list[tuple[int, reports.RepActivity]]:
     """Competition ranking ("1, 2, 2, 4") by (amount, complete reports); fewer violations list first."""
     reps = [a for uid, a in activity.items() if uid not in excluded]
     reps.sort(key=lambda a: (-a.deal_amount, -a.complete_reports, a.violations, a.userid))
-    out: list[tuple[int, Any]] = []
+    out: list[tuple[int, reports.RepActivity]] = []
     for i, rep in enumerate(reps):
         tied = out and (out[-1][1].deal_amount, out[-1][1].complete_reports) == (
             rep.deal_amount,

@@ -216,3 +216,13 @@ def test_background_task_catches_up_on_start_and_stops(config, db_url, session):
     asyncio.run(lifespan())
     engine.dispose()
     assert leaderboard_posts(session, EAST) == [f"leaderboard:2026-W47:{EAST}:md"]
+
+
+def test_every_job_has_a_schedule_block_and_every_schedule_a_job(config):
+    from bot.config import JobSchedule, SchedulesConfig
+
+    schedule_fields = {n for n, f in SchedulesConfig.model_fields.items() if isinstance(f.default, JobSchedule)}
+    assert schedule_fields == set(JOBS)
+    for name, job in JOBS.items():
+        assert job.run.__doc__ and job.run.__module__.startswith("handlers."), name
+        assert isinstance(job.period(sh(2026, 11, 23, 9, 30), SHANGHAI), str)
