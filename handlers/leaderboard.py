@@ -25,8 +25,9 @@ from handlers.directory import people
 from storage import reports
 from storage.outbox import enqueue
 
-#: WeCom robot markdown limit (bytes of UTF-8).
+#: WeCom markdown limits (bytes of UTF-8): group robot 4096, app message/send 2048.
 MAX_MARKDOWN_BYTES = 4096
+MAX_APP_MARKDOWN_BYTES = 2048
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -159,8 +160,8 @@ def _change(change: int | None) -> str:
     return "—"
 
 
-def render_markdown(board: Leaderboard) -> str:
-    """WeCom markdown within the robot's 4096-byte limit (the tail is cut, with a count of the rest)."""
+def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> str:
+    """WeCom markdown within `limit` bytes (the tail is cut, with a count of the rest)."""
     head = (
         f"### {board.scope} 销售周榜 {board.week}\n"
         f"> {board.start:%m月%d日}—{board.end:%m月%d日}　按成交金额、完整跟进数排名\n"
@@ -175,7 +176,7 @@ def render_markdown(board: Leaderboard) -> str:
             f" 完整跟进 {s.complete_reports}/{s.reports} 违规 {s.violations} {_change(s.change)}"
         )
     text = head + "\n".join(lines)
-    while len(text.encode()) > MAX_MARKDOWN_BYTES and lines:
+    while len(text.encode()) > limit and lines:
         lines.pop()
         text = head + "\n".join(lines) + f"\n……另有 {len(board.standings) - len(lines)} 人"
     return text
@@ -224,7 +225,7 @@ def post_weekly(session: Session, config: AppConfig, *, now: datetime) -> int:
     everyone = sorted(managers(config, None))
     if everyone:
         board = build(session, config, week=week, chat_id=None)
-        payload = markdown_payload(render_markdown(board))
+        payload = markdown_payload(render_markdown(board, limit=MAX_APP_MARKDOWN_BYTES))
         item = enqueue(
             session, key=f"leaderboard:{week}:company", channel="app", target="|".join(everyone), payload=payload
         )

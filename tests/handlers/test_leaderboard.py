@@ -138,10 +138,12 @@ def test_markdown_stays_within_robot_limit_for_a_big_team(config):
     board = leaderboard.Leaderboard(
         "2026-W47", sh(2026, 11, 16).date(), sh(2026, 11, 22).date(), "全公司", None, standings
     )
-    text = leaderboard.render_markdown(board)
-    assert len(text.encode()) <= leaderboard.MAX_MARKDOWN_BYTES
-    assert "1. **销售代表001**" in text
-    assert text.endswith("人") and "……另有" in text
+    for limit in (leaderboard.MAX_MARKDOWN_BYTES, leaderboard.MAX_APP_MARKDOWN_BYTES):
+        text = leaderboard.render_markdown(board, limit=limit)
+        assert limit - 200 < len(text.encode()) <= limit
+        assert "1. **销售代表001**" in text
+        shown = sum(line.startswith(tuple("0123456789")) for line in text.splitlines())
+        assert text.endswith(f"……另有 {300 - shown} 人")
 
 
 def test_chart_shows_every_name_and_amount(session, config):
