@@ -9,6 +9,7 @@ another worker take over a row whose worker died. Nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,41 @@ def record_event(
     )
     # RETURNING, not rowcount: the ORM-enabled insert does not report rowcount on every driver.
     return session.execute(stmt).scalar_one_or_none() is not None
+
+
+#: Rows per multi-row INSERT (SQLite allows 32766 bound parameters; six per row).
+_CHUNK = 500
+
+
+def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now: datetime) -> list[bool]:
+    """Insert many events with one statement per chunk; per event, True when this call inserted it.
+
+    Each event is a mapping with dedupe_key, source, kind and payload. A key repeated within
+    `events` counts as inserted once (its first occurrence). The callback's group commit uses this,
+    so concurrent requests share one transaction and one round trip.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = InboxEvent.__table__
+    first: dict[str, int] = {}
+    for index, event in enumerate(events):
+        first.setdefault(event["dedupe_key"], index)
+    unique = [events[i] for i in sorted(first.values())]
+    inserted: set[str] = set()
+    for start in range(0, len(unique), _CHUNK):
+        rows = [
+            {
+                "dedupe_key": e["dedupe_key"],
+                "source": e["source"],
+                "kind": e["kind"],
+                "payload": e["payload"],
+                "received_at": now,
+                "attempts": 0,
+            }
+            for e in unique[start : start + _CHUNK]
+        ]
+        stmt = insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        inserted.update(session.scalars(stmt.returning(table.c.dedupe_key)))
+    return [event["dedupe_key"] in inserted and first[event["dedupe_key"]] == i for i, event in enumerate(events)]
 
 
 def _due(now: datetime):

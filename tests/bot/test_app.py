@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
@@ -379,3 +381,25 @@ def test_every_response_carries_a_request_id(client: TestClient, sent: dict, ech
     response = client.get("/healthz", headers=sent)
     rid = response.headers["x-request-id"]
     assert rid == echoed if echoed else len(rid) == 16
+
+
+def test_concurrent_callbacks_share_commits_and_each_is_answered_after_its_row_is_durable(
+    app: FastAPI, engine: Engine
+) -> None:
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    requests = [
+        callback_request(app_text_xml(msgid=f"{5000 + i % 40}", content="本周跟进了12家客户")) for i in range(60)
+    ]
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://groupbot") as client:
+            answers = await asyncio.gather(
+                *(client.post("/wecom/callback", params=r.params, content=r.body) for r in requests)
+            )
+        return [a.status_code for a in answers]
+
+    assert asyncio.run(burst()) == [200] * 60
+    assert sorted(r.dedupe_key for r in inbox_rows(engine)) == [str(5000 + i) for i in range(40)]
+    assert len(commits) < 60

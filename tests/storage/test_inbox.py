@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from storage import inbox
@@ -163,3 +163,34 @@ def test_concurrent_claimers_never_share_a_row(engine: Engine) -> None:
         t.join()
     claimed = [key for keys in got.values() for key in keys]
     assert sorted(claimed) == sorted(f"m-{i}" for i in range(40))
+
+
+@pytest.mark.parametrize(
+    ("already", "keys", "expected"),
+    [
+        ([], ["m-1", "m-2", "m-3"], [True, True, True]),
+        (["m-2"], ["m-1", "m-2", "m-3"], [True, False, True]),
+        ([], ["m-1", "m-1", "evt:9f", "m-1"], [True, False, True, False]),
+        ([], [], []),
+    ],
+)
+def test_record_events_inserts_a_batch_in_one_statement(
+    session: Session, already: list[str], keys: list[str], expected: list[bool]
+) -> None:
+    for key in already:
+        _record(session, key)
+    events = [{"dedupe_key": k, "source": "callback", "kind": "message", "payload": _payload(k)} for k in keys]
+    assert inbox.record_events(session, events=events, now=T0) == expected
+    session.commit()
+    stored = session.scalars(select(InboxEvent.dedupe_key).order_by(InboxEvent.id)).all()
+    assert sorted(stored) == sorted(set(keys) | set(already))
+
+
+def test_record_events_handles_more_rows_than_one_statement_takes(session: Session) -> None:
+    events = [
+        {"dedupe_key": f"m-{i}", "source": "bridge", "kind": "message", "payload": _payload(f"m-{i}")}
+        for i in range(1203)
+    ]
+    assert sum(inbox.record_events(session, events=events, now=T0)) == 1203
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1203
