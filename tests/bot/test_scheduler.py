@@ -226,3 +226,21 @@ def test_every_job_has_a_schedule_block_and_every_schedule_a_job(config):
     for name, job in JOBS.items():
         assert job.run.__doc__ and job.run.__module__.startswith("handlers."), name
         assert isinstance(job.period(sh(2026, 11, 23, 9, 30), SHANGHAI), str)
+
+
+def test_fire_job_logs_a_failure_without_raising_into_apscheduler(config, db_url, tmp_path, caplog):
+    from bot.scheduler import fire_job
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    broken = config.model_copy(
+        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(blocker / "reports")})}
+    )
+    engine = make_engine(db_url)
+    replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0", clock=Clock(sh(2026, 12, 1, 9)))
+    fire_job(replica, "monthly")
+    engine.dispose()
+    failures = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in failures] == [
+        "job monthly failed on replica-0; the period stays unclaimed for another try"
+    ]
