@@ -172,14 +172,30 @@ class DashboardConfig(_Model):
         return value
 
 
-def _jinja_ok(name: str, source: str) -> str:
-    """Refuse a template jinja2 cannot parse, naming the line (the key path comes from the caller)."""
-    from jinja2 import Environment, TemplateSyntaxError
+_ALERT_VARIABLES = frozenset({"name", "department", "group", "when", "rule", "why", "snippet", "link"})
+#: What handlers/alerts.py passes to each template; anything else is a typo caught at load time.
+TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
+    "manager_alert": _ALERT_VARIABLES,
+    "manager_alert_grouped": frozenset({"name", "department", "group", "since", "until", "items", "more"}),
+    "member_warning": frozenset({"name", "hint"}),
+    "escalation": (_ALERT_VARIABLES - {"snippet"}) | {"days", "count"},
+}
+RULE_TEXT_VARIABLES = frozenset({"sent", "windows", "limit", "window_minutes", "missing", "kinds"})
+
+
+def _jinja_ok(name: str, source: str, known: frozenset[str]) -> str:
+    """Refuse a template jinja2 cannot parse or that names a variable it will never get."""
+    from jinja2 import Environment, TemplateSyntaxError, meta
 
     try:
-        Environment().parse(source)
+        unknown = meta.find_undeclared_variables(Environment().parse(source)) - known
     except TemplateSyntaxError as exc:
         raise ValueError(f"template {name!r} line {exc.lineno}: {exc.message}") from None
+    if unknown:
+        raise ValueError(
+            f"template {name!r} uses unknown variable(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(known))}"
+        )
     return source
 
 
@@ -241,11 +257,11 @@ class TemplatesConfig(_Model):
 
     @model_validator(mode="after")
     def _templates_parse(self) -> TemplatesConfig:
-        for name in ("manager_alert", "manager_alert_grouped", "member_warning", "escalation"):
-            _jinja_ok(name, getattr(self, name))
+        for name, known in TEMPLATE_VARIABLES.items():
+            _jinja_ok(name, getattr(self, name), known)
         for section in ("reasons", "hints"):
             for rule, source in getattr(self, section).items():
-                _jinja_ok(f"{section}.{rule}", source)
+                _jinja_ok(f"{section}.{rule}", source, RULE_TEXT_VARIABLES)
         return self
 
 

@@ -373,3 +373,31 @@ def test_a_long_burst_fits_wecoms_markdown_limit_and_counts_what_it_leaves_out(
     shown = text.count("[详情]")
     assert f"> 另有 {39 - shown} 条较早的违规，请到看板查看" in text
     assert len(grouped.payload["_meta"]["items"]) == 39  # all of them are accounted for
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (
+            "templates:\n  member_warning: \"{{ nmae }}，温馨提醒：{{ hint }}\"\n",
+            "templates (line 2): Value error, template 'member_warning' uses unknown variable(s) nmae",
+        ),
+        (
+            "templates:\n  hints:\n    frequency: \"每 {{ window_minutes }} 分钟最多 {{ limt }} 条\"\n",
+            "templates (line 2): Value error, template 'hints.frequency' uses unknown variable(s) limt",
+        ),
+        (
+            "templates:\n  escalation: \"{% if count %}多次违规\"\n",
+            "templates (line 2): Value error, template 'escalation' line 1: Unexpected end of template",
+        ),
+    ],
+)
+def test_a_template_typo_is_refused_when_the_config_loads_not_when_an_alert_is_due(
+    yaml_text: str, expected: str
+) -> None:
+    from bot.config import parse_config
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml_text)
+    assert expected in str(caught.value)
