@@ -304,3 +304,40 @@ def test_two_dispatchers_on_postgres_never_send_a_message_twice(
     assert errors == []
     assert delivered_counts(sim) == Counter({f"{n:04d}": 1 for n in range(300)})
     assert statuses(factory) == {"sent": 300}
+
+
+def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
+    sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
+) -> None:
+    from handlers.context import HandlerContext
+    from handlers.message import handle_message
+    from rules.engine import RuleEngine
+    from rules.model import GroupMessage
+
+    ctx = HandlerContext(config=config, engine=RuleEngine.from_config(config.rules, config.group_rules()),
+                         hmac_key=b"k", public_url="https://groupbot.example.com")
+    posts = [
+        ("m-e2e-1", sh(2026, 3, 2, 10, 15), "王总手机13812345678，说公司现金流断了，欠了供应商不少钱"),
+        ("m-e2e-2", sh(2026, 3, 2, 21, 40), "明天上午去华星科技拜访王总"),
+    ]
+    with factory() as session:
+        for msgid, at, text in posts:
+            handle_message(session, ctx, GroupMessage(msgid=msgid, chat_id="wr-sales-east", sender="zhangwei",
+                                                      sent_at=at, text=text, source="callback"))
+    # config.yaml's 华东销售群 posts through robot "east"; here its key is the simulator's robot0.
+    settings = Settings(**{**settings_for(sim).model_dump(), "robot_keys": json.dumps({"east": ROBOTS["robot0"]})})
+    out = Outbound(config.model_copy(update={"outbox": FAST}), settings, factory, clock=sim.clock)
+
+    async def go() -> None:
+        await drain(out.dispatcher, factory, sim.clock)
+        await out.client.aclose()
+
+    asyncio.run(go())
+    [alert] = sim.messages(api="message/send", status="delivered")
+    assert alert.target == "lisi" and alert.delivered_to == ["lisi"]
+    assert "> 成员：张伟（华东销售部）" in alert.content and "138****5678" in alert.content
+    assert "13812345678" not in json.dumps(alert.body, ensure_ascii=False)
+    assert "_meta" not in alert.body
+    [warning] = sim.messages(api="webhook/send", status="delivered")
+    assert (warning.target, warning.mentioned) == ("robot0", ["zhangwei"])
+    assert warning.content.startswith("张伟，温馨提醒：工作消息请在工作日 09:00-11:00、14:00-17:00 发送")
