@@ -2,7 +2,8 @@
 
 Overrides in config.yaml `members:` win (corps whose app may not read contacts); otherwise the name
 cached from WeCom's `user/get`; otherwise the userid itself. `refresh_directory` fills the cache:
-unknown members first, then those not looked up for `outbox.directory_refresh_hours`.
+it notes every recent message sender, then looks up unknown members first and then those not
+looked up for `outbox.directory_refresh_hours`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ async def refresh_directory(
     """
     max_age = timedelta(hours=config.outbox.directory_refresh_hours)
     with session_factory() as session:
+        if members.discover(session, since=now - max_age):
+            session.commit()
         due = [
             u
             for u in members.due_for_lookup(session, now=now, max_age=max_age, limit=limit)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Member
+from storage.models import Member, Message
 
 
 def note_seen(session: Session, *, userid: str) -> bool:
@@ -21,6 +21,15 @@ def note_seen(session: Session, *, userid: str) -> bool:
         return False
     session.add(Member(userid=userid))
     return True
+
+
+def discover(session: Session, *, since: datetime) -> int:
+    """Note every sender of a message since `since` not known yet (leaderboards name them all)."""
+    known = select(Member.userid)
+    query = select(Message.sender).where(Message.sent_at >= since, Message.sender.not_in(known)).distinct()
+    found = list(session.scalars(query))
+    session.add_all(Member(userid=userid) for userid in found)
+    return len(found)
 
 
 def get_members(session: Session, *, userids: Iterable[str]) -> dict[str, Member]:

@@ -18,7 +18,7 @@ from bot.simulator.clock import ManualClock
 from handlers.directory import Person, people, refresh_directory
 from storage import members
 from storage.db import make_session_factory
-from storage.models import Member
+from storage.models import Member, Message
 from tests.conftest import sh
 from tests.helpers.simulator import running_simulator
 
@@ -27,11 +27,14 @@ def test_refresh_names_new_members_from_the_contacts_api_and_again_after_a_day(
     engine: Engine, config: AppConfig
 ) -> None:
     factory = make_session_factory(engine)
+    clock = ManualClock(sh(2026, 3, 2, 9, 0))
     with factory() as session:
         for userid in ("liuyang", "sunli", "zhangwei", "nobody"):
             members.note_seen(session, userid=userid)
+        # zhoujie has posted but never broken a rule: the refresher finds him among the senders.
+        session.add(Message(msgid="m-1", chat_id="wr-sales-south", sender="zhoujie", sent_at=clock(),
+                            source="callback", masked_text="今天拜访了两家客户", text_hmac="0" * 64))
         session.commit()
-    clock = ManualClock(sh(2026, 3, 2, 9, 0))
     with running_simulator(clock=clock) as sim:
         settings = Settings(wecom_api_base=sim.api_base, corp_id=sim.state.corp_id, app_secret=sim.state.app.secret,
                             robot_keys=json.dumps({}))
@@ -47,10 +50,11 @@ def test_refresh_names_new_members_from_the_contacts_api_and_again_after_a_day(
                 return asked
 
         # zhangwei is named in config.yaml and never looked up; "nobody" is unknown to WeCom.
-        assert asyncio.run(go()) == [3, 0, 3]
+        assert asyncio.run(go()) == [4, 0, 4]
     with factory() as session:
-        assert people(session, config, ["liuyang", "sunli", "zhangwei", "nobody"]) == {
+        assert people(session, config, ["liuyang", "sunli", "zhangwei", "nobody", "zhoujie"]) == {
             "liuyang": Person("liuyang", "刘洋"),
+            "zhoujie": Person("zhoujie", "周杰"),
             "sunli": Person("sunli", "孙丽"),
             "zhangwei": Person("zhangwei", "张伟", "华东销售部"),
             "nobody": Person("nobody", "nobody"),
