@@ -341,3 +341,24 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     [warning] = sim.messages(api="webhook/send", status="delivered")
     assert (warning.target, warning.mentioned) == ("robot0", ["zhangwei"])
     assert warning.content.startswith("张伟，温馨提醒：工作消息请在工作日 09:00-11:00、14:00-17:00 发送")
+
+
+def test_35_alerts_to_one_manager_are_paced_so_wecom_drops_none(
+    sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
+) -> None:
+    with factory() as session:
+        for n in range(35):
+            outbox.enqueue(session, key=f"a{n}", channel="app", target="lisi", not_before=sim.clock(),
+                           payload={"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】** #{n:04d}"}})
+        session.commit()
+    out = outbound(config, sim, factory)
+
+    async def go() -> None:
+        await drain(out.dispatcher, factory, sim.clock)
+        await out.client.aclose()
+
+    asyncio.run(go())
+    records = sim.messages(api="message/send")
+    assert [r.status for r in records] == [Status.DELIVERED] * 35  # WeCom would silently drop beyond 30/min
+    times = sorted(r.at for r in records)
+    assert max(sum(1 for t in times if s <= t < s + timedelta(seconds=60)) for s in times) == 30
