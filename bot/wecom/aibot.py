@@ -20,7 +20,7 @@ from fastapi.responses import PlainTextResponse, Response
 from bot.errors import StorageUnavailable
 from bot.wecom.callback import NotConfigured
 from bot.wecom.crypto import CallbackCrypto
-from bot.wecom.ingest import IngestDep, query, read_body
+from bot.wecom.ingest import IngestDep, get_ingest, query, read_body
 from bot.wecom.normalize import from_aibot_json
 
 router = APIRouter(tags=["wecom"])
@@ -47,7 +47,8 @@ def verify_url(request: Request, ingest: IngestDep) -> PlainTextResponse:
 
 
 @router.post("/wecom/aibot")
-async def receive(request: Request, ingest: IngestDep) -> Response:
+async def receive(request: Request) -> Response:
+    ingest = get_ingest(request)  # the hot path: a plain lookup, not a resolved dependency
     crypto = _crypto(ingest)
     body = await read_body(request, crypto.max_body_bytes)
     nonce = query(request, "nonce")

@@ -154,8 +154,13 @@ IngestDep = Annotated[IngestState, Depends(get_ingest)]
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it exceeds `limit` (Content-Length or streamed)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadError(f"body of {declared} bytes exceeds the {limit}-byte limit", 413)
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise PayloadError(f"body of {declared} bytes exceeds the {limit}-byte limit", 413)
+        body = await request.body()  # the server stops at Content-Length
+        if len(body) > limit:
+            raise PayloadError(f"body exceeds the {limit}-byte limit", 413)
+        return body
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -104,6 +104,9 @@ BILLION_LAUGHS = (
 )
 
 
+XXE = b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><Encrypt>&x;</Encrypt></xml>'
+
+
 def broken_requests() -> list[tuple[str, Signed, int, str]]:
     """(case, request, status, reason fragment) for every way a callback body can be wrong."""
     good = encrypt_with_wechatpy(app_text_xml(msgid="1", content="你好"))
@@ -111,6 +114,7 @@ def broken_requests() -> list[tuple[str, Signed, int, str]]:
     return [
         ("malformed XML", Signed(signed_xml(good).params, b"<xml><Encrypt>abc"), 400, "well-formed"),
         ("entity bomb", Signed(signed_xml(good).params, BILLION_LAUGHS), 400, "DTD"),
+        ("external entity", Signed(signed_xml(good).params, XXE), 400, "DTD"),
         ("over 1 MiB", Signed(signed_xml(good).params, b"<xml>" + b" " * (1024 * 1024) + b"</xml>"), 413, "limit"),
         (
             "missing <Encrypt>",
