@@ -38,7 +38,7 @@ from handlers.inbox_worker import InboxWorker
 from rules.engine import RuleEngine
 from storage import inbox
 from storage.dashboard import outbox_health
-from storage.db import make_session_factory
+from storage.db import is_sqlite, make_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ async def run_inbox_worker(app: FastAPI, stop: asyncio.Event) -> None:
         app.state.handler_context,
         batch_size=cfg.batch_size,
         lease_seconds=cfg.lease_seconds,
+        write_gate=app.state.write_gate,
     )
     await worker.run_forever(stop, poll_seconds=cfg.poll_seconds, wake=app.state.ingest.inbox_wakeup)
 
@@ -129,7 +130,10 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
     app.state.handler_context = build_handler_context(config, settings, clock)
-    app.state.ingest = IngestState.from_settings(settings, sessions, clock, config.ingest.max_body_bytes)
+    app.state.write_gate = inbox.WriteGate(enabled=is_sqlite(db_engine))
+    app.state.ingest = IngestState.from_settings(
+        settings, sessions, clock, config.ingest.max_body_bytes, write_gate=app.state.write_gate
+    )
 
     app.add_middleware(RequestContext, max_body_bytes=max(config.ingest.max_body_bytes, 1))
     app.add_exception_handler(IngestError, _ingest_error)

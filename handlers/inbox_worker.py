@@ -124,9 +124,11 @@ class InboxWorker:
     max_attempts: int = 5
     retry_seconds: float = 30
     handlers: dict[str, KindHandler] = field(default_factory=default_handlers)
+    #: Shared with the callbacks (bot.wecom.ingest): on SQLite they write first.
+    write_gate: inbox.WriteGate = field(default_factory=lambda: inbox.WriteGate(False))
 
     def claim(self) -> list[ClaimedEvent]:
-        with self.session_factory() as session:
+        with self.write_gate.background(), self.session_factory() as session:
             rows = inbox.claim(
                 session,
                 owner=self.owner,
@@ -147,7 +149,7 @@ class InboxWorker:
 
     def process(self, event: ClaimedEvent) -> None:
         handler = self.handlers.get(event.kind)
-        with self.session_factory() as session:
+        with self.write_gate.background(), self.session_factory() as session:
             for attempt in range(1, IMMEDIATE_RETRIES + 2):
                 try:
                     if handler is None:

@@ -9,7 +9,9 @@ another worker take over a row whose worker died. Nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,51 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import InboxEvent, utcnow
+
+
+class WriteGate:
+    """Orders this process's inbox writers on SQLite: callbacks first, the worker between them.
+
+    SQLite has one writer at a time and its busy handler waits by sleeping (up to 100 ms a try), so
+    a callback queued behind the worker's judging transactions could wait longer than WeCom's
+    budget. Callbacks pass `urgent()`; the worker passes `background()` only while no callback
+    waits. On PostgreSQL (row locks, no single writer) the gate is open.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._cond = threading.Condition()
+        self._busy = False
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        with self._passage(urgent=True):
+            yield
+
+    @contextmanager
+    def background(self) -> Iterator[None]:
+        with self._passage(urgent=False):
+            yield
+
+    @contextmanager
+    def _passage(self, *, urgent: bool) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        with self._cond:
+            self._urgent_waiting += urgent
+            while self._busy or (not urgent and self._urgent_waiting):
+                self._cond.wait()
+            self._urgent_waiting -= urgent
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
 
 #: Longest error text kept on a failed row (a traceback summary, never message text).
 MAX_ERROR_CHARS = 2000

@@ -43,6 +43,8 @@ class IngestState:
     archive_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set after every accepted event: the inbox worker waits on it instead of sleeping a full poll.
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Shared with the inbox worker: on SQLite, callbacks write before the worker's next row.
+    write_gate: inbox.WriteGate = field(default_factory=lambda: inbox.WriteGate(False))
     _group_commit: GroupCommit = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -50,7 +52,12 @@ class IngestState:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime], max_body_bytes: int
+        cls,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        max_body_bytes: int,
+        write_gate: inbox.WriteGate | None = None,
     ) -> IngestState:
         def crypto(token, key, receive_id: str) -> CallbackCrypto | None:
             if token is None or key is None:
@@ -68,12 +75,13 @@ class IngestState:
             aibot_crypto=crypto(settings.aibot_token, settings.aibot_encoding_aes_key, ""),
             ingest_token=settings.ingest_token.get_secret_value() if settings.ingest_token else None,
             max_body_bytes=max_body_bytes,
+            write_gate=write_gate or inbox.WriteGate(False),
         )
 
     def record_sync(self, events: Sequence[Inbound]) -> list[bool]:
         """Commit `events` in one transaction; per event, True when new (False: a retry/duplicate)."""
         try:
-            with self.sessions() as session:
+            with self.write_gate.urgent(), self.sessions() as session:
                 created = inbox.record_events(
                     session,
                     events=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -194,3 +195,39 @@ def test_record_events_handles_more_rows_than_one_statement_takes(session: Sessi
     assert sum(inbox.record_events(session, events=events, now=T0)) == 1203
     session.commit()
     assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1203
+
+
+def test_write_gate_lets_a_waiting_callback_write_before_the_next_worker_row() -> None:
+    gate = inbox.WriteGate(enabled=True)
+    order: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def first_worker_row() -> None:
+        with gate.background():
+            holding.set()
+            release.wait(5)
+            order.append("worker row 1")
+
+    def enter(kind: str, label: str) -> None:
+        with getattr(gate, kind)():
+            order.append(label)
+
+    threads = [threading.Thread(target=first_worker_row)]
+    threads[0].start()
+    holding.wait(5)
+    threads.append(threading.Thread(target=enter, args=("background", "worker row 2")))
+    threads[-1].start()
+    time.sleep(0.05)  # the second worker row is waiting at the gate before the callback arrives
+    threads.append(threading.Thread(target=enter, args=("urgent", "callback")))
+    threads[-1].start()
+    time.sleep(0.05)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert order == ["worker row 1", "callback", "worker row 2"]
+
+
+def test_an_open_write_gate_never_blocks() -> None:
+    gate = inbox.WriteGate(enabled=False)
+    with gate.background(), gate.urgent(), gate.background():
+        pass
