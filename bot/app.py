@@ -70,6 +70,10 @@ def build_handler_context(config: AppConfig, settings: Settings, clock: Clock = 
     )
 
 
+#: While callbacks are arriving, the in-process inbox worker takes at most this share of the time.
+WORKER_SHARE_UNDER_LOAD = 0.3
+
+
 async def run_inbox_worker(app: FastAPI, stop: asyncio.Event) -> None:
     cfg = app.state.config.ingest.worker
     worker = InboxWorker(
@@ -78,6 +82,8 @@ async def run_inbox_worker(app: FastAPI, stop: asyncio.Event) -> None:
         batch_size=cfg.batch_size,
         lease_seconds=cfg.lease_seconds,
         write_gate=app.state.write_gate,
+        max_share=WORKER_SHARE_UNDER_LOAD,
+        contended=app.state.ingest.recently_busy,
     )
     await worker.run_forever(stop, poll_seconds=cfg.poll_seconds, wake=app.state.ingest.inbox_wakeup)
 

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,6 +127,11 @@ class InboxWorker:
     handlers: dict[str, KindHandler] = field(default_factory=default_handlers)
     #: Shared with the callbacks (bot.wecom.ingest): on SQLite they write first.
     write_gate: inbox.WriteGate = field(default_factory=lambda: inbox.WriteGate(False))
+    #: Most of the process's time the worker may take while `contended()` says callbacks are
+    #: arriving: judging is CPU work under the same GIL as the callbacks, and WeCom's answer must stay
+    #: fast; the inbox absorbs the backlog (its lag shows in /healthz). 1.0 = never hold back.
+    max_share: float = 1.0
+    contended: Callable[[], bool] = field(default=lambda: False)
 
     def claim(self) -> list[ClaimedEvent]:
         with self.write_gate.background(), self.session_factory() as session:
@@ -144,7 +150,11 @@ class InboxWorker:
         """Claim one batch and process it; the number of rows handled (done or failed)."""
         claimed = self.claim()
         for event in claimed:
+            started = time.perf_counter()
             self.process(event)
+            if self.max_share < 1.0 and self.contended():
+                # Sleep (releasing the GIL) in proportion to the work just done.
+                time.sleep((time.perf_counter() - started) * (1.0 - self.max_share) / self.max_share)
         return len(claimed)
 
     def process(self, event: ClaimedEvent) -> None:

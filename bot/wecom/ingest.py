@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,7 @@ class IngestState:
     #: Shared with the inbox worker: on SQLite, callbacks write before the worker's next row.
     write_gate: inbox.WriteGate = field(default_factory=lambda: inbox.WriteGate(False))
     _group_commit: GroupCommit = field(init=False, repr=False)
+    _last_request: float = field(default=float("-inf"), init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._group_commit = GroupCommit(self.record_sync)
@@ -97,8 +99,13 @@ class IngestState:
             log.warning("inbox commit failed: %s", type(exc).__name__)
             raise StorageUnavailable(f"database unavailable ({type(exc).__name__})") from None
 
+    def recently_busy(self, window: float = 1.0) -> bool:
+        """True when a request was recorded within `window` seconds (the inbox worker then yields)."""
+        return time.monotonic() - self._last_request < window
+
     async def record(self, events: Sequence[Inbound]) -> list[bool]:
         """Commit `events` before answering; concurrent requests share one commit (group commit)."""
+        self._last_request = time.monotonic()
         created = await self._group_commit.submit(list(events))
         if any(created):
             self.inbox_wakeup.set()
