@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bot.cli_dashboard import register as register_dashboard_commands
 from bot.config import load_config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageUnavailable
 from bot.senders.command import register as register_outbox_commands
 from bot.simulator.command import register as register_simulator_command
 
@@ -141,6 +141,9 @@ def run_cmd(
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
+    except StorageUnavailable as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import create_app
 from bot.config import AppConfig
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageUnavailable
 from bot.log import configure_logging
 from bot.settings import Settings
 from bot.simulator.demo import DemoEnvironment
@@ -72,7 +73,13 @@ def serve(
     if not settings.has_wecom_credentials:
         demo = DemoEnvironment(config, service_url=service_url, interval=demo_interval)
         settings = load_settings(**demo.settings_overrides(), public_url=service_url)
-    say(f"database: {_safe_url(settings.database_url)} ({migrate(settings.database_url)})")
+    try:
+        migrated = migrate(settings.database_url)
+    except SQLAlchemyError as exc:
+        raise StorageUnavailable(
+            f"database {_safe_url(settings.database_url)} unreachable at start-up ({type(exc).__name__})"
+        ) from None
+    say(f"database: {_safe_url(settings.database_url)} ({migrated})")
     engine = make_engine(settings.database_url)
     app = create_app(config, settings, engine)
     if demo is not None:

@@ -403,3 +403,27 @@ def test_concurrent_callbacks_share_commits_and_each_is_answered_after_its_row_i
     assert asyncio.run(burst()) == [200] * 60
     assert sorted(r.dedupe_key for r in inbox_rows(engine)) == [str(5000 + i) for i in range(40)]
     assert len(commits) < 60
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason"),
+    [
+        ({"msg_signature": "0" * 40}, 403, "msg_signature does not match"),
+        ({"nonce": ""}, 403, "required"),
+        ({"echostr": "not base64!"}, 403, "msg_signature"),
+    ],
+)
+def test_url_verification_refuses_what_wecom_did_not_sign(
+    client: TestClient, app: FastAPI, change: dict, status: int, reason: str
+) -> None:
+    crypto = app.state.ingest.app_crypto
+    echostr = crypto.encrypt("5927118306241520313")
+    params = {
+        "msg_signature": crypto.sign("1772413200", "5", echostr),
+        "timestamp": "1772413200",
+        "nonce": "5",
+        "echostr": echostr,
+    }
+    response = client.get("/wecom/callback", params={**params, **change})
+    assert response.status_code == status
+    assert reason in response.json()["error"]

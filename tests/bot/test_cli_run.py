@@ -75,3 +75,15 @@ def test_demo_mode_serves_and_the_demo_traffic_is_judged_into_the_database(tmp_p
     assert stored >= 2
     assert health["status"] == "ok" and health["tasks"]["inbox-worker"] == "running"
     assert "demo mode" in out and f"http://127.0.0.1:{port}/dashboard/" in out
+
+
+def test_run_with_an_unreachable_database_names_it_without_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://groupbot:s3cret-pw@127.0.0.1:{free_port()}/groupbot")
+    result = CliRunner().invoke(app, ["run", "--port", str(free_port())])
+    output = " ".join(result.output.split())  # rich wraps long lines
+    assert result.exit_code == 1
+    assert "unreachable at start-up" in output and "groupbot:***@127.0.0.1" in output
+    assert "s3cret-pw" not in output
