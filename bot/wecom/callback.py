@@ -18,6 +18,9 @@ from bot.wecom.normalize import from_app_xml
 
 router = APIRouter(tags=["wecom"])
 
+#: Seconds the inbox commit may take: WeCom gives up after 5 s, and a 503 before that gets a retry.
+COMMIT_BUDGET = 4.0
+
 
 class NotConfigured(IngestError):
     """Raised when a callback is called whose secrets are not set in the environment."""
@@ -56,5 +59,5 @@ async def receive(request: Request) -> Response:
         timestamp=query(request, "timestamp"),
         nonce=query(request, "nonce"),
     )
-    await ingest.record([from_app_xml(xml)])
+    await ingest.record([from_app_xml(xml)], budget=COMMIT_BUDGET)
     return Response(status_code=200)

@@ -103,10 +103,18 @@ class IngestState:
         """True when a request was recorded within `window` seconds (the inbox worker then yields)."""
         return time.monotonic() - self._last_request < window
 
-    async def record(self, events: Sequence[Inbound]) -> list[bool]:
-        """Commit `events` before answering; concurrent requests share one commit (group commit)."""
+    async def record(self, events: Sequence[Inbound], *, budget: float | None = None) -> list[bool]:
+        """Commit `events` before answering; concurrent requests share one commit (group commit).
+
+        Past `budget` seconds (a locked or slow database) the caller gets StorageUnavailable → 503
+        while there is still time to answer, and WeCom retries; should the commit land after all,
+        the retry is absorbed by the dedupe key.
+        """
         self._last_request = time.monotonic()
-        created = await self._group_commit.submit(list(events))
+        try:
+            created = await asyncio.wait_for(self._group_commit.submit(list(events)), budget)
+        except TimeoutError:
+            raise StorageUnavailable(f"inbox commit took longer than {budget:g} s") from None
         if any(created):
             self.inbox_wakeup.set()
         if any(e.event == MSGAUDIT_NOTIFY for e in events):

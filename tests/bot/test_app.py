@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -427,3 +429,28 @@ def test_url_verification_refuses_what_wecom_did_not_sign(
     response = client.get("/wecom/callback", params={**params, **change})
     assert response.status_code == status
     assert reason in response.json()["error"]
+
+
+def test_aibot_answers_503_within_its_one_second_budget_while_the_database_is_locked(
+    config: AppConfig, tmp_path: Path
+) -> None:
+    """Another process holds SQLite's write lock (a backup, a migration); the AI bot must still answer."""
+    path = tmp_path / "groupbot.db"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    app = create_app(config, make_settings(), engine, background=False, clock=clock)
+    request = aibot_request(group_message("aib-locked-1"))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    with TestClient(app) as client:
+        blocker.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        locked = post_callback(client, request, "/wecom/aibot")
+        elapsed = time.monotonic() - started
+        blocker.execute("ROLLBACK")
+        retried = post_callback(client, request, "/wecom/aibot")
+    blocker.close()
+    assert (locked.status_code, retried.status_code) == (503, 200)
+    assert elapsed < 1.5
+    assert "longer than 0.8 s" in locked.json()["error"]
+    assert [r.dedupe_key for r in inbox_rows(engine)] == ["aib-locked-1"]
+    engine.dispose()
