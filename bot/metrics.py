@@ -56,6 +56,16 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily("groupbot_inbox_pending", "Accepted events not yet processed", value=inbox_pending)
 
 
+def route_label(scope: dict) -> str:
+    """The path with its parameters as templates (/dashboard/violations/{violation_id}), so label
+    cardinality stays bounded; "unmatched" for 404s. Built from the path because routes of included
+    routers carry only their own part of the template."""
+    if scope.get("route") is None:
+        return "unmatched"
+    names = {str(value): name for name, value in scope.get("path_params", {}).items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in scope["path"].split("/"))
+
+
 def install_metrics(app: FastAPI, sessions: sessionmaker[Session]) -> CollectorRegistry:
     """Add /metrics and a request counter to `app`; returns the app's registry."""
     registry = CollectorRegistry()
@@ -68,8 +78,7 @@ def install_metrics(app: FastAPI, sessions: sessionmaker[Session]) -> CollectorR
     async def count_requests(request: Request, call_next):
         started = time.perf_counter()
         response = await call_next(request)
-        # The route template, not the path, keeps label cardinality bounded (/violations/{violation_id}).
-        route = getattr(request.scope.get("route"), "path", "unmatched")
+        route = route_label(request.scope)
         requests.labels(request.method, route, str(response.status_code)).inc()
         latency.labels(route).observe(time.perf_counter() - started)
         return response

@@ -1,0 +1,53 @@
+"""/metrics for Prometheus, /healthz's outbox depth and the dashboard mounted in the real app."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.app import create_app
+from bot.settings import Settings
+from storage.db import make_session_factory
+from tests.bot.web.conftest import seed_data
+
+
+@pytest.fixture
+def app_client(config, engine):
+    with make_session_factory(engine)() as s:
+        seed_data(s)
+        s.commit()
+    app = create_app(config, Settings(secret_key="test-secret-key-for-metrics-0123456789"), engine, background=False)
+    with TestClient(app) as c:
+        yield c
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_count_from_the_database(app_client):
+    app_client.get("/dashboard/login")
+    app_client.get("/dashboard/violations/1", follow_redirects=False)
+    got = samples(app_client.get("/metrics").text)
+    assert got[("groupbot_messages_processed", ())] == 5
+    assert got[("groupbot_violations", (("rule", "sensitive"), ("status", "open")))] == 1
+    assert got[("groupbot_violations", (("rule", "template"), ("status", "open")))] == 1
+    assert got[("groupbot_outbox_items", (("channel", "app"), ("status", "dead")))] == 1
+    assert got[("groupbot_outbox_failed_attempts", ())] == 5
+    assert got[("groupbot_http_requests_total",
+                (("method", "GET"), ("route", "/dashboard/login"), ("status", "200")))] == 1
+    # Route templates, not raw paths, so ids do not explode the label set.
+    assert ("groupbot_http_requests_total",
+            (("method", "GET"), ("route", "/dashboard/violations/{violation_id}"), ("status", "303"))) in got
+
+
+def test_healthz_reports_outbox_depth(app_client):
+    body = app_client.get("/healthz").json()
+    assert body["outbox"] == {"pending": 0, "dead": 1}
+
+
+def test_alert_short_link_leads_into_the_dashboard(app_client):
+    response = app_client.get("/violations/7", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/dashboard/violations/7"
