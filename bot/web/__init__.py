@@ -24,6 +24,10 @@ from bot.web.deps import WebState
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_FILES = {"style.css": "text/css", "app.js": "text/javascript"}
 RULE_LABELS = {"posting_window": "发言时段", "frequency": "发言频率", "template": "跟进模板", "sensitive": "敏感信息"}
+KIND_LABELS = {"mobile": "手机号", "id_card": "身份证号", "bank_card": "银行卡号", "email": "邮箱",
+               "im_account": "微信/QQ号", "financial": "客户财务状况"}
+FIELD_LABELS = {"client_name": "客户姓名", "company": "公司名称", "contact": "联系方式", "need": "需求描述",
+                "last_contact_at": "上次沟通时间", "next_action": "下一步行动计划"}
 STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销",
                  "pending": "待处理", "accepted": "已通过", "rejected": "已驳回"}
 
@@ -50,6 +54,8 @@ def _templates(config: AppConfig, prefix: str) -> Jinja2Templates:
     templates.env.filters["group"] = lambda cid: groups.get(cid, cid or "")
     templates.env.filters["rule"] = lambda r: RULE_LABELS.get(r, r)
     templates.env.filters["status"] = lambda s: STATUS_LABELS.get(s, s)
+    templates.env.filters["kinds"] = lambda ks: "、".join(KIND_LABELS.get(k, k) for k in ks or ())
+    templates.env.filters["fields"] = lambda fs: "、".join(FIELD_LABELS.get(f, f) for f in fs or ())
     templates.env.globals.update(prefix=prefix, rule_labels=RULE_LABELS)
     return templates
 
