@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from bot.web.deps import SessionDep, StateDep, ViewerDep
 from bot.web.timeutil import today_bounds, week_bounds
+from handlers import leaderboard
 from storage.dashboard import counts_by_rule, outbox_health
 
 router = APIRouter()
@@ -33,6 +34,19 @@ def overview_data(state, session, viewer) -> dict:
 def overview(request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep) -> Response:
     data = overview_data(state, session, viewer)
     week_max = max(data["week"].values(), default=0) or 1
-    return state.templates.TemplateResponse(
-        request, "overview.html", {"viewer": viewer, "week_max": week_max, **data}
-    )
+    return state.templates.TemplateResponse(request, "overview.html", {
+        "viewer": viewer, "week_max": week_max, "leaderboard": state.url("/leaderboard.png"), **data,
+    })
+
+
+@router.get("/leaderboard.png", include_in_schema=False)
+def leaderboard_chart(state: StateDep, session: SessionDep, viewer: ViewerDep, group: str = "") -> Response:
+    """This week's leaderboard so far: company-wide for admins, the manager's own group otherwise."""
+    if group and not viewer.sees(group):
+        raise HTTPException(404, "no such group")
+    chat_id = group or (None if viewer.scope is None else min(viewer.scope, default=""))
+    if chat_id == "":
+        raise HTTPException(404, "you manage no group")
+    today = state.clock().astimezone(ZoneInfo(state.config.timezone)).date()
+    board = leaderboard.build(session, state.config, week=leaderboard.week_label(today), chat_id=chat_id)
+    return Response(leaderboard.chart_png(board), media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -14,7 +14,7 @@ from tests.bot.web.conftest import PASSWORD, csrf_of, login
 
 PAGES = ["/dashboard/", "/dashboard/violations", "/dashboard/violations/1", "/dashboard/clients",
          "/dashboard/clients/1", "/dashboard/exports", "/dashboard/rules", "/dashboard/whatif",
-         "/dashboard/deadletters"]
+         "/dashboard/deadletters", "/dashboard/leaderboard.png"]
 JSON = ["/dashboard/api/overview", "/dashboard/api/violations", "/dashboard/api/clients"]
 POSTS = ["/dashboard/violations/1/status", "/dashboard/appeals/1", "/dashboard/clients/1", "/dashboard/exports",
          "/dashboard/whatif", "/dashboard/deadletters/1/requeue", "/dashboard/logout"]

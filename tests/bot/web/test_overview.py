@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from storage.db import make_session_factory
@@ -50,3 +51,17 @@ def test_managers_cannot_requeue(as_user, seeded):
     c, token = as_user("lisi")
     response = c.post(f"/dashboard/deadletters/{seeded['dead']}/requeue", data={"csrf_token": token})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("user", "query", "status"), [
+    ("boss", "", 200),
+    ("lisi", "", 200),
+    ("lisi", "?group=wr-sales-east", 200),
+    ("lisi", "?group=wr-sales-south", 404),
+])
+def test_leaderboard_chart_is_a_scoped_png(as_user, user, query, status):
+    c, _ = as_user(user)
+    response = c.get("/dashboard/leaderboard.png" + query)
+    assert response.status_code == status
+    if status == 200:
+        assert response.headers["content-type"] == "image/png" and response.content.startswith(b"\x89PNG")
