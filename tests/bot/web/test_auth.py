@@ -121,3 +121,8 @@ def test_config_refuses_clear_passwords():
 def test_login_page_is_chinese(client):
     html = client.get("/dashboard/login").text
     assert "用户名" in html and "密码" in html and csrf_of(html)
+
+
+@pytest.mark.parametrize(("name", "status"), [("style.css", 200), ("app.js", 404), ("..%2Fweb%2Fauth.py", 404)])
+def test_static_files_are_a_fixed_list(client, name, status):
+    assert client.get(f"/dashboard/static/{name}").status_code == status
