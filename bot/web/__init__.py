@@ -23,6 +23,8 @@ from bot.web.deps import WebState
 
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_FILES = {"style.css": "text/css"}
+#: Every module with dashboard routes, in mounting order (tests walk this list).
+ROUTE_MODULES = (auth, overview, violations, clients, exports, rules, deadletters, api)
 RULE_LABELS = {"posting_window": "发言时段", "frequency": "发言频率", "template": "跟进模板", "sensitive": "敏感信息"}
 KIND_LABELS = {"mobile": "手机号", "id_card": "身份证号", "bank_card": "银行卡号", "email": "邮箱",
                "im_account": "微信/QQ号", "financial": "客户财务状况"}
@@ -83,7 +85,7 @@ def create_dashboard_router(
         request.state.web = state
 
     router = APIRouter(prefix=prefix, dependencies=[Depends(attach_state)])
-    for module in (auth, overview, violations, clients, exports, rules, deadletters, api):
+    for module in ROUTE_MODULES:
         router.include_router(module.router)
 
     @router.get("/static/{name}", include_in_schema=False)

@@ -126,3 +126,25 @@ def test_login_page_is_chinese(client):
 @pytest.mark.parametrize(("name", "status"), [("style.css", 200), ("app.js", 404), ("..%2Fweb%2Fauth.py", 404)])
 def test_static_files_are_a_fixed_list(client, name, status):
     assert client.get(f"/dashboard/static/{name}").status_code == status
+
+
+def _every_route():
+    from bot.web import ROUTE_MODULES
+
+    for module in ROUTE_MODULES:
+        for route in module.router.routes:
+            for method in route.methods:
+                yield method, "/dashboard" + route.path.replace("{violation_id}", "1").replace(
+                    "{client_id}", "1").replace("{appeal_id}", "1").replace("{item_id}", "1")
+
+
+OPEN = {("GET", "/dashboard/login"), ("POST", "/dashboard/login")}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(set(_every_route()) - OPEN))
+def test_every_route_refuses_strangers(client, method, path):
+    """A meta-test over the route modules, so a new page cannot be added unprotected."""
+    response = client.request(method, path, follow_redirects=False)
+    assert response.status_code in (303, 401)
+    if response.status_code == 303:
+        assert response.headers["location"] == "/dashboard/login"
