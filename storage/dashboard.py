@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Client, ClientUpdate, Message, OutboxItem, Violation
+from storage.outbox import count_by_status
 
 Scope = Collection[str] | None
 
@@ -103,27 +104,11 @@ class OutboxHealth:
 
 
 def outbox_health(session: Session) -> OutboxHealth:
-    counts = dict(session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())
-    oldest = session.scalar(select(func.min(OutboxItem.created_at)).where(OutboxItem.status == "pending"))
-    return OutboxHealth(pending=counts.get("pending", 0), dead=counts.get("dead", 0), oldest_pending_at=oldest)
-
-
-def dead_letters(session: Session, *, limit: int = 200) -> list[OutboxItem]:
-    stmt = select(OutboxItem).where(OutboxItem.status == "dead").order_by(OutboxItem.id.desc()).limit(limit)
-    return list(session.scalars(stmt))
-
-
-def requeue(session: Session, *, item_id: int, now: datetime) -> OutboxItem | None:
-    """Give a dead letter a fresh start; None when there is no such dead row."""
-    item = session.get(OutboxItem, item_id)
-    if item is None or item.status != "dead":
-        return None
-    item.status = "pending"
-    item.attempts = 0
-    item.next_attempt_at = now
-    item.lease_owner = None
-    item.lease_until = None
-    return item
+    counts = count_by_status(session)
+    waiting = ("pending", "sending")
+    oldest = session.scalar(select(func.min(OutboxItem.created_at)).where(OutboxItem.status.in_(waiting)))
+    return OutboxHealth(pending=sum(counts.get(s, 0) for s in waiting), dead=counts.get("dead", 0),
+                        oldest_pending_at=oldest)
 
 
 def search_clients(

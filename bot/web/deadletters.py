@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.web.deps import AdminDep, CsrfAdminDep, SessionDep, StateDep
-from storage.dashboard import dead_letters, requeue
+from storage.outbox import list_dead, requeue
 from storage.users import audit
 
 router = APIRouter()
@@ -15,7 +15,7 @@ router = APIRouter()
 @router.get("/deadletters", response_class=HTMLResponse, include_in_schema=False)
 def dead_letter_list(request: Request, state: StateDep, session: SessionDep, viewer: AdminDep) -> Response:
     return state.templates.TemplateResponse(
-        request, "deadletters.html", {"viewer": viewer, "rows": dead_letters(session)}
+        request, "deadletters.html", {"viewer": viewer, "rows": list_dead(session, limit=200)}
     )
 
 
