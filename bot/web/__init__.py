@@ -83,6 +83,10 @@ def create_dashboard_router(
 
     def attach_state(request: Request) -> None:
         request.state.web = state
+        # PostgreSQL refuses NUL in text; answer 400 here rather than 500 from the database.
+        for name, value in request.query_params.multi_items():
+            if "\x00" in value:
+                raise HTTPException(400, f"{name}: contains a NUL character")
 
     router = APIRouter(prefix=prefix, dependencies=[Depends(attach_state)])
     for module in ROUTE_MODULES:

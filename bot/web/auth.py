@@ -78,6 +78,8 @@ def login(
     if not isinstance(expected, str) or not hmac.compare_digest(expected, csrf_token):
         return _login_page(request, state, "页面已过期，请重新登录。", status=403)
 
+    if "\x00" in username or "\x00" in password:
+        return _login_page(request, state, "用户名或密码包含非法字符。", status=400)
     now = state.clock()
     lockout = state.config.dashboard.lockout
     configured = {u.username: u for u in state.config.dashboard.users}

@@ -123,9 +123,12 @@ AdminDep = Annotated[Viewer, Depends(require_admin)]
 
 async def check_csrf(request: Request, viewer: ViewerDep) -> Viewer:
     """Every state-changing request carries the session's token as a form field or header."""
+    form = await request.form()
+    for name, value in form.multi_items():
+        if isinstance(value, str) and "\x00" in value:
+            raise HTTPException(400, f"{name}: contains a NUL character")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
-        form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent, viewer.csrf):

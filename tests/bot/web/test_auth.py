@@ -59,6 +59,7 @@ def test_post_with_another_sessions_token_fails(as_user, seeded):
     ("boss", "wrong password!", 401, "用户名或密码错误"),
     ("nobody", PASSWORD, 401, "用户名或密码错误"),
     ("BOSS", PASSWORD, 401, "用户名或密码错误"),
+    ("bo\x00ss", PASSWORD, 400, "非法字符"),
 ])
 def test_login(client, seeded, username, password, status, message):
     response = login(client, username, password)

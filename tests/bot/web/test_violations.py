@@ -110,3 +110,18 @@ def test_another_manager_cannot_decide_the_appeal(as_user, seeded, engine, clock
     c, token = as_user("zhaolei")
     response = c.post(f"/dashboard/appeals/{appeal_id}", data={"decision": "accept", "csrf_token": token})
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/dashboard/api/clients?q=%00", "/dashboard/violations?member=a%00b",
+                                  "/dashboard/api/violations?member=%00"])
+def test_nul_characters_are_a_clear_400(as_user, path):
+    c, _ = as_user("boss")
+    response = c.get(path)
+    assert response.status_code == 400 and "NUL" in response.text
+
+
+def test_nul_in_a_form_is_a_clear_400(as_user, seeded):
+    c, token = as_user("boss")
+    response = c.post(f"/dashboard/violations/{seeded['v_east']}/status",
+                      data={"status": "handled", "note": "已\x00处理", "csrf_token": token})
+    assert response.status_code == 400 and "note: contains a NUL character" in response.text
