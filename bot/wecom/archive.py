@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import importlib.util
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import ConfigError
 from bot.settings import Settings
+from bot.wecom.archive_process import IsolatedArchiveSdk
 from storage import inbox
 from storage.models import Cursor
 
@@ -74,13 +76,12 @@ def make_archive_sdk(settings: Settings) -> ArchiveSdk:
             [("GROUPBOT_ARCHIVE_SECRET", "the chat archive needs GROUPBOT_CORP_ID and GROUPBOT_ARCHIVE_SECRET")],
             source="environment",
         )
-    try:
-        from pywecomarchive import WecomArchiveSdk
-    except ImportError:
+    if importlib.util.find_spec("pywecomarchive") is None:
         raise ConfigError(
             [("ingest.archive.enabled", "needs the archive extra: pip install 'groupbot[archive]'")]
-        ) from None
-    return WecomArchiveSdk(settings.corp_id, settings.archive_secret.get_secret_value())
+        )
+    # The native SDK cannot share a process with matplotlib's C++ extensions: see archive_process.
+    return IsolatedArchiveSdk(settings.corp_id, settings.archive_secret.get_secret_value())
 
 
 class ArchiveKeys:
