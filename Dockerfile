@@ -7,18 +7,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     GROUPBOT_CONFIG=/app/config.yaml
 
-# CJK fonts so leaderboard charts show Chinese names.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-noto-cjk \
-    && rm -rf /var/lib/apt/lists/*
-
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY rules ./rules
 COPY handlers ./handlers
 COPY storage ./storage
-# The chat-archive extra ships Tencent's native SDK for linux x86_64/arm64.
+# The chat-archive extra ships Tencent's native SDK for linux x86_64/arm64. Leaderboard charts
+# use the CJK font bundled in bot/fonts/, so the image needs no font packages.
 RUN pip install '.[archive]'
 COPY config.yaml ./config.yaml
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, GroupConfig
@@ -76,6 +77,17 @@ def notify(
         _escalate(session, text, rep=rep, msg=msg, escalation=escalation)
 
 
+# Plain text and WeCom markdown, never HTML: no autoescape; StrictUndefined so a typo in a template
+# fails the test suite instead of sending a blank.
+_ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """Compiling a template costs more than rendering it; templates come from config and are few."""
+    return _ENV.from_string(source)
+
+
 class Bucket:
     """A fixed window of `minutes` that `sent_at` falls in; its start names it in outbox keys."""
 
@@ -106,12 +118,9 @@ class AlertText:
         self.rules: RulesConfig = config.rules.with_overrides(overrides) if overrides else config.rules
         self.zone = ZoneInfo(config.timezone)
         self.public_url = public_url.rstrip("/")
-        # Plain text and WeCom markdown, never HTML: no autoescape; StrictUndefined so a typo in
-        # a template fails the test suite instead of sending a blank.
-        self.env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
     def render(self, source: str, **values: Any) -> str:
-        return self.env.from_string(source).render(**values).strip()
+        return _compiled(source).render(**values).strip()
 
     def when(self, at: datetime) -> str:
         local = at.astimezone(self.zone)

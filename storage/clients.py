@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from rules.model import ClientUpdate as ParsedUpdate
+from storage.db import insert_ignoring_conflict
 from storage.models import Client, ClientUpdate
 
 # Legal-form suffixes reps add or drop at will; stripped (longest first) before matching.
@@ -88,11 +87,9 @@ def upsert_client(
     key = client_key(update.client_name, update.company)
     if key is None:
         return None
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(Client)
-        .values(key=key, name=update.client_name, company=update.company, grade="B", owner=sender)
-        .on_conflict_do_nothing(index_elements=["key"])
+    insert_ignoring_conflict(
+        session, Client, conflict=["key"], key=key, name=update.client_name, company=update.company,
+        grade="B", owner=sender,
     )
     client = session.scalars(
         select(Client).where(Client.key == key).with_for_update().execution_options(populate_existing=True)

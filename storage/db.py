@@ -6,9 +6,13 @@ write from different threads; PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,3 +50,26 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The dialect's `insert` construct (it has `on_conflict_do_nothing`) for this session's database."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def insert_ignoring_conflict(session: Session, model: Any, *, conflict: Sequence[str], **values: Any) -> bool:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING; True when this call inserted the row. Never commits.
+
+    One statement rather than read-then-write or catching IntegrityError: WeCom retries and replicas
+    race on these keys, and on PostgreSQL a concurrent inserter waits for the first transaction and
+    then sees the conflict without aborting its own. RETURNING, not rowcount: an ORM-executed insert
+    reports rowcount -1 on psycopg 3.
+    """
+    primary_key = model.__mapper__.primary_key[0]
+    stmt = (
+        dialect_insert(session)(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(primary_key)
+    )
+    return session.execute(stmt).scalar_one_or_none() is not None

@@ -16,10 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, null, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.db import dialect_insert, insert_ignoring_conflict
 from storage.models import InboxEvent, utcnow
 
 
@@ -85,22 +84,17 @@ def record_event(
     WeCom retries and replicas race here, so the insert is one `ON CONFLICT DO NOTHING` statement
     rather than a read-then-write.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(InboxEvent)
-        .values(
-            dedupe_key=dedupe_key,
-            source=source,
-            kind=kind,
-            payload=payload,
-            received_at=now or utcnow(),
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(InboxEvent.id)
+    return insert_ignoring_conflict(
+        session,
+        InboxEvent,
+        conflict=["dedupe_key"],
+        dedupe_key=dedupe_key,
+        source=source,
+        kind=kind,
+        payload=payload,
+        received_at=now or utcnow(),
+        attempts=0,
     )
-    # RETURNING, not rowcount: the ORM-enabled insert does not report rowcount on every driver.
-    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 #: Rows per multi-row INSERT (SQLite allows 32766 bound parameters; six per row).
@@ -114,7 +108,7 @@ def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now:
     `events` counts as inserted once (its first occurrence). The callback's group commit uses this,
     so concurrent requests share one transaction and one round trip.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     table = InboxEvent.__table__
     first: dict[str, int] = {}
     for index, event in enumerate(events):

@@ -10,32 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.db import insert_ignoring_conflict
 from storage.models import JobRun
 
 
 def claim_run(session: Session, *, job: str, period: str, owner: str, now: datetime | None = None) -> bool:
-    """Claim `(job, period)` for `owner`; False when any replica already holds it. Never commits.
-
-    INSERT ... ON CONFLICT DO NOTHING rather than catching IntegrityError: on PostgreSQL a concurrent
-    claimer waits for the first transaction and then sees the conflict, without aborting its own
-    transaction.
-    """
+    """Claim `(job, period)` for `owner`; False when any replica already holds it. Never commits."""
     values = {"job": job, "period": period, "claimed_by": owner, "status": "running"}
     if now is not None:
         values["started_at"] = now
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(JobRun)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["job", "period"])
-        .returning(JobRun.id)
-    )
-    # RETURNING, not rowcount: an ORM-executed insert reports rowcount -1 on psycopg 3.
-    return session.execute(stmt).scalar() is not None
+    return insert_ignoring_conflict(session, JobRun, conflict=["job", "period"], **values)
 
 
 def finish_run(

@@ -12,15 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Member, Message
+from storage.db import insert_ignoring_conflict
+from storage.models import Member, Message, utcnow
 
 
 def note_seen(session: Session, *, userid: str) -> bool:
     """Make sure a row exists for `userid` so the refresher looks it up; True when it was new."""
-    if session.get(Member, userid) is not None:
-        return False
-    session.add(Member(userid=userid))
-    return True
+    return insert_ignoring_conflict(session, Member, conflict=["userid"], userid=userid, updated_at=utcnow())
 
 
 def discover(session: Session, *, since: datetime) -> int:
