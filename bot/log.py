@@ -28,6 +28,8 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 SAFE_FIELDS = frozenset({"msgid", "inbox_id", "request_id", "dedupe_key", "status", "path", "method"})
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Credentials WeCom carries in query strings: an access token or a robot key alone can post.
+    (re.compile(r"(?i)\b(access_token|key|corpsecret|secret|echostr|msg_signature)=[^&\s\"']+"), r"\1=[redacted]"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
     # ID card (18, last may be X) and bank cards (15-19 digits), not inside a longer digit run.
     (re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])|(?<!\d)\d{15,19}(?!\d)"), "[number]"),
@@ -40,7 +42,7 @@ _STANDARD = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) 
 
 
 def redact(text: str) -> str:
-    """Mask e-mails and phone/ID/card-shaped digit runs in `text`."""
+    """Mask credentials in URLs, e-mails and phone/ID/card-shaped digit runs in `text`."""
     for pattern, mask in _PATTERNS:
         text = pattern.sub(mask, text)
     return text
@@ -100,6 +102,8 @@ def configure_logging(level: str = "INFO", *, stream=None) -> None:
         root.removeHandler(old)
     root.addHandler(make_handler(stream))
     root.setLevel(level)
+    # One line per outbound HTTP request is noise: the dispatcher logs each outcome itself.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

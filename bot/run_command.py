@@ -88,6 +88,7 @@ def serve(
         say("No WeCom credentials in the environment: demo mode with the built-in WeCom simulator.")
         say(f"  simulator (what WeCom shows the groups): {demo.page_url}")
         say(f"  demo traffic: {len(demo.messages)} messages, one every {demo_interval:g} s")
+        say(f"  dashboard login (this demo only): admin / {_demo_admin(engine)}")
     else:
         say("Serving real WeCom: point the app's 接收消息 URL at /wecom/callback (AI bot: /wecom/aibot).")
     say(f"  dashboard: {service_url}/dashboard/   health: {service_url}/healthz")
@@ -97,6 +98,21 @@ def serve(
         if demo is not None:
             demo.stop()
         engine.dispose()
+
+
+def _demo_admin(engine) -> str:
+    """A throw-away admin account for the demo's dashboard, with a fresh password each start."""
+    import secrets
+
+    from bot.web.auth import hash_password
+    from storage.db import make_session_factory
+    from storage.users import put_user
+
+    password = secrets.token_urlsafe(9)
+    with make_session_factory(engine)() as session:
+        put_user(session, username="admin", password_hash=hash_password(password), role="admin", source="demo")
+        session.commit()
+    return password
 
 
 def _safe_url(url: str) -> str:

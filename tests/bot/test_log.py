@@ -22,6 +22,12 @@ from bot.log import configure_logging, redact, request_id
         ("邮箱 wang.zong@huaxing-tech.com.cn 已发", "邮箱 [email] 已发"),
         ("订单 2026 年 3 月共 12 单，金额 58000 元", "订单 2026 年 3 月共 12 单，金额 58000 元"),
         ("inbox row 42 failed on attempt 3", "inbox row 42 failed on attempt 3"),
+        (
+            "POST http://sim/cgi-bin/message/send?access_token=HpoUQltoLlYQ4T6Y \"HTTP/1.1 200 OK\"",
+            "POST http://sim/cgi-bin/message/send?access_token=[redacted] \"HTTP/1.1 200 OK\"",
+        ),
+        ("POST /cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4", "POST /cgi-bin/webhook/send?key=[redacted]"),
+        ("GET /gettoken?corpid=ww1&corpsecret=abcDEF123", "GET /gettoken?corpid=ww1&corpsecret=[redacted]"),
     ],
 )
 def test_redact_masks_identifiers_and_keeps_ordinary_numbers(text: str, expected: str) -> None:
@@ -70,3 +76,13 @@ def test_every_part_of_a_record_is_redacted_but_msgid_is_kept(captured: io.Strin
 def test_outside_a_request_the_request_id_is_a_dash(captured: io.StringIO) -> None:
     logging.getLogger("groupbot.test").info("inbox worker started")
     assert lines(captured)[0]["request_id"] == "-"
+
+
+def test_outbound_request_lines_never_show_a_token_or_robot_key(captured: io.StringIO) -> None:
+    logging.getLogger("bot.senders").warning(
+        "send failed: POST https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=robot-secret-key-1"
+    )
+    logging.getLogger("httpx").info("HTTP Request: POST https://x/cgi-bin/message/send?access_token=tok-secret")
+    text = captured.getvalue()
+    assert "robot-secret-key-1" not in text and "tok-secret" not in text
+    assert "key=[redacted]" in text
