@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from bot.wecom.callback import NotConfigured
 from bot.wecom.crypto import CallbackCrypto
-from bot.wecom.ingest import IngestDep, get_ingest, query, read_body
+from bot.wecom.ingest import IngestDep, echo_url_check, get_ingest, query, read_body
 from bot.wecom.normalize import from_aibot_json
 
 router = APIRouter(tags=["wecom"])
@@ -35,13 +35,7 @@ def _crypto(ingest) -> CallbackCrypto:
 
 @router.get("/wecom/aibot", response_class=PlainTextResponse)
 def verify_url(request: Request, ingest: IngestDep) -> PlainTextResponse:
-    plaintext = _crypto(ingest).verify_url(
-        msg_signature=query(request, "msg_signature"),
-        timestamp=query(request, "timestamp"),
-        nonce=query(request, "nonce"),
-        echostr=query(request, "echostr"),
-    )
-    return PlainTextResponse(plaintext)
+    return PlainTextResponse(echo_url_check(_crypto(ingest), request))
 
 
 @router.post("/wecom/aibot")

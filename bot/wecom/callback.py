@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from bot.errors import IngestError
 from bot.wecom.crypto import CallbackCrypto
-from bot.wecom.ingest import IngestDep, get_ingest, query, read_body
+from bot.wecom.ingest import IngestDep, echo_url_check, get_ingest, query, read_body
 from bot.wecom.normalize import from_app_xml
 
 router = APIRouter(tags=["wecom"])
@@ -39,13 +39,7 @@ def _crypto(ingest) -> CallbackCrypto:
 @router.get("/wecom/callback", response_class=PlainTextResponse)
 def verify_url(request: Request, ingest: IngestDep) -> PlainTextResponse:
     """Answer WeCom's URL check with the decrypted echostr, nothing else (no quotes, no newline)."""
-    plaintext = _crypto(ingest).verify_url(
-        msg_signature=query(request, "msg_signature"),
-        timestamp=query(request, "timestamp"),
-        nonce=query(request, "nonce"),
-        echostr=query(request, "echostr"),
-    )
-    return PlainTextResponse(plaintext)
+    return PlainTextResponse(echo_url_check(_crypto(ingest), request))
 
 
 @router.post("/wecom/callback")

@@ -196,3 +196,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def query(request: Request, name: str) -> str:
     return request.query_params.get(name, "")
+
+
+def echo_url_check(crypto: CallbackCrypto, request: Request) -> str:
+    """WeCom's URL check (app and AI bot alike): the decrypted echostr, nothing else."""
+    return crypto.verify_url(
+        msg_signature=query(request, "msg_signature"),
+        timestamp=query(request, "timestamp"),
+        nonce=query(request, "nonce"),
+        echostr=query(request, "echostr"),
+    )
