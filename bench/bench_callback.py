@@ -34,6 +34,9 @@ from fastapi.responses import Response
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from loadgen import closed_loop, encode, fixed_rate  # noqa: E402
 
 TOKEN = "benchToken2026"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -165,66 +168,8 @@ def make_requests(n: int) -> list[tuple[dict[str, str], bytes]]:
     return out
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-async def closed_loop(url: str, requests: list, connections: int, time_limit: float) -> dict:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    latencies: list[float] = []
-    errors = 0
-    queue = iter(requests)
-    deadline = time.perf_counter() + time_limit
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-
-        async def worker() -> None:
-            nonlocal errors
-            for params, body in queue:
-                if time.perf_counter() > deadline:
-                    return
-                t0 = time.perf_counter()
-                response = await client.post(url, params=params, content=body)
-                latencies.append(time.perf_counter() - t0)
-                errors += response.status_code != 200
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - start
-    return {
-        "rps": len(latencies) / elapsed,
-        "n": len(latencies),
-        "errors": errors,
-        "p50_ms": pct(latencies, 50) * 1000,
-        "p99_ms": pct(latencies, 99) * 1000,
-    }
-
-
-async def fixed_rate(url: str, requests: list, rate: float, connections: int) -> dict:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    latencies: list[float] = []
-    errors = 0
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        start = time.perf_counter()
-
-        async def one(i: int, params: dict, body: bytes) -> None:
-            nonlocal errors
-            scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            response = await client.post(url, params=params, content=body)
-            latencies.append(time.perf_counter() - scheduled)  # from the schedule: no coordinated omission
-            errors += response.status_code != 200
-
-        await asyncio.gather(*(one(i, p, b) for i, (p, b) in enumerate(requests)))
-        elapsed = time.perf_counter() - start
-    return {
-        "rate": len(latencies) / elapsed,
-        "n": len(latencies),
-        "errors": errors,
-        "p50_ms": pct(latencies, 50) * 1000,
-        "p99_ms": pct(latencies, 99) * 1000,
-        "max_ms": max(latencies) * 1000,
-    }
+def encoded(url: str, requests: list) -> list[bytes]:
+    return [encode(url, params, body) for params, body in requests]
 
 
 # -- databases ----------------------------------------------------------------------------------------
@@ -267,12 +212,64 @@ def pg_available() -> bool:
         return False
 
 
+RATES = (50.0, 200.0, 1000.0)
+
+
+def run(kind: str, *, requests: int = 5000, connections: int = 32, rates=RATES, rate_seconds: float = 10.0,
+        judged_rate: float = 200.0, time_limit: float = 60.0) -> dict:
+    """Both servers on one database: closed-loop throughput, then each fixed rate, then the judged run."""
+    paced_n = {rate: int(rate * rate_seconds) for rate in rates}
+    judged_n = int(judged_rate * rate_seconds)
+    total = 200 + 2 * requests + 2 * sum(paced_n.values()) + judged_n
+    pool = iter(make_requests(total))
+
+    def take(n: int) -> list:
+        return [next(pool) for _ in range(n)]
+
+    warm = take(200)
+    out: dict = {"database": kind, "baseline": {}, "full": {}}
+    with database(kind) as url:
+        for mode in ("baseline", "full"):
+            with server(mode, url) as endpoint:
+                asyncio.run(closed_loop(endpoint, encoded(endpoint, warm), connections=connections, time_limit=10))
+                out[mode]["throughput"] = measured(endpoint, closed_loop(
+                    endpoint, encoded(endpoint, take(requests)), connections=connections, time_limit=time_limit))
+                out[mode]["rates"] = [
+                    asyncio.run(fixed_rate(endpoint, encoded(endpoint, take(paced_n[rate])), rate,
+                                           time_limit=rate_seconds * 3))
+                    for rate in rates
+                ]
+        with server("full", url, background=True) as endpoint:
+            out["judged"] = asyncio.run(fixed_rate(endpoint, encoded(endpoint, take(judged_n)), judged_rate,
+                                                   time_limit=rate_seconds * 3))
+    out["ratio"] = out["full"]["throughput"]["achieved_rps"] / out["baseline"]["throughput"]["achieved_rps"]
+    out["cpu_ratio"] = out["baseline"]["throughput"]["cpu_ms"] / out["full"]["throughput"]["cpu_ms"]
+    return out
+
+
+def report(result: dict) -> None:
+    print(f"\n[{result['database']}]")
+    for mode, label in (("baseline", "baseline (verify+decrypt)"), ("full", "full (+parse+commit)")):
+        t = result[mode]["throughput"]
+        print(f"  {label:27s}{t['achieved_rps']:8.0f} req/s  p50 {t['p50_ms']:6.1f} ms  p99 {t['p99_ms']:6.1f} ms  "
+              f"server CPU {t['cpu_ms']:.2f} ms/req  n={t['n']} errors={t['errors']}")
+    print(f"  ratio full/baseline        {result['ratio']:8.0%}   (target >= 50%)")
+    print(f"  ratio by server CPU/req    {result['cpu_ratio']:8.0%}")
+    for mode in ("baseline", "full"):
+        for r in result[mode]["rates"]:
+            print(f"  {mode:8s} {r['offered_rps']:6.0f} req/s offered, {r['achieved_rps']:6.0f} achieved: "
+                  f"p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  "
+                  f"n={r['n']} errors={r['errors']}")
+    j = result["judged"]
+    print(f"  full + worker judging at {j['offered_rps']:g} req/s: p50 {j['p50_ms']:.1f} ms  p99 {j['p99_ms']:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--requests", type=int, default=5000, help="requests per throughput run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--rates", default="50,200,1000", help="fixed rates, req/s, comma-separated")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--time-limit", type=float, default=60.0, help="cap per throughput run, seconds")
     parser.add_argument("--serve", choices=["baseline", "full"], help=argparse.SUPPRESS)
@@ -288,41 +285,12 @@ def main() -> None:
     if "postgres" in kinds and not pg_available():
         print("PostgreSQL at 127.0.0.1:5432 not reachable: skipping it")
         kinds.remove("postgres")
-    print(
-        f"callback ingest: {args.requests} requests, {args.connections} connections, "
-        f"then {args.rate:g} req/s for {args.rate_seconds:g} s; {os.cpu_count()} CPUs"
-    )
+    rates = tuple(float(r) for r in args.rates.split(","))
+    print(f"callback ingest: {args.requests} requests closed loop ({args.connections} connections), then "
+          f"{', '.join(f'{r:g}' for r in rates)} req/s for {args.rate_seconds:g} s each; {os.cpu_count()} CPUs")
     for kind in kinds:
-        with database(kind) as url:
-            paced_n = int(args.rate * args.rate_seconds)
-            bodies = make_requests(200 + 2 * args.requests + 2 * paced_n)
-            warm, rest = bodies[:200], bodies[200:]
-            base_bodies, full_bodies = rest[: args.requests], rest[args.requests : 2 * args.requests]
-            paced_bodies = rest[2 * args.requests :]
-            with server("baseline", url) as endpoint:
-                asyncio.run(closed_loop(endpoint, warm, args.connections, 10))
-                base = measured(endpoint, closed_loop(endpoint, base_bodies, args.connections, args.time_limit))
-            with server("full", url) as endpoint:
-                asyncio.run(closed_loop(endpoint, warm, args.connections, 10))
-                full = measured(endpoint, closed_loop(endpoint, full_bodies, args.connections, args.time_limit))
-                paced = asyncio.run(fixed_rate(endpoint, paced_bodies[:paced_n], args.rate, args.connections))
-            with server("full", url, background=True) as endpoint:
-                judged = asyncio.run(fixed_rate(endpoint, paced_bodies[paced_n:], args.rate, args.connections))
-        ratio = full["rps"] / base["rps"]
-        print(f"\n[{kind}]")
-        for label, run in (("baseline (verify+decrypt)", base), ("full (+parse+commit)", full)):
-            print(
-                f"  {label:27s}{run['rps']:8.0f} req/s  p50 {run['p50_ms']:6.1f} ms  "
-                f"p99 {run['p99_ms']:6.1f} ms  server CPU {run['cpu_ms']:.2f} ms/req  "
-                f"n={run['n']} errors={run['errors']}"
-            )
-        print(f"  ratio full/baseline        {ratio:8.0%}   (target >= 50%)")
-        print(f"  ratio by server CPU/req    {base['cpu_ms'] / full['cpu_ms']:8.0%}")
-        for label, run in (("ingest only", paced), ("worker judging too", judged)):
-            print(
-                f"  {args.rate:g} req/s, {label:19s} p50 {run['p50_ms']:6.1f} ms  p99 {run['p99_ms']:6.1f} ms  "
-                f"max {run['max_ms']:6.1f} ms  n={run['n']} errors={run['errors']}  (target p99 < 50 ms)"
-            )
+        report(run(kind, requests=args.requests, connections=args.connections, rates=rates,
+                   rate_seconds=args.rate_seconds, time_limit=args.time_limit))
 
 
 if __name__ == "__main__":
