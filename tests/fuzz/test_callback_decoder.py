@@ -14,7 +14,7 @@ from bot.wecom.crypto import CallbackCrypto
 from tests.helpers.wecom import AES_KEY, CORP_ID, TOKEN, app_text_xml, sign, xml_envelope
 
 CRYPTO = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 TS, NONCE = "1772413200", "7281"
 PLAIN = app_text_xml(msgid="7001", content="【跟进】客户：王总 公司：华星科技 下一步：周三上门演示")
