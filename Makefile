@@ -30,5 +30,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+## Three replicas on PostgreSQL, 200 msg/s, kill -9 every 20 s, one PostgreSQL restart, 30 % WeCom faults
+## (a few minutes; not in `make test`). Rewrites docs/reliability.md with the exactly-once counts.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --seconds $(or $(SOAK_SECONDS),180) --rate 200 --replicas 3 --report docs/reliability.md
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data
