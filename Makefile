@@ -35,5 +35,9 @@ lint: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds $(or $(SOAK_SECONDS),180) --rate 200 --replicas 3 --report docs/reliability.md
 
+## Every benchmark against its same-run baseline (several minutes); rewrites docs/benchmarks.md and docs/latency.png.
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data

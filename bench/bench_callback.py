@@ -3,13 +3,13 @@
 Full path (`/wecom/callback` of `bot.app.create_app`): read body, verify signature, decrypt, parse
 (wechatpy), commit to the inbox (durable), answer. Baseline: a bare FastAPI endpoint that only
 verifies and decrypts the same bodies with the same `CallbackCrypto`. Each server is uvicorn with
-one worker in its own process; the load generator (httpx + asyncio) runs in this process against
-127.0.0.1 only, bounded in request count and time.
+one worker in its own process; the load generator (`bench/loadgen.py`, raw asyncio streams) runs in
+this process against 127.0.0.1 only, bounded in request count and time.
 
 Two measurements per database (SQLite file, PostgreSQL at 127.0.0.1:5432 when it answers):
   1. throughput: closed loop, 32 connections, N requests each with a distinct MsgId;
-  2. latency: open loop at a fixed 200 req/s for a bounded number of requests, with the inbox worker
-     running (background tasks on), latency measured from each request's scheduled send time.
+  2. latency: open loop at fixed rates (50, 200, 1,000 req/s) on both servers, then 200 req/s with the inbox
+     worker running; latency measured from each request's scheduled send time.
 
     .venv/bin/python bench/bench_callback.py                # both databases
     .venv/bin/python bench/bench_callback.py --db sqlite --requests 4000
