@@ -57,6 +57,25 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class ChatText(TypeDecorator[str]):
+    """Text that came from a chat message. PostgreSQL refuses NUL (U+0000) in text columns, and a
+    bridge or a fuzzer can send one; it is stored as U+FFFD so the message is kept, never dropped.
+    The rules still judge the text exactly as sent (replay and the live path agree)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return value.replace("\x00", "\ufffd") if value else value
+
+
+class ChatString(ChatText):
+    """`ChatText` with a length limit: ChatString(200) is a VARCHAR(200)."""
+
+    impl = String
+    cache_ok = True  # not inherited: SQLAlchemy asks each TypeDecorator class itself
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -123,7 +142,7 @@ class Message(Base):
     sent_at: Mapped[datetime]
     msgtype: Mapped[str] = mapped_column(String(32), default="text")
     source: Mapped[str] = mapped_column(String(20))
-    masked_text: Mapped[str] = mapped_column(Text)
+    masked_text: Mapped[str] = mapped_column(ChatText)
     #: HMAC-SHA256 (keyed with the service secret) of the original text, hex.
     text_hmac: Mapped[str] = mapped_column(String(64))
     is_report: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -188,15 +207,15 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     #: Normalized (name, company) used to match reports about the same client.
-    key: Mapped[str] = mapped_column(String(300), unique=True)
-    name: Mapped[str | None] = mapped_column(String(200))
-    company: Mapped[str | None] = mapped_column(String(200))
-    contact_masked: Mapped[str | None] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(ChatString(300), unique=True)
+    name: Mapped[str | None] = mapped_column(ChatString(200))
+    company: Mapped[str | None] = mapped_column(ChatString(200))
+    contact_masked: Mapped[str | None] = mapped_column(ChatString(200))
     grade: Mapped[str] = mapped_column(String(1), default="B")
     owner: Mapped[str | None] = mapped_column(String(128))
     chat_id: Mapped[str | None] = mapped_column(String(128))
-    need: Mapped[str | None] = mapped_column(Text)
-    next_action: Mapped[str | None] = mapped_column(Text)
+    need: Mapped[str | None] = mapped_column(ChatText)
+    next_action: Mapped[str | None] = mapped_column(ChatText)
     next_action_due: Mapped[date | None] = mapped_column(Date)
     last_update_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -218,12 +237,12 @@ class ClientUpdate(Base):
     chat_id: Mapped[str] = mapped_column(String(128))
     sender: Mapped[str] = mapped_column(String(128))
     sent_at: Mapped[datetime]
-    client_name: Mapped[str | None] = mapped_column(String(200))
-    company: Mapped[str | None] = mapped_column(String(200))
-    contact: Mapped[str | None] = mapped_column(String(200))
-    need: Mapped[str | None] = mapped_column(Text)
+    client_name: Mapped[str | None] = mapped_column(ChatString(200))
+    company: Mapped[str | None] = mapped_column(ChatString(200))
+    contact: Mapped[str | None] = mapped_column(ChatString(200))
+    need: Mapped[str | None] = mapped_column(ChatText)
     last_contact_at: Mapped[date | None] = mapped_column(Date)
-    next_action: Mapped[str | None] = mapped_column(Text)
+    next_action: Mapped[str | None] = mapped_column(ChatText)
     next_action_due: Mapped[date | None] = mapped_column(Date)
     complete: Mapped[bool] = mapped_column(Boolean)
 
@@ -244,8 +263,8 @@ class Deal(Base):
     chat_id: Mapped[str] = mapped_column(String(128))
     sender: Mapped[str] = mapped_column(String(128))
     sent_at: Mapped[datetime]
-    client_name: Mapped[str | None] = mapped_column(String(200))
-    company: Mapped[str | None] = mapped_column(String(200))
+    client_name: Mapped[str | None] = mapped_column(ChatString(200))
+    company: Mapped[str | None] = mapped_column(ChatString(200))
     amount_yuan: Mapped[int | None] = mapped_column(BigInteger)
 
     # Covering, like ix_client_updates_sent: the weekly sum per sender never reads the table.
