@@ -33,7 +33,7 @@ lint: $(STAMP)
 ## Three replicas on PostgreSQL, 200 msg/s, kill -9 every 20 s, one PostgreSQL restart, 30 % WeCom faults
 ## (a few minutes; not in `make test`). Rewrites docs/reliability.md with the exactly-once counts.
 soak: $(STAMP)
-	$(BIN)/python -m bench.soak --seconds $(or $(SOAK_SECONDS),180) --rate 200 --replicas 3 --report docs/reliability.md
+	$(BIN)/python -m bench.soak --seconds $(or $(SOAK_SECONDS),120) --rate 200 --replicas 3 --report docs/reliability.md
 
 ## Every benchmark against its same-run baseline (several minutes); rewrites docs/benchmarks.md and docs/latency.png.
 bench: $(STAMP)

@@ -7,7 +7,7 @@ here, in a thread, with fault injection; its record judges deliveries). Group me
 bridge batches (`POST /ingest/messages`) posted with WeCom's retry behaviour (5 s timeout, 3 more
 tries of the same body) spread over the replicas; a share of acknowledged batches is sent again to
 another replica, as a load balancer in front of WeCom's retries would. Every `--kill-every` seconds
-one replica gets SIGKILL and is started again; PostgreSQL restarts once halfway (`--restart-postgres`).
+one replica gets SIGKILL and is started again; PostgreSQL restarts once halfway (`--no-restart-postgres` skips it).
 Afterwards the replicas drain the inbox and outbox, stop, and `bench.soak_audit` counts.
 """
 
@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,21 +24,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import yaml
 from sqlalchemy import func, select, text
 
 from bench.soak_audit import Counts, audit
+from bench.soak_fleet import Replica, Traffic
 from bench.soak_report import write_report
 from bot.config import load_config
 from bot.simulator.demo import DemoEnvironment
-from bot.simulator.directory import GROUP_MEMBERS
 from bot.simulator.faults import FaultConfig
-from bot.simulator.serve import free_port
-from bot.simulator.traffic import CallbackPoster
 from storage import inbox
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
@@ -70,7 +65,7 @@ class SoakParams:
     fault_burst: tuple[float, float] | None = None
     duplicate_share: float = 0.05
     #: Share of messages that break an alerting rule (a mobile number; an incomplete 【跟进】 report).
-    violation_share: float = 0.04
+    violation_share: float = 0.005
     #: Messages are dated this long before they are posted (a past burst bucket: grouped alerts due at once).
     sent_at_lag: timedelta = timedelta(0)
     burst_minutes: int = 1
@@ -95,6 +90,12 @@ class SoakResult:
     sim_requests: int = 0
     drained: bool = False
     drain_seconds: float = 0.0
+
+    @property
+    def judged_rate(self) -> float:
+        """Messages the replicas judged and stored per second, from the first post to the drained end."""
+        elapsed = self.traffic_seconds + self.drain_seconds
+        return self.counts.stored_total / elapsed if elapsed else 0.0
 
     @property
     def achieved_rate(self) -> float:
@@ -122,138 +123,6 @@ def soak_config(path: Path, workdir: Path, burst_minutes: int) -> Path:
     out = workdir / "config.yaml"
     out.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return out
-
-
-def message_text(n: int, violation_share: float, rng_value: float) -> str:
-    """What reps write; a share carries a customer's mobile (alert) or is an incomplete report (warning)."""
-    if rng_value < violation_share / 2:
-        return f"刚和客户通完电话，她手机 139{n % 10**8:08d}，周五前把报价发过去"
-    if rng_value < violation_share:
-        return f"【跟进】客户姓名：王总；公司名称：华信科技{n % 97}号分公司；需求描述：采购 {n % 50 + 10} 台终端"
-    return ("今天上午拜访了两家客户，下午整理报价单", "华信那边说下周一给答复，我周一上午再跟一下",
-            "样品已经寄出，顺丰单号发群里了", "明天上午十点和财务对一下合同条款")[n % 4]
-
-
-class Replica:
-    """One `groupbot run` process on a fixed port; kill -9 and start again on the same port."""
-
-    def __init__(self, index: int, env: dict[str, str], workdir: Path) -> None:
-        self.index, self.env, self.workdir = index, env, workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        exe = Path(sys.executable).with_name("groupbot")
-        log = (self.workdir / f"replica-{self.index}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [str(exe), "run", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "WARNING"],
-            env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.starts += 1
-
-    def ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        return False
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-class Traffic:
-    """Paced bridge batches over the replicas, from `workers` threads; keeps the acknowledged msgids."""
-
-    def __init__(self, params: SoakParams, replicas: list[Replica], token: str) -> None:
-        self.params, self.replicas, self.token = params, replicas, token
-        self.acknowledged: set[str] = set()
-        self.sent = self.unacknowledged = self.duplicates = 0
-        self.lock = threading.Lock()
-        self.jobs: queue.Queue = queue.Queue(maxsize=params.workers * 2)
-        self.elapsed = 0.0
-
-    def batches(self):
-        import random
-
-        rng = random.Random(self.params.seed)
-        chats = {chat: [m for m in members if m not in ("lisi", "zhaolei")] for chat, members in GROUP_MEMBERS.items()}
-        names = list(chats)
-        run = uuid.uuid4().hex[:8]
-        n = 0
-        while True:
-            batch = []
-            for _ in range(self.params.batch):
-                chat = names[n % len(names)]
-                sent_at = datetime.now(UTC) - self.params.sent_at_lag
-                batch.append({"msgid": f"soak-{run}-{n}", "chat_id": chat, "sender": rng.choice(chats[chat]),
-                              "sent_at": sent_at.isoformat(), "text": message_text(n, self.params.violation_share,
-                                                                                  rng.random())})
-                n += 1
-            yield batch
-
-    def post(self, poster: CallbackPoster, batch: list[dict]) -> bool:
-        delivery = poster.post_bridge(batch, self.token)
-        if not delivery.ok:
-            return False
-        refused = {e["index"] for e in json.loads(delivery.body).get("errors", [])}
-        with self.lock:
-            self.acknowledged.update(m["msgid"] for i, m in enumerate(batch) if i not in refused)
-        return True
-
-    def worker(self) -> None:
-        posters = [CallbackPoster(r.url, retry_pause=1.0) for r in self.replicas]
-        try:
-            while (job := self.jobs.get()) is not None:
-                index, batch = job
-                target = index % len(posters)
-                ok = self.post(posters[target], batch)
-                with self.lock:
-                    self.sent += len(batch)
-                    self.unacknowledged += 0 if ok else len(batch)
-                if ok and (index * 7919 % 1000) / 1000 < self.params.duplicate_share:
-                    self.post(posters[(target + 1) % len(posters)], batch)  # the same body again, elsewhere
-                    with self.lock:
-                        self.duplicates += len(batch)
-        finally:
-            for poster in posters:
-                poster.close()
-
-    def run(self, stop: threading.Event) -> None:
-        threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(self.params.workers)]
-        for t in threads:
-            t.start()
-        start = time.monotonic()
-        per_batch = self.params.batch / self.params.rate
-        for index, batch in enumerate(self.batches()):
-            if stop.is_set() or time.monotonic() - start >= self.params.seconds:
-                break
-            time.sleep(max(0.0, start + index * per_batch - time.monotonic()))
-            self.jobs.put((index, batch))
-        for _ in threads:
-            self.jobs.put(None)
-        for t in threads:
-            t.join(60)
-        self.elapsed = time.monotonic() - start
 
 
 def restart_postgres() -> str:
@@ -368,11 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--kill-every", type=float, default=20.0)
     parser.add_argument("--no-restart-postgres", action="store_true")
+    parser.add_argument("--violation-share", type=float, default=0.005,
+                        help="share of messages that break an alerting rule")
+    parser.add_argument("--drain-timeout", type=float, default=900.0,
+                        help="seconds to wait after the traffic for the inbox and outbox to empty")
     parser.add_argument("--report", type=Path, help="write the counts to this Markdown file")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     params = SoakParams(seconds=args.seconds, rate=args.rate, replicas=args.replicas, kill_every=args.kill_every,
-                        restart_postgres=not args.no_restart_postgres)
+                        restart_postgres=not args.no_restart_postgres, drain_timeout=args.drain_timeout,
+                        violation_share=args.violation_share)
     result = run_soak(params)
     print(json.dumps(result.counts.to_json(), ensure_ascii=False, indent=1))
     print(f"achieved {result.achieved_rate:.1f} msg/s acknowledged; exactly once: {result.counts.exactly_once}")
