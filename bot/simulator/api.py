@@ -159,6 +159,13 @@ def create_simulator_app(
             state.record(api="message/send", target=target, msgtype=msgtype, content=content,
                          status=Status.REJECTED, errcode=81013, body=body)
             raise WeComError(81013, "user & party & tag all invalid")
+        if _wants_duplicate_check(body) and state.is_repeat(
+            api="message/send", target=target, msgtype=msgtype, content=content,
+            within_seconds=_duplicate_interval(body),
+        ):
+            state.record(api="message/send", target=target, msgtype=msgtype, content=content,
+                         status=Status.DUPLICATE, errcode=0, body=body)
+            return _ok(msgid=secrets.token_hex(16))
         delivered, dropped = _deliver_to_members(state, recipients)
         status = Status.DELIVERED if not dropped else Status.PARTIAL if delivered else Status.DROPPED
         if delivered and (invalid_users or invalid_parties or tags):
@@ -301,3 +308,16 @@ def _deliver_to_members(
             else:
                 dropped.append(userid)
     return delivered, dropped
+
+
+def _wants_duplicate_check(body: dict) -> bool:
+    return str(body.get("enable_duplicate_check", 0)) == "1"
+
+
+def _duplicate_interval(body: dict) -> float:
+    """`duplicate_check_interval`: default 1800 s, at most 4 hours (WeCom's message/send doc)."""
+    try:
+        seconds = float(body.get("duplicate_check_interval", 1800))
+    except (TypeError, ValueError):
+        raise WeComError(40035, "invalid parameter: duplicate_check_interval") from None
+    return min(max(seconds, 0.0), 4 * 3600.0)

@@ -26,6 +26,7 @@ class Status(StrEnum):
     DELIVERED = "delivered"  # shown to every recipient
     PARTIAL = "partial"  # shown to some recipients; the others were dropped or invalid
     DROPPED = "dropped"  # accepted with errcode 0 but silently not shown (per-member limits)
+    DUPLICATE = "duplicate"  # accepted with errcode 0, dropped by enable_duplicate_check
     RATE_LIMITED = "rate_limited"  # refused with 45009
     REJECTED = "rejected"  # refused with another errcode (bad content, unknown chat, 81013, ...)
 
@@ -168,6 +169,17 @@ class SimulatorState:
             entry = Record(id=len(self.records) + 1, at=self.clock(), **fields)
             self.records.append(entry)
             return entry
+
+    def is_repeat(self, *, api: str, target: str, msgtype: str, content: str, within_seconds: float) -> bool:
+        """An identical message to the same recipients was shown within the interval
+        (WeCom's `enable_duplicate_check`: the repeat is answered ok and not shown)."""
+        since = self.clock() - timedelta(seconds=within_seconds)
+        with self.lock:
+            return any(
+                r.api == api and r.target == target and r.msgtype == msgtype and r.content == content
+                and r.at >= since and r.status in (Status.DELIVERED, Status.PARTIAL)
+                for r in reversed(self.records)
+            )
 
     def query(
         self,

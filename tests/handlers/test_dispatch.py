@@ -28,7 +28,10 @@ from tests.helpers.simulator import SimulatorHandle, running_simulator
 
 ROBOTS = {f"robot{n}": f"key-robot-{n:04d}" for n in range(5)}
 MANAGERS = ["lisi", "wangfang", "zhaolei", "liuyang", "chenjing", "sunli", "zhoujie", "wuhao"]
-FAST = OutboxConfig(send_timeout_seconds=0.3, backoff_base_seconds=1, backoff_max_seconds=30, lease_seconds=30)
+# The client's timeout must exceed any honest answer time of the simulator on a loaded CI machine: a
+# webhook post that lands and is answered after the timeout is retried and shows twice (the webhook has
+# no idempotency key; production waits 10 s). Injected timeouts stall longer than this timeout.
+FAST = OutboxConfig(send_timeout_seconds=1.5, backoff_base_seconds=1, backoff_max_seconds=30, lease_seconds=30)
 
 
 def settings_for(sim: SimulatorHandle) -> Settings:
@@ -97,7 +100,7 @@ def statuses(factory: sessionmaker[Session]) -> dict[str, int]:
         return outbox.count_by_status(session)
 
 
-FAULTS_30 = FaultConfig(server_error=0.1, timeout=0.1, token_expiry=0.1, timeout_seconds=0.6, seed=20260302)
+FAULTS_30 = FaultConfig(server_error=0.1, timeout=0.1, token_expiry=0.1, timeout_seconds=1.8, seed=20260302)
 
 
 @pytest.mark.slow

@@ -179,6 +179,38 @@ def test_past_30_per_minute_to_one_member_wecom_answers_ok_but_drops(client, sta
     assert state.query(contains="恢复", recipient="lisi")
 
 
+@pytest.mark.parametrize(
+    ("check", "interval", "wait", "shown"),
+    [
+        (0, None, 10, 2),  # no duplicate check: a resend is shown again
+        (1, None, 10, 1),  # default interval 1800 s: the resend is answered ok, not shown
+        (1, None, 1801, 2),  # outside the interval it is a new message
+        (1, 60, 61, 2),
+        (1, 99999, 4 * 3600 + 1, 2),  # the interval is capped at 4 hours
+    ],
+)
+def test_message_send_duplicate_check_drops_an_identical_resend(client, state, clock, check, interval, wait, shown):
+    access = token(client, state)
+    payload = app_text(state, "lisi") | {"enable_duplicate_check": check}
+    if interval is not None:
+        payload["duplicate_check_interval"] = interval
+    first = client.post("/cgi-bin/message/send", params={"access_token": access}, json=payload)
+    clock.advance(wait)
+    access = token(client, state)  # tokens live 7200 s: the longest waits need a fresh one
+    again = client.post("/cgi-bin/message/send", params={"access_token": access}, json=payload)
+    assert first.json()["errcode"] == 0 and again.json()["errcode"] == 0
+    assert len(state.query(status="delivered")) == shown
+    assert len(state.query(status="duplicate")) == 2 - shown
+
+
+def test_duplicate_check_compares_content_and_recipients(client, state):
+    access = token(client, state)
+    for touser, content in [("lisi", "告警A"), ("lisi", "告警B"), ("zhangwei", "告警A")]:
+        payload = app_text(state, touser, content) | {"enable_duplicate_check": 1}
+        client.post("/cgi-bin/message/send", params={"access_token": access}, json=payload)
+    assert len(state.query(status="delivered")) == 3
+
+
 def test_past_1000_per_hour_to_one_member_is_dropped(client, state, clock):
     access = token(client, state)
     for _ in range(1000):
