@@ -86,6 +86,16 @@ async def drain(dispatcher: Dispatcher, factory: sessionmaker[Session], clock: M
     raise AssertionError("outbox did not drain")
 
 
+def drain_and_close(out: Outbound, factory: sessionmaker[Session], sim: SimulatorHandle) -> None:
+    """Send everything queued against the simulator's clock, then close the HTTP client."""
+
+    async def go() -> None:
+        await drain(out.dispatcher, factory, sim.clock)
+        await out.client.aclose()
+
+    asyncio.run(go())
+
+
 def delivered_counts(sim: SimulatorHandle) -> Counter[str]:
     """How many times each numbered message reached a person, per the simulator's record."""
     seen: Counter[str] = Counter()
@@ -111,11 +121,7 @@ def test_500_alerts_with_30_percent_faults_are_each_delivered_exactly_once(
     queue_alerts(factory, 500, at=sim.clock())
     out = outbound(config, sim, factory)
 
-    async def go() -> None:
-        await drain(out.dispatcher, factory, sim.clock)
-        await out.client.aclose()
-
-    asyncio.run(go())
+    drain_and_close(out, factory, sim)
     assert len(sim.state.faults.injected) > 100  # the faults really happened
     assert delivered_counts(sim) == Counter({f"{n:04d}": 1 for n in range(500)})
     assert statuses(factory) == {"sent": 500}
@@ -197,11 +203,7 @@ def test_25_posts_to_one_robot_in_a_minute_all_arrive_never_more_than_20_in_60_s
         session.commit()
     out = outbound(config, sim, factory)
 
-    async def go() -> None:
-        await drain(out.dispatcher, factory, sim.clock)
-        await out.client.aclose()
-
-    asyncio.run(go())
+    drain_and_close(out, factory, sim)
     records = sim.messages(api="webhook/send")
     assert [r.status for r in records] == [Status.DELIVERED] * 25  # no 45009, none dropped
     times = sorted(r.at for r in records)
@@ -260,11 +262,7 @@ def test_retries_give_up_after_max_attempts_with_backoff(
     start = sim.clock()
     out = outbound(config, sim, factory, outbox_config=FAST.model_copy(update={"max_attempts": 4}))
 
-    async def go() -> None:
-        await drain(out.dispatcher, factory, sim.clock)
-        await out.client.aclose()
-
-    asyncio.run(go())
+    drain_and_close(out, factory, sim)
     with factory() as session:
         [dead] = outbox.list_dead(session)
     assert dead.attempts == 4 and "gave up after 4 attempts" in dead.last_error
@@ -331,11 +329,7 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     settings = Settings(**{**settings_for(sim).model_dump(), "robot_keys": json.dumps({"east": ROBOTS["robot0"]})})
     out = Outbound(config.model_copy(update={"outbox": FAST}), settings, factory, clock=sim.clock)
 
-    async def go() -> None:
-        await drain(out.dispatcher, factory, sim.clock)
-        await out.client.aclose()
-
-    asyncio.run(go())
+    drain_and_close(out, factory, sim)
     [alert] = sim.messages(api="message/send", status="delivered")
     assert alert.target == "lisi" and alert.delivered_to == ["lisi"]
     assert "> 成员：张伟（华东销售部）" in alert.content and "138****5678" in alert.content
@@ -356,11 +350,7 @@ def test_35_alerts_to_one_manager_are_paced_so_wecom_drops_none(
         session.commit()
     out = outbound(config, sim, factory)
 
-    async def go() -> None:
-        await drain(out.dispatcher, factory, sim.clock)
-        await out.client.aclose()
-
-    asyncio.run(go())
+    drain_and_close(out, factory, sim)
     records = sim.messages(api="message/send")
     assert [r.status for r in records] == [Status.DELIVERED] * 35  # WeCom would silently drop beyond 30/min
     times = sorted(r.at for r in records)
