@@ -118,22 +118,15 @@ def body_key(api: str, target: str, body: dict) -> str:
 
 
 def _accepted(records: Iterable[Record]) -> tuple[Counter, int]:
-    """Accepted sends by body; a message/send repeat inside its `duplicate_check_interval` is one that
-    real WeCom drops (the simulator does not model the duplicate check, so it is discounted here)."""
+    """Accepted sends by body, and how many repeats WeCom's duplicate check dropped (the simulator
+    honours `enable_duplicate_check` and records those as `duplicate`, never as delivered)."""
     accepted: Counter = Counter()
-    last: dict[str, float] = {}
     drops = 0
-    for record in sorted(records, key=lambda r: r.at):
-        if record.status not in ACCEPTED:
-            continue
-        key = body_key(record.api, record.target, record.body)
-        at = record.at.timestamp()
-        window = record.body.get("duplicate_check_interval", 1800) if record.body.get("enable_duplicate_check") else 0
-        if key in last and at - last[key] < window:
+    for record in records:
+        if record.status == Status.DUPLICATE:
             drops += 1
-            continue
-        last[key] = at
-        accepted[key] += 1
+        elif record.status in ACCEPTED:
+            accepted[body_key(record.api, record.target, record.body)] += 1
     return accepted, drops
 
 

@@ -39,7 +39,7 @@ def _notes(result: Any) -> str:
     if c.wecom_duplicate_check_drops:
         notes.append(
             f"{c.wecom_duplicate_check_drops} message/send repeat(s) after a kill fell inside "
-            f"`duplicate_check_interval`: real WeCom drops them (the simulator records them; not counted)."
+            f"`duplicate_check_interval`: WeCom's duplicate check dropped them (the simulator honours it)."
         )
     if c.dead_letters:
         notes.append("Dead letters: " + "; ".join(f"`{d}`" for d in c.dead_letters[:10]))
