@@ -23,7 +23,12 @@ from storage.db import make_engine, make_session_factory
 from storage.models import Base
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+#: Tencent's published callback crypto samples (our own copy: the suite never reads ../shared).
+WECOM_VECTORS = REPO / "tests" / "data" / "wecom-vectors.json"
+#: Where WeCom API calls go in tests that do not start the simulator: a loopback port nothing
+#: listens on, so a forgotten simulator fails fast with "connection refused" instead of reaching
+#: qyapi.weixin.qq.com.
+NO_WECOM_API = "http://127.0.0.1:9/cgi-bin"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PG_SERVER = os.environ.get("GROUPBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -36,10 +41,11 @@ def sh(*args: int) -> datetime:
 
 @pytest.fixture(autouse=True)
 def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's WeCom secrets or database URL."""
+    """No test sees the developer's WeCom secrets or database URL, and none reaches the real WeCom API."""
     for name in list(os.environ):
         if name.startswith("GROUPBOT_") and name != "GROUPBOT_TEST_PG" or name == "DATABASE_URL":
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GROUPBOT_WECOM_API_BASE", NO_WECOM_API)
 
 
 @pytest.fixture(scope="session")

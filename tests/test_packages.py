@@ -33,3 +33,14 @@ def test_the_distribution_lists_exactly_our_packages():
         for init in (REPO / name).rglob("__init__.py")
     }
     assert on_disk <= set(packages), f"packages missing from pyproject.toml: {sorted(on_disk - set(packages))}"
+
+
+def test_every_data_folder_is_declared_so_pip_install_prints_no_warnings():
+    """setuptools warns (a page per folder) about an importable folder it ships but was not told of."""
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+    shipped = set(setuptools["packages"])
+    for name in TOP_LEVEL:
+        for folder in (REPO / name).rglob("*"):
+            if folder.is_dir() and folder.name != "__pycache__" and any(f.is_file() for f in folder.iterdir()):
+                dotted = ".".join(folder.relative_to(REPO).parts)
+                assert dotted in shipped, f"{dotted} is shipped as data but not declared in [tool.setuptools] packages"

@@ -24,7 +24,7 @@ from bot.settings import Settings
 from handlers.inbox_worker import InboxWorker
 from storage.db import make_engine, make_session_factory
 from storage.models import Base, InboxEvent, Message
-from tests.conftest import SHARED
+from tests.conftest import WECOM_VECTORS
 from tests.helpers.tcpproxy import TcpProxy
 from tests.helpers.wecom import (
     AES_KEY,
@@ -111,7 +111,7 @@ def post_callback(client: TestClient, signed, path: str = "/wecom/callback"):
 
 @pytest.mark.parametrize("path", ["/wecom/callback", "/wecom/aibot"])
 def test_url_verification_returns_only_the_plaintext(config: AppConfig, engine: Engine, path: str) -> None:
-    vectors = json.loads((SHARED / "spec" / "wecom-vectors.json").read_text(encoding="utf-8"))["vectors"]
+    vectors = json.loads(WECOM_VECTORS.read_text(encoding="utf-8"))["vectors"]
     vector = next(v for v in vectors if v["id"] == "A-verify-url")
     settings = make_settings().model_copy(update={"corp_id": vector["receive_id"]})
     if path == "/wecom/aibot":  # the AI bot uses receive id "", so build its echostr ourselves

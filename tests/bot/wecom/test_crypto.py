@@ -8,10 +8,10 @@ import pytest
 
 from bot.errors import PayloadError, SignatureError
 from bot.wecom.crypto import CallbackCrypto
-from tests.conftest import SHARED
+from tests.conftest import WECOM_VECTORS
 from tests.helpers.wecom import AES_KEY, CORP_ID, TOKEN, broken_requests, callback_request
 
-VECTORS = json.loads((SHARED / "spec" / "wecom-vectors.json").read_text(encoding="utf-8"))["vectors"]
+VECTORS = json.loads(WECOM_VECTORS.read_text(encoding="utf-8"))["vectors"]
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
