@@ -6,6 +6,7 @@
     │   ├── SignatureError     msg_signature does not match (→ 403)
     │   └── PayloadError       body unreadable: XML/JSON, padding, key, receive id, size (→ 400/413)
     ├── StorageUnavailable     the database cannot be reached (→ HTTP 503, WeCom retries)
+    ├── ArchiveSdkError        the chat-archive SDK (native, or the simulator's) failed: operation + native code
     └── SendError              an outbound WeCom call failed
         ├── RetryableSendError     try again later (5xx, timeouts, 45009, -1 system busy)
         ├── TokenExpiredError      refresh the access token, then retry (40014, 42001)
@@ -61,6 +62,17 @@ class PayloadError(IngestError):
 
 class StorageUnavailable(GroupbotError):
     """Raised when the database cannot be reached; the request is answered 503 so WeCom retries."""
+
+
+class ArchiveSdkError(GroupbotError):
+    """Raised when the chat-archive SDK fails: `operation` and its native `code` (10001 parameters,
+    10002 corp id/secret, 10008 decrypt) when the SDK said so; None when its process died or hung."""
+
+    def __init__(self, reason: str, *, operation: str | None = None, code: int | None = None) -> None:
+        self.reason = reason
+        self.operation = operation
+        self.code = code
+        super().__init__(reason)
 
 
 class SendError(GroupbotError):

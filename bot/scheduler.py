@@ -34,7 +34,7 @@ from storage.job_runs import claim_run, finish_run
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["done", "taken", "skipped", "disabled"]
+JobOutcome = Literal["done", "taken", "skipped", "disabled"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def run_job(
     owner: str,
     is_workday: Callable[[date], bool],
     wall_clock: Callable[[], datetime] | None = None,
-) -> Outcome:
+) -> JobOutcome:
     """Run `name` for the period of `now` unless a replica already has; commit claim and posts together."""
     schedule = schedule_of(config, name)
     if not schedule.enabled:
@@ -145,7 +145,7 @@ class JobScheduler:
     def enabled_jobs(self) -> list[str]:
         return [name for name in JOBS if schedule_of(self.config, name).enabled]
 
-    def run(self, name: str, now: datetime) -> Outcome:
+    def run(self, name: str, now: datetime) -> JobOutcome:
         return run_job(
             name,
             session_factory=self.session_factory,
@@ -156,15 +156,15 @@ class JobScheduler:
             wall_clock=self.clock,
         )
 
-    def fire(self, name: str) -> Outcome:
+    def fire(self, name: str) -> JobOutcome:
         """What the cron trigger calls: run `name` for the period the current time falls in."""
         return self.run(name, self.clock())
 
-    def catch_up(self) -> dict[str, Outcome]:
+    def catch_up(self) -> dict[str, JobOutcome]:
         """Run, once, each job whose latest fire time lies within the grace window before now."""
         now = self.clock()
         grace = timedelta(minutes=self.config.schedules.grace_minutes)
-        outcomes: dict[str, Outcome] = {}
+        outcomes: dict[str, JobOutcome] = {}
         for name in self.enabled_jobs():
             fired = last_fire_time(schedule_of(self.config, name).cron, self.tz, now=now, grace=grace)
             if fired is not None:

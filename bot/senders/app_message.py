@@ -16,8 +16,8 @@ import httpx
 
 from bot.config import OutboxConfig
 from bot.errors import PermanentSendError
-from bot.senders.errors import post
 from bot.senders.token import TokenCache, with_token
+from bot.senders.wecom_http import post
 from handlers.dispatch import Outgoing
 from storage.ratelimit import Limit
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import httpx
 
-from bot.senders.errors import post
 from bot.senders.token import TokenCache, with_token
+from bot.senders.wecom_http import post
 from handlers.dispatch import Outgoing
 from storage.ratelimit import Limit
 

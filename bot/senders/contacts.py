@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from bot.errors import PermanentSendError
-from bot.senders.errors import get
 from bot.senders.token import TokenCache, with_token
+from bot.senders.wecom_http import get
 from handlers.directory import Person
 
 USER_NOT_FOUND = 60111

@@ -17,7 +17,7 @@ import httpx
 
 from bot.config import OutboxConfig
 from bot.errors import PermanentSendError
-from bot.senders.errors import post
+from bot.senders.wecom_http import post
 from handlers.dispatch import Outgoing
 from storage.ratelimit import Limit
 

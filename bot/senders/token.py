@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import PermanentSendError, TokenExpiredError
-from bot.senders.errors import get
+from bot.senders.wecom_http import get
 from storage import tokens
 
 T = TypeVar("T")

@@ -25,17 +25,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import TypeAdapter
 
+from bot.errors import ArchiveSdkError
+
 #: GetChatData refuses more than this many records per call.
 MAX_LIMIT = 1000
 
 
-class ArchiveSdkError(Exception):
-    """Raised as the native SDK fails: `code` is its error number (10001 parameters, 10008 decrypt)."""
-
-    def __init__(self, operation: str, code: int) -> None:
-        super().__init__(f"{operation} failed with code {code}")
-        self.operation = operation
-        self.code = code
+def _sdk_error(operation: str, code: int) -> ArchiveSdkError:
+    """What the native SDK reports: the failed call and its error number."""
+    return ArchiveSdkError(f"{operation} failed with code {code}", operation=operation, code=code)
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def generate_archive_key() -> tuple[rsa.RSAPrivateKey, str]:
 def _aes(random_key: str) -> Cipher:
     raw = random_key.encode()
     if len(raw) != 32:
-        raise ArchiveSdkError("DecryptData", 10008)
+        raise _sdk_error("DecryptData", 10008)
     return Cipher(algorithms.AES(raw), modes.CBC(raw[:16]))
 
 
@@ -141,15 +139,15 @@ class SimArchiveSdk:
 
     def __init__(self, store: ArchiveStore, corpid: str, secret: str) -> None:
         if corpid != store.corp_id or not secrets.compare_digest(secret, store.secret):
-            raise ArchiveSdkError("Init", 10002)  # the native SDK's code for a bad corp id / secret
+            raise _sdk_error("Init", 10002)  # the native SDK's code for a bad corp id / secret
         self._store = store
         self._closed = False
 
     def get_chat_data(self, seq: int = 0, limit: int = 1000) -> ChatDataResponse:
         if self._closed:
-            raise ArchiveSdkError("GetChatData", 10000)
+            raise _sdk_error("GetChatData", 10000)
         if seq < 0 or not 1 <= limit <= MAX_LIMIT:
-            raise ArchiveSdkError("GetChatData", 10001)
+            raise _sdk_error("GetChatData", 10001)
         return ChatDataResponse(errcode=0, errmsg="ok", chatdata=self._store.after(seq, limit))
 
     def decrypt_data(self, encrypt_key: str, encrypt_msg: str, *, adapter: TypeAdapter[Any] | None = None) -> Any:
@@ -159,7 +157,7 @@ class SimArchiveSdk:
             unpadder = sym_padding.PKCS7(128).unpadder()
             value = json.loads(unpadder.update(padded) + unpadder.finalize())
         except (ValueError, UnicodeDecodeError):
-            raise ArchiveSdkError("DecryptData", 10008) from None
+            raise _sdk_error("DecryptData", 10008) from None
         return value if adapter is None else adapter.validate_python(value, strict=True)
 
     def close(self) -> None:

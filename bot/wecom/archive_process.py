@@ -21,12 +21,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from bot.errors import ArchiveSdkError
+
 _SECRET_ENV = "GROUPBOT_ARCHIVE_CHILD_SECRET"
 _CORP_ENV = "GROUPBOT_ARCHIVE_CHILD_CORP"
-
-
-class ArchiveSdkError(RuntimeError):
-    """Raised when the SDK process reports an SDK error, times out or dies (error type only)."""
 
 
 @dataclass(frozen=True, slots=True)

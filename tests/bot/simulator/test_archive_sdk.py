@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bot.simulator.archive_sdk import ArchiveSdkError, ArchiveStore, SimArchiveSdk, generate_archive_key
+from bot.errors import ArchiveSdkError
+from bot.simulator.archive_sdk import ArchiveStore, SimArchiveSdk, generate_archive_key
 from bot.wecom.archive import RAW_MESSAGE, ArchiveKeys, ArchivePoller
 from storage.db import make_session_factory
 from storage.models import InboxEvent

@@ -9,9 +9,10 @@ import matplotlib.ft2font  # noqa: F401
 import pytest
 from pydantic import TypeAdapter
 
+from bot.errors import ArchiveSdkError
 from bot.settings import Settings
 from bot.wecom.archive import make_archive_sdk
-from bot.wecom.archive_process import ArchiveSdkError, IsolatedArchiveSdk
+from bot.wecom.archive_process import IsolatedArchiveSdk
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pywecomarchive") is None, reason="the archive extra is not installed"

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from bot.errors import PermanentSendError, RetryableSendError, TokenExpiredError
-from bot.senders.errors import ERRCODES, check, post
+from bot.senders.errcodes import ERRCODES
+from bot.senders.wecom_http import check, post
 
 
 def answer(status: int = 200, **body: object) -> httpx.Response:

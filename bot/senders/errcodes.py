@@ -1,15 +1,12 @@
-"""WeCom's answers, mapped to what the dispatcher does about them: retry, refresh the token, give up.
+"""WeCom's error codes, mapped to what the dispatcher does about them: retry, refresh the token, give up.
 
-`check(answer)` raises the matching bot.errors exception for a non-zero errcode; `raise_for_http`
-does the same for transport faults and HTTP statuses. Codes not in the table are retried (bounded
-by `outbox.max_attempts`): an unknown code is more often WeCom having a bad minute than a bug.
+`error_for(errcode, api)` is the matching bot.errors exception. Codes not in the table are retried
+(bounded by `outbox.max_attempts`): an unknown code is more often WeCom having a bad minute than a bug.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-import httpx
+from typing import Literal
 
 from bot.errors import PermanentSendError, RetryableSendError, SendError, TokenExpiredError
 
@@ -57,41 +54,3 @@ def error_for(errcode: int, api: str) -> SendError:
     if verdict == "permanent":
         return PermanentSendError(reason, errcode)
     return RetryableSendError(reason, errcode, retry_after=60.0 if errcode == 45009 else None)
-
-
-def check(response: httpx.Response, api: str) -> dict[str, Any]:
-    """The JSON answer of a WeCom call, or the right SendError (WeCom's errors come with HTTP 200)."""
-    if response.status_code >= 500 or response.status_code == 429:
-        raise RetryableSendError(f"{api}: HTTP {response.status_code}")
-    if response.status_code >= 400:
-        raise PermanentSendError(f"{api}: HTTP {response.status_code}")
-    try:
-        answer = response.json()
-    except ValueError:
-        raise RetryableSendError(f"{api}: answer is not JSON") from None
-    errcode = int(answer.get("errcode", 0) or 0)
-    if errcode:
-        raise error_for(errcode, api)
-    return answer
-
-
-async def post(client: httpx.AsyncClient, url: str, api: str, *, params: dict[str, str], json: Any) -> dict:
-    """POST and check; network faults and timeouts are retryable. `params` may hold secrets: they
-    never reach an exception message (httpx puts the URL only on the request object)."""
-    try:
-        response = await client.post(url, params=params, json=json)
-    except httpx.TimeoutException:
-        raise RetryableSendError(f"{api}: timed out") from None
-    except httpx.TransportError as exc:
-        raise RetryableSendError(f"{api}: network error {type(exc).__name__}") from None
-    return check(response, api)
-
-
-async def get(client: httpx.AsyncClient, url: str, api: str, *, params: dict[str, str]) -> dict:
-    try:
-        response = await client.get(url, params=params)
-    except httpx.TimeoutException:
-        raise RetryableSendError(f"{api}: timed out") from None
-    except httpx.TransportError as exc:
-        raise RetryableSendError(f"{api}: network error {type(exc).__name__}") from None
-    return check(response, api)
