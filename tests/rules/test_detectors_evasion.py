@@ -135,3 +135,22 @@ def test_evasive_mobile_is_masked_and_nothing_else_changes(
     assert kinds == ["mobile"]
     assert clear not in out and written not in out
     assert masked(out)[1] == []  # nothing left to find in the masked text
+
+
+# Chinese numerals as reps write them in ordinary sentences: counts, dates, amounts, rankings.
+NUMERAL_TALK = st.lists(
+    st.one_of(
+        st.text(alphabet="零〇一二两三四五六七八九十百千万幺", min_size=1, max_size=4),
+        st.text(alphabet="个位家客户年月日号点万元台第次，。、 ", min_size=1, max_size=3),
+        st.text(alphabet="0123456789", min_size=1, max_size=4),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(NUMERAL_TALK)
+def test_fewer_than_eleven_digits_of_any_script_are_never_an_identifier(text: str) -> None:
+    digit_like = sum(ch in "0123456789零〇一二两三四五六七八九幺" for ch in text)
+    assume(digit_like < 11)
+    assert masked(text) == (text, [])
