@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import AppConfig
+from handlers import reminders
 from handlers.context import HandlerContext
 from handlers.replay import ReplaySummary, memory_judge, replay, storing_judge
 from rules.engine import RuleEngine
-from storage.models import Base, Client, Deal
+from storage.models import Base, Client, Deal, OutboxItem
 from tests.conftest import sh
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -97,3 +98,17 @@ def test_stored_like_the_live_webhook_nothing_clear_and_no_garbled_client(sessio
     clients = {(c.name, c.company) for c in session.execute(select(Client.name, Client.company))}
     assert clients == {("张学友", "阿里云"), ("王总", "华星科技"), ("李总", "远航物流")}
     assert session.scalar(select(Deal.amount_yuan).where(Deal.msgid == "a-019")) is None
+
+
+def test_an_overdue_plan_is_in_the_next_reminder(session: Session, config: AppConfig) -> None:
+    """a-020, written 11-25 with 下一步：11月10日签合同, is reminded the next morning as overdue, not in 2027."""
+    engine = RuleEngine.from_config(config.rules, config.group_rules())
+    ctx = HandlerContext(config=config, engine=engine, hmac_key=b"k" * 32, clock=lambda: sh(2026, 11, 25, 12, 0))
+    replay(INPUT.read_bytes().splitlines(keepends=True), storing_judge(session, ctx, ReplaySummary()), lambda _: None)
+    session.commit()
+
+    reminders.send_reminders(session, config, now=sh(2026, 11, 26, 9, 5))
+    session.commit()
+    texts = {i.target: i.payload["text"]["content"] for i in session.scalars(select(OutboxItem)) if i.channel == "app"}
+    assert "华星科技 王总：11月10日签合同（已逾期16天，原定11月10日）" in texts["zhouqiang"]
+    assert not any("远航物流 李总" in text for text in texts.values())  # due 2027-09-01
