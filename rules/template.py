@@ -53,7 +53,7 @@ class LabelParser:
         return "：" in value or ":" in value or self._inner_label.search(value) is not None
 
     def parse(self, text: str) -> dict[str, str]:
-        """{key: trimmed value} in text order; the first occurrence of a key wins."""
+        """{key: trimmed value} in text order; the first non-empty occurrence of a key wins."""
         if "：" not in text and ":" not in text:  # no colon, no label: skip the regex
             return {}
         matches = list(self._pattern.finditer(text))
