@@ -39,6 +39,8 @@ _DIGITS = frozenset("0123456789零〇一二两三四五六七八九十")
 _GLUED = frozenset("0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_/")
 #: Longer numerals are no amount a rep writes; capping them keeps cn2an's work bounded.
 _MAX_BODY = 24
+#: Above this no deal is real (a trillion yuan), and the database column is a 64-bit integer.
+MAX_YUAN = 10**12
 # Behind an amount label a bare number is an amount too (成交金额：50000, 合同金额：20,000).
 _BARE = re.compile(rf"^\s*(?P<num>{_ARABIC})\s*$")
 
@@ -74,7 +76,7 @@ def _yuan(body: str) -> int | None:
     except (ValueError, KeyError, IndexError, TypeError):
         return None
     yuan = int(round(value))
-    return yuan if yuan > 0 else None
+    return yuan if 0 < yuan <= MAX_YUAN else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ PARSER = DealParser(SETTINGS, FollowUpTemplate.from_settings(TemplateSettings(),
         ("运了20kg样品", None),
         ("发票号 INV-2026-000123", None),
         ("0元试用", None),  # never an amount of 0
+        ("99999999999999999999亿元", None),  # no real deal, and more than the database holds
     ],
 )
 def test_amounts(text: str, yuan: int | None) -> None:
