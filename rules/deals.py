@@ -72,10 +72,9 @@ def _yuan(body: str) -> int | None:
     if not text or len(text) > _MAX_BODY:
         return None
     try:
-        value = cn2an.cn2an(text, "smart")
-    except (ValueError, KeyError, IndexError, TypeError):
+        yuan = int(round(cn2an.cn2an(text, "smart")))
+    except (ValueError, KeyError, IndexError, TypeError, OverflowError):
         return None
-    yuan = int(round(value))
     return yuan if 0 < yuan <= MAX_YUAN else None
 
 
