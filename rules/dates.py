@@ -3,8 +3,9 @@
 Resolved against the day the message was sent (Asia/Shanghai). `direction` says which way an
 ambiguous expression leans: "past" for 上次沟通时间 (a bare 周五 is the latest Friday on or before
 that day, a month-day after it is last year's), "future" for 下一步行动计划 (the earliest Friday on
-or after it, a month-day before it is next year's). Weeks run Monday to Sunday. An expression that
-names no single day (上周, 年后) gives None.
+or after it; a month-day more than 60 days before it is next year's, one up to 60 days before
+stays in this year: an overdue plan, which the reminders must still see). Weeks run Monday to
+Sunday. An expression that names no single day (上周, 年后) gives None.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ _RELATIVE_DAYS = {
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6,
              "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}  # fmt: skip
 _CN_NUM = "零〇一二两三四五六七八九十"
+#: A year-less month-day for 下一步 this many days before sent_at is an overdue plan, not next year's
+#: (contract: "下一步：11月10日签合同" written on 11-25 is 15 days overdue, not due in a year).
+OVERDUE_DAYS = 60
 # "3-5个工作日", "2/3的预算": a range or fraction of counted things, not a month/day.
 _COUNTED = "天个周月年人万元台家套件次小号日%"
 
@@ -65,8 +69,7 @@ def _resolve(m: re.Match[str], today: date, direction: Direction) -> date | None
         month = int(m["em"])
         if not 1 <= month <= 12:
             return None
-        day = 1 if m["epart"] == "初" else calendar.monthrange(today.year, month)[1]
-        return _month_day(month, day, today, direction)
+        return _month_day(month, 1 if m["epart"] == "初" else _LAST_DAY, today, direction)
     if m["md"]:
         return _month_day(int(m["m"]), int(m["d1"] or m["d2"]), today, direction)
     if m["cnmd"]:
@@ -86,15 +89,26 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
+#: `day` for "the last day of the month", whichever year the month-day lands in (2月底 in a leap year).
+_LAST_DAY = -1  # no written day is negative (3月0日 stays invalid)
+
+
 def _month_day(month: int, day: int, today: date, direction: Direction) -> date | None:
-    found = _safe_date(today.year, month, day)
+    """`month`/`day` without a year: sent_at's year, or the one before/after (module docstring)."""
+    found = _in_year(today.year, month, day)
     if found is None:
         return None
     if direction == "past" and found > today:
-        return _safe_date(today.year - 1, month, day)
-    if direction == "future" and found < today:
-        return _safe_date(today.year + 1, month, day)
+        return _in_year(today.year - 1, month, day)
+    if direction == "future" and (today - found).days > OVERDUE_DAYS:
+        return _in_year(today.year + 1, month, day)
     return found
+
+
+def _in_year(year: int, month: int, day: int) -> date | None:
+    if day == _LAST_DAY and 1 <= month <= 12:
+        return date(year, month, calendar.monthrange(year, month)[1])
+    return _safe_date(year, month, day)
 
 
 def _weekday(prefix: str | None, weekday: int, today: date, direction: Direction) -> date:

@@ -87,6 +87,12 @@ class Violation:
     detail: str
     kinds: tuple[SensitiveKind, ...] = ()
     missing: tuple[str, ...] = ()
+    #: template: the canonical fields that were read (contract order), for the rep's warning.
+    recognised: tuple[str, ...] = ()
+    #: template: client_name/company written but not readable (a colon or label left inside).
+    unreadable: tuple[str, ...] = ()
+    #: template: the expected report on one line, built from the configured prefix and labels.
+    expected_format: str = ""
 
     def to_contract(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule}
@@ -111,10 +117,18 @@ class ClientUpdate:
     next_action_due: date | None = None
     #: The canonical names of fields that were absent or empty (contract order).
     missing: tuple[str, ...] = ()
+    #: client_name/company that were written but still held a colon or a label, so were not read:
+    #: they are None here and listed in `missing` too, and no client is created from them.
+    unreadable: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
         return not self.missing
+
+    @property
+    def recognised(self) -> tuple[str, ...]:
+        """The canonical names of the fields that were read, in contract order."""
+        return tuple(name for name in FOLLOW_UP_FIELDS if name not in self.missing)
 
     def to_contract(self) -> dict[str, Any]:
         return {

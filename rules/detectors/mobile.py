@@ -1,10 +1,12 @@
 """Mainland mobile numbers (手机号), confirmed with Google's libphonenumber metadata.
 
 A candidate is 11 digits starting 13-19, optionally after 86 / +86 / 0086, possibly grouped by
-spaces or dashes (138 1234 5678, +86-138-1234-5678). `phonenumbers` then decides whether the
-number range is assigned to mobile service, so 12345678901 or a landline (021-12345678) is not a
-mobile. Parsing costs tens of microseconds, so only candidates that pass the cheap shape test reach
-it, and verdicts are cached per number. Example: 13812345678 → 138****5678.
+spaces, dashes or dots or with the first three in parentheses (138 1234 5678, +86-138-1234-5678,
+138.1234.5678, (138)12345678), or written to slip past a filter (digit_runs reads those).
+`phonenumbers` then decides whether the number range is assigned to mobile service, so
+12345678901 or a landline (021-12345678) is not a mobile. Parsing costs tens of microseconds, so
+only candidates that pass the cheap shape test reach it, and verdicts are cached per number.
+Example: 13812345678 → 138****5678.
 """
 
 from __future__ import annotations

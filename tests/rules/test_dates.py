@@ -53,7 +53,20 @@ WED = date(2026, 3, 4)
         ("下个月底", date(2026, 1, 20), "future", date(2026, 2, 28)),
         ("上月底", WED, "past", date(2026, 2, 28)),
         ("12月底", WED, "future", date(2026, 12, 31)),
-        ("2月底", WED, "future", date(2027, 2, 28)),
+        # 下一步 dates up to 60 days back are overdue plans in this year, not next year's (issue 12).
+        ("2月底", WED, "future", date(2026, 2, 28)),
+        ("11月10日签合同", date(2026, 11, 25), "future", date(2026, 11, 10)),
+        ("11/10前回款", date(2026, 11, 25), "future", date(2026, 11, 10)),
+        ("十一月十日上门", date(2026, 11, 25), "future", date(2026, 11, 10)),
+        ("10月初给报价", date(2026, 11, 25), "future", date(2026, 10, 1)),
+        ("1月3日", WED, "future", date(2026, 1, 3)),  # exactly 60 days before: still overdue
+        ("1月2日", WED, "future", date(2027, 1, 2)),  # 61 days before: next year
+        ("9月1日签约", date(2026, 11, 25), "future", date(2027, 9, 1)),
+        ("2月底", date(2027, 12, 1), "future", date(2028, 2, 29)),  # the month's end in the year it lands in
+        ("12月底", date(2027, 1, 10), "future", date(2027, 12, 31)),  # after sent_at: this year
+        # 上次沟通时间 keeps its own rule: never after sent_at.
+        ("11月30日", date(2026, 11, 25), "past", date(2025, 11, 30)),
+        ("11月10日", date(2026, 11, 25), "past", date(2026, 11, 10)),
         # Ranges and fractions of counted things are no dates.
         ("3-5个工作日内交付", WED, "future", None),
         ("预计1-2天", WED, "future", None),

@@ -33,7 +33,16 @@ def mobiles(draw: st.DrawFn) -> tuple[str, str, str]:
     assume(phonenumbers.is_valid_number(phonenumbers.parse(number, "CN")))
     written = draw(
         st.sampled_from(
-            [number, f"{number[:3]} {number[3:7]} {number[7:]}", f"+86-{number[:3]}-{number[3:7]}-{number[7:]}"]
+            [
+                number,
+                f"{number[:3]} {number[3:7]} {number[7:]}",
+                f"+86-{number[:3]}-{number[3:7]}-{number[7:]}",
+                # issue 12: dots, the first three in parentheses, 0086 (evasive spellings:
+                # tests/rules/test_detectors_evasion.py, whose filler holds no digits)
+                f"{number[:3]}.{number[3:7]}.{number[7:]}",
+                f"({number[:3]}){number[3:]}",
+                f"0086 {number}",
+            ]
         )
     )
     return written, f"{number[:3]}****{number[-4:]}", number

@@ -121,3 +121,121 @@ def test_configured_aliases_and_labels() -> None:
     rule = FollowUpTemplate.from_settings(settings)
     update = rule.parse("联系人：王总\n公司：华星科技", WED)
     assert update is not None and (update.client_name, update.company) == ("王总", "华星科技")
+
+
+ALL_SIX = ("client_name", "company", "contact", "need", "last_contact_at", "next_action")
+MON = date(2026, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The issue's one-line report: labels with their colons start fields after spaces.
+        (
+            "#跟进 客户姓名：张学友 公司名称：阿里云 联系方式：138****5678 需求描述：云服务器迁移 "
+            "上次沟通时间：昨天 下一步行动计划：下周一电话回访",
+            ClientUpdate(
+                client_name="张学友", company="阿里云", contact="138****5678", need="云服务器迁移",
+                last_contact_at=date(2026, 3, 3), next_action="下周一电话回访", next_action_due=date(2026, 3, 9),
+            ),
+        ),
+        # As reported in issue 12: four labels on one line, two fields really missing.
+        (
+            "#跟进 客户姓名：张学友 公司名称：阿里云 联系方式：138****5678 下一步行动计划：下周一电话回访",
+            ClientUpdate(
+                client_name="张学友", company="阿里云", contact="138****5678", next_action="下周一电话回访",
+                next_action_due=date(2026, 3, 9), missing=("need", "last_contact_at"),
+            ),
+        ),
+        # Aliases, half-width colons, several and ideographic spaces between fields.
+        (
+            "【跟进】客户:王总   公司:华星科技\u3000电话:138****5678 "
+            "需求:仓储系统改造，3个仓库  上次联系:昨天 下一步:周四报价",
+            COMPLETE,
+        ),
+        # Spaces inside a value stay when no label follows them.
+        (
+            "客户：王总 公司：华星科技 需求：WMS 仓储 系统改造",
+            ClientUpdate(
+                client_name="王总", company="华星科技", need="WMS 仓储 系统改造",
+                missing=("contact", "last_contact_at", "next_action"),
+            ),
+        ),
+        # 联系方式 left empty, then 微信 after a space fills it.
+        (
+            "#跟进 客户：王总 公司：华星科技 联系方式： 微信：ab**** 需求：门禁 上次沟通：昨天 下一步：周四报价",
+            ClientUpdate(
+                client_name="王总", company="华星科技", contact="ab****", need="门禁",
+                last_contact_at=date(2026, 3, 3), next_action="周四报价", next_action_due=date(2026, 3, 5),
+            ),
+        ),
+        # Short aliases inside a company name are ordinary words, not labels.
+        (
+            "客户：王总 公司：华星企业管理咨询有限公司 单位地址在园区",
+            ClientUpdate(
+                client_name="王总", company="华星企业管理咨询有限公司 单位地址在园区",
+                missing=("contact", "need", "last_contact_at", "next_action"),
+            ),
+        ),
+    ],
+)
+def test_one_line_reports(text: str, expected: ClientUpdate) -> None:
+    assert RULE.parse(text, WED) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "unreadable", "missing"),
+    [
+        # 公司名称 written without its colon: the name swallowed it, so neither is read.
+        (
+            "#跟进 客户姓名：张学友 公司名称 阿里云 联系方式：138****5678 "
+            "需求描述：迁移 上次沟通：昨天 下一步：周五回访",
+            ("client_name",),
+            ("client_name", "company"),
+        ),
+        # A second colon inside the name (客户：王总：华星科技).
+        (
+            "【跟进】客户：王总：华星科技；需求：门禁；下一步：周五回访",
+            ("client_name",),
+            ("client_name", "company", "contact", "last_contact_at"),
+        ),
+        # A company that still holds a colon.
+        (
+            "【跟进】客户：王总；公司：华星科技 地址:园区3号；需求：门禁",
+            ("company",),
+            ("company", "contact", "last_contact_at", "next_action"),
+        ),
+        # 客户名称 (no alias) in the company: a missed label.
+        ("【跟进】公司：华星科技 客户名称 王总；需求：门禁", ("company",), ALL_SIX[:3] + ALL_SIX[4:]),
+    ],
+)
+def test_a_garbled_name_or_company_is_not_read(text: str, unreadable: tuple, missing: tuple) -> None:
+    update = RULE.parse(text, WED)
+    assert update is not None
+    assert update.unreadable == unreadable and update.missing == missing
+    assert all(getattr(update, name) is None for name in unreadable)  # no client from a garbled value
+
+
+def test_incomplete_report_tells_what_was_recognised_and_the_expected_format() -> None:
+    update = RULE.parse("#跟进 客户姓名：张学友 公司名称 阿里云 下一步行动计划：下周一电话回访", MON)
+    violation = RULE.check(update)
+    assert violation is not None
+    assert violation.recognised == ("next_action",)
+    assert violation.unreadable == ("client_name",)
+    assert violation.missing == ("client_name", "company", "contact", "need", "last_contact_at")
+    assert violation.expected_format == (
+        "【跟进】客户姓名：王总 公司名称：华星科技 联系方式：138****5678 需求描述：仓储系统改造 "
+        "上次沟通时间：昨天 下一步行动计划：周五报价"
+    )
+    # The replay line keeps the contract's keys only.
+    assert set(violation.to_contract()) == {"rule", "missing", "detail"}
+
+
+def test_expected_format_follows_the_configured_labels() -> None:
+    settings = TemplateSettings(prefixes=("#跟进",), fields={"client_name": FieldSpec(label="联系人")})
+    rule = FollowUpTemplate.from_settings(settings)
+    assert rule.expected_format.startswith("#跟进 联系人：王总 公司名称：华星科技 ")
+    assert rule.parse(rule.expected_format, WED) == ClientUpdate(
+        client_name="王总", company="华星科技", contact="138****5678", need="仓储系统改造",
+        last_contact_at=date(2026, 3, 3), next_action="周五报价", next_action_due=date(2026, 3, 6),
+    )
