@@ -8,6 +8,7 @@ lines with it shows what those add, and that even there a manager is not exempt 
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -101,3 +102,23 @@ def test_the_shipped_config_is_the_contract_defaults_in_every_group(shipped_conf
         assert block.exempt_members == (), name
         assert block.enabled is (name != "content_type"), name
     assert shipped_config.rules.policy.exempt_members == ()
+
+
+def test_content_type_is_off_by_default_and_judges_msgtypes_when_a_config_turns_it_on(tmp_path) -> None:
+    on = tmp_path / "content_type.yaml"
+    on.write_text("rules:\n  content_type: {enabled: true, allowed: [link, file]}\n", encoding="utf-8")
+    records = [
+        line("m-1", "wr-sales-east", "zhangwei", "2026-03-02T10:00:00+08:00", "", msgtype="redpacket"),
+        line("m-2", "wr-sales-east", "zhangwei", "2026-03-02T10:01:00+08:00", "", msgtype="file"),
+        line("m-3", "wr-sales-east", "zhangwei", "2026-03-02T10:02:00+08:00", "报价单已发，请查收"),
+    ]
+    assert replay(records) == {"m-1": [], "m-2": [], "m-3": []}
+    stdin = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    result = CliRunner().invoke(app, ["replay", "-", "--config", str(on)], input=stdin)
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [o["violations"] for o in out] == [
+        [{"rule": "content_type", "detail": "redpacket messages are not allowed in this group (allowed: link, file)"}],
+        [],
+        [],
+    ]
+    assert re.search(r"violations: content_type\s*│\s*1", result.stderr)
