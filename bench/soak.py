@@ -34,7 +34,7 @@ from bench.soak_audit import Counts, audit
 from bench.soak_fleet import Replica, Traffic
 from bench.soak_report import write_report
 from bot.config import load_config
-from bot.simulator.demo import DemoEnvironment
+from bot.simulator.demo import DEMO_CONFIG_PATH, DemoEnvironment
 from bot.simulator.faults import FaultConfig
 from storage import inbox
 from storage.db import make_engine, make_session_factory
@@ -103,8 +103,11 @@ class SoakResult:
 
 
 def soak_config(path: Path, workdir: Path, burst_minutes: int) -> Path:
-    """The repository's config with alerting that a soak can count: every job every minute, 1-min bursts."""
+    """The repository's config with the demo's groups and alerting that a soak can count: every job
+    every minute, 1-min bursts. The shipped config.yaml lists no group; the demo's have robots."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    demo = yaml.safe_load(DEMO_CONFIG_PATH.read_text(encoding="utf-8"))
+    data["groups"], data["members"] = demo["groups"], demo["members"]
     rules = data["rules"]
     rules["posting_window"]["action"] = "record"  # wall-clock traffic would break it on every message
     rules["frequency"]["action"] = "record"  # 200 msg/s breaks it for everyone; recorded, not sent

@@ -24,7 +24,7 @@ from bot.simulator.traffic import CallbackPoster
 if TYPE_CHECKING:
     from bench.soak import SoakParams
 
-#: Managers are exempt from the rules; the traffic comes from their reps.
+#: Managers are exempt from most rules (not sensitive); the traffic comes from their reps.
 MANAGERS = ("lisi", "zhaolei")
 
 

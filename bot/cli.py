@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -134,7 +135,8 @@ def run_cmd(
     """Migrate and serve; without WeCom credentials, also the simulator and demo traffic."""
     from bot.run_command import serve
 
-    app_config = _load_or_exit(config)
+    # No --config and no GROUPBOT_CONFIG: serve() picks the demo's groups in demo mode, else config.yaml.
+    app_config = _load_or_exit(config) if config is not None or os.environ.get("GROUPBOT_CONFIG") else None
     try:
         serve(app_config, host=host, port=port, log_level=log_level.upper(),
               say=lambda line: out.print(line, highlight=False))

@@ -42,7 +42,8 @@ class GroupConfig(_Model):
     escalation_contacts: tuple[str, ...] = ()
     #: Name of the group robot whose webhook key is in GROUPBOT_ROBOT_KEYS; None: no group posts.
     robot: str | None = None
-    #: Members exempt from the rules in this group (managers are always exempt).
+    #: Members exempt in this group like its managers: from every rule whose `exemptible` is True
+    #: (posting_window, frequency, template, content_type), never from sensitive.
     exempt: tuple[str, ...] = ()
     #: Partial per-rule overrides, e.g. {"frequency": {"limit": 20}}.
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -224,6 +225,7 @@ class TemplatesConfig(_Model):
             "frequency": "发帖频率",
             "template": "跟进报告格式",
             "sensitive": "客户隐私",
+            "content_type": "消息类型",
         }
     )
     #: Why a message broke the rule, for managers.
@@ -233,6 +235,7 @@ class TemplatesConfig(_Model):
             "frequency": "{{ window_minutes }} 分钟内在本群发了超过 {{ limit }} 条消息",
             "template": "跟进报告缺少：{{ missing }}",
             "sensitive": "含客户隐私或财务信息：{{ kinds }}",
+            "content_type": "发送了本群不允许的消息类型",
         }
     )
     #: One friendly sentence for the rep, posted in the group.
@@ -242,6 +245,7 @@ class TemplatesConfig(_Model):
             "frequency": "每 {{ window_minutes }} 分钟最多发 {{ limit }} 条，内容多可以合并成一条发。",
             "template": "跟进报告还缺少 {{ missing }}，请补全六项后再发一次。",
             "sensitive": "客户的联系方式和财务情况请不要发在群里，可以私下或在系统里记录。",
+            "content_type": "本群不接受这类消息（名片、红包、小程序等），请改发文字。",
         }
     )
     kind_names: dict[str, str] = Field(

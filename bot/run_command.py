@@ -16,11 +16,11 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import create_app
-from bot.config import AppConfig
+from bot.config import AppConfig, load_config
 from bot.errors import ConfigError, StorageUnavailable
 from bot.log import configure_logging
 from bot.settings import Settings
-from bot.simulator.demo import DemoEnvironment
+from bot.simulator.demo import DemoEnvironment, load_demo_config
 from storage.db import make_engine
 from storage.migrate import head_revision, upgrade
 from storage.models import Base
@@ -56,8 +56,15 @@ def migrate(url: str) -> str:
     return "no migrations found; tables created" if fresh else "no migrations found; tables checked"
 
 
+def config_to_serve(config: AppConfig | None, *, demo: bool) -> AppConfig:
+    """The config given; without one, the demo's groups in demo mode, else the default config.yaml."""
+    if config is not None:
+        return config
+    return load_demo_config() if demo else load_config()
+
+
 def serve(
-    config: AppConfig,
+    config: AppConfig | None,
     *,
     host: str,
     port: int,
@@ -70,6 +77,7 @@ def serve(
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     service_url = f"http://{local}:{port}"
     demo: DemoEnvironment | None = None
+    config = config_to_serve(config, demo=not settings.has_wecom_credentials)
     if not settings.has_wecom_credentials:
         demo = DemoEnvironment(config, service_url=service_url, interval=demo_interval)
         settings = load_settings(**demo.settings_overrides(), public_url=service_url)

@@ -154,6 +154,28 @@ class SensitiveSettings(RuleSettings):
     custom_keywords: tuple[CustomKeywords, ...] = ()
 
 
+#: A msgtype as WeCom writes it: lower-case letters, digits and underscores (card, redpacket, weapp).
+_MSGTYPE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ContentTypeSettings(RuleSettings):
+    """Off by default: groups that care list the non-text msgtypes they accept."""
+
+    enabled: bool = False
+    action: Action = "warn_member"
+    #: Non-text msgtypes this group accepts (chat-archive names: card, redpacket, link, file, weapp,
+    #: image, voice, video, ...); any other non-text message is a violation. text/markdown always pass.
+    allowed: tuple[str, ...] = ()
+
+    @field_validator("allowed")
+    @classmethod
+    def _msgtypes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, name in enumerate(value):
+            if not _MSGTYPE.match(name):
+                raise ValueError(f"allowed[{i}] {name!r} is not a msgtype (lower-case, e.g. card, redpacket, weapp)")
+        return value
+
+
 class DealSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -173,7 +195,8 @@ class EscalationSettings(BaseModel):
 class PolicySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: Members exempt from every rule in every group (admins); groups add their own managers.
+    #: Members exempt from posting_window, frequency, template and content_type in every group
+    #: (admins); groups add their managers and `exempt`. Never from sensitive (see its exempt_members).
     exempt_members: tuple[str, ...] = ()
     escalation: EscalationSettings = EscalationSettings()
 
@@ -187,6 +210,7 @@ class RulesConfig(BaseModel):
     frequency: FrequencySettings = FrequencySettings()
     template: TemplateSettings = TemplateSettings()
     sensitive: SensitiveSettings = SensitiveSettings()
+    content_type: ContentTypeSettings = ContentTypeSettings()
     deals: DealSettings = DealSettings()
     policy: PolicySettings = PolicySettings()
 

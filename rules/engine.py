@@ -1,9 +1,11 @@
 """The rule engine: one message in, one verdict out; the webhook path and replay share it.
 
 `RuleEngine.from_config` compiles every group's effective rules once (regexes, automata, the work
-calendar); `evaluate` then only runs them. Order of work per message: scan for identifiers (always,
-so masking happens even when the sensitive rule is off), mask, parse a deal or a follow-up report
-from the masked text, then judge, unless the sender is exempt or the message is a direct one.
+calendar); `evaluate` then only runs them. Order of work per message: the facts first, once
+(scan for identifiers, always, so masking happens even when the sensitive rule is off; mask; parse a
+deal or a follow-up report from the masked text), then every enabled rule of rules/registry.RULES
+in order, `rule.check(msg, facts)`, skipping a rule whose exemptions cover the sender. Direct
+messages are never judged.
 """
 
 from __future__ import annotations
@@ -16,27 +18,45 @@ from rules.config import GroupRules, RulesConfig
 from rules.deals import DealParser
 from rules.frequency import Frequency
 from rules.masking import apply_masks
-from rules.model import GroupMessage, Verdict, Violation
+from rules.model import WRITTEN_MSGTYPES, Facts, GroupMessage, Verdict, Violation
 from rules.posting_window import PostingWindow
+from rules.registry import RULES, Rule
 from rules.sensitive import SensitiveRule
 from rules.template import FollowUpTemplate
 from rules.workdays import WorkCalendar
 
-#: Message types whose text is a rep's writing (reports, deals); others are judged on time only.
-_WRITTEN = frozenset({"text", "markdown"})
-
 
 @dataclass(frozen=True, slots=True)
 class CompiledRules:
-    """One group's effective settings with every rule built from them."""
+    """One group's effective settings with every rule built from them.
+
+    `checks` holds the enabled rules in registry order, each with the members it does not judge
+    (its own `exempt_members`, plus the managers and exempt members when the rule is `exemptible`):
+    enabled/exempt gating is decided here once, not in the rules.
+    """
 
     settings: RulesConfig
     exempt: frozenset[str]
-    posting_window: PostingWindow
-    frequency: Frequency
-    template: FollowUpTemplate
-    sensitive: SensitiveRule
+    rules: dict[str, Rule]
+    checks: tuple[tuple[Rule, frozenset[str]], ...]
     deals: DealParser
+
+    # The fact builders: the engine scans, masks and parses with these whether or not their rule is on.
+    @property
+    def posting_window(self) -> PostingWindow:
+        return self.rules["posting_window"]  # type: ignore[return-value]
+
+    @property
+    def frequency(self) -> Frequency:
+        return self.rules["frequency"]  # type: ignore[return-value]
+
+    @property
+    def template(self) -> FollowUpTemplate:
+        return self.rules["template"]  # type: ignore[return-value]
+
+    @property
+    def sensitive(self) -> SensitiveRule:
+        return self.rules["sensitive"]  # type: ignore[return-value]
 
 
 class RuleEngine:
@@ -79,14 +99,19 @@ class RuleEngine:
             cal_key = (tuple(sorted(pw.extra_holidays)), tuple(sorted(pw.extra_workdays)))
             if cal_key not in calendars:
                 calendars[cal_key] = WorkCalendar(*cal_key, on_unknown_year=report_once)
-            template = FollowUpTemplate.from_settings(settings.template, settings.deals.amount_labels)
+            built = {name: rule.build(settings, calendars[cal_key]) for name, rule in RULES.items()}
+            everyone = exempt | frozenset(settings.policy.exempt_members)
+            checks = []
+            for name, rule in built.items():
+                block = getattr(settings, name)
+                if block.enabled:
+                    checks.append((rule, (everyone if rule.exemptible else frozenset()) | set(block.exempt_members)))
+            template: FollowUpTemplate = built["template"]  # type: ignore[assignment]
             compiled[key] = CompiledRules(
                 settings=settings,
-                exempt=exempt | frozenset(settings.policy.exempt_members),
-                posting_window=PostingWindow.from_settings(pw, calendars[cal_key]),
-                frequency=Frequency(settings.frequency),
-                template=template,
-                sensitive=SensitiveRule(settings.sensitive),
+                exempt=everyone,
+                rules=built,
+                checks=tuple(checks),
                 deals=DealParser(settings.deals, template.parser),
             )
             return compiled[key]
@@ -119,36 +144,39 @@ class RuleEngine:
         """Years answered Monday-Friday because the holiday calendar lacks them."""
         return set().union(*(c.unknown_years for c in self.calendars))
 
-    def evaluate(self, msg: GroupMessage, prior: Sequence[datetime]) -> Verdict:
-        """The verdict on `msg`; `prior` = sent_at of the sender's earlier posts in this group
-        within `lookback(chat_id)`, none after `msg.sent_at`."""
-        rules = self._groups.get(msg.chat_id, self._default)
+    def facts(self, msg: GroupMessage, prior: Sequence[datetime] = ()) -> Facts:
+        """Everything the rules read about `msg`, computed once: findings, masked text, report or deal."""
+        return self._facts(self._groups.get(msg.chat_id, self._default), msg, prior)
+
+    @staticmethod
+    def _facts(rules: CompiledRules, msg: GroupMessage, prior: Sequence[datetime]) -> Facts:
         findings = rules.sensitive.scan(msg.text)
         masked = apply_masks(msg.text, findings) if findings else msg.text
-
         deal = update = None
-        if msg.msgtype in _WRITTEN:
+        if msg.msgtype in WRITTEN_MSGTYPES:
             deal = rules.deals.parse(masked)
             if deal is None:
                 today = msg.sent_at.astimezone(rules.posting_window.zone).date()
                 update = rules.template.parse(masked, today)
+        return Facts(findings=findings, masked_text=masked, update=update, deal=deal, prior=prior)
 
+    def evaluate(self, msg: GroupMessage, prior: Sequence[datetime]) -> Verdict:
+        """The verdict on `msg`; `prior` = sent_at of the sender's earlier posts in this group
+        within `lookback(chat_id)`, none after `msg.sent_at`. Direct messages (no chat_id) are masked
+        and parsed but never judged."""
+        rules = self._groups.get(msg.chat_id, self._default)
+        facts = self._facts(rules, msg, prior)
         violations: list[Violation] = []
-        if msg.chat_id and msg.sender not in rules.exempt:
-            s = rules.settings
-            if s.posting_window.enabled and (v := rules.posting_window.check(msg.sent_at, msg.text)):
-                violations.append(v)
-            if s.frequency.enabled and (v := rules.frequency.check(msg.sent_at, prior)):
-                violations.append(v)
-            if s.template.enabled and (v := rules.template.check(update)):
-                violations.append(v)
-            if s.sensitive.enabled and (v := rules.sensitive.check(findings)):
-                violations.append(v)
+        if msg.chat_id:
+            sender = msg.sender
+            for rule, exempt in rules.checks:
+                if sender not in exempt and (v := rule.check(msg, facts)):
+                    violations.append(v)
         return Verdict(
             msgid=msg.msgid,
             violations=tuple(violations),
-            masked_text=masked,
-            update=update,
-            deal=deal,
-            findings=findings,
+            masked_text=facts.masked_text,
+            update=facts.update,
+            deal=facts.deal,
+            findings=facts.findings,
         )

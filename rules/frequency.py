@@ -7,12 +7,15 @@ group (the service reads them from the database, replay keeps them in `Frequency
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
 
-from rules.config import FrequencySettings
-from rules.model import Violation
+from rules.config import FrequencySettings, RulesConfig
+from rules.model import Facts, GroupMessage, Violation
+
+if TYPE_CHECKING:
+    from rules.workdays import WorkCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +26,21 @@ class Frequency:
     and so is every further one; the same 11 messages spread over two groups are not.
     """
 
+    exemptible: ClassVar[bool] = True
+
     settings: FrequencySettings
     window: timedelta = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "window", timedelta(minutes=self.settings.window_minutes))
 
-    def check(self, sent_at: datetime, prior: Sequence[datetime]) -> Violation | None:
-        """`prior`: the sender's earlier posts in this group; those in (t - window, t] count."""
+    @classmethod
+    def build(cls, rules: RulesConfig, calendar: WorkCalendar) -> Frequency:
+        return cls(rules.frequency)
+
+    def check(self, msg: GroupMessage, facts: Facts) -> Violation | None:
+        """`facts.prior`: the sender's earlier posts in this group; those in (t - window, t] count."""
+        prior, sent_at = facts.prior, msg.sent_at
         if len(prior) < self.settings.limit:
             return None
         since = sent_at - self.window

@@ -7,16 +7,22 @@ dataclasses so that a verdict can be compared whole in tests and shared across t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-RuleName = Literal["posting_window", "frequency", "template", "sensitive"]
+RuleName = Literal["posting_window", "frequency", "template", "sensitive", "content_type"]
 Action = Literal["record", "warn_member", "alert_managers"]
 SensitiveKind = Literal["mobile", "id_card", "bank_card", "email", "im_account", "financial"]
 Source = Literal["callback", "aibot", "bridge", "archive", "replay", "app"]
+
+#: Message types whose text is a rep's writing: parsed for reports and deals, never judged by
+#: `content_type`. Every other msgtype (card, redpacket, link, file, weapp, image...) is judged on
+#: its time, frequency and, when enabled, `content_type`; its text is empty or a description.
+WRITTEN_MSGTYPES = frozenset({"text", "markdown"})
 
 #: The six follow-up fields in the order the contract lists them (missing fields keep this order).
 FOLLOW_UP_FIELDS: tuple[str, ...] = (
@@ -36,6 +42,10 @@ class RuleSettings(BaseModel):
 
     enabled: bool = True
     action: Action = "record"
+    #: Members exempt from this rule only, in addition to the managers and exempt members when the
+    #: rule honours those (`exemptible` in rules/registry.py). The only way to exempt anyone from
+    #: `sensitive`. A group's override replaces the company-wide list, as every override does.
+    exempt_members: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,23 @@ class Deal:
 
     def to_contract(self) -> dict[str, Any]:
         return {"client_name": self.client_name, "company": self.company, "amount_yuan": self.amount_yuan}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the engine learns about one message before any rule runs, computed once per message.
+
+    Every rule's `check` reads from here instead of scanning or parsing again: the findings and the
+    masked text come from the sensitive scan (run even when that rule is off, so masking always
+    happens), `update` / `deal` from parsing the masked text of written messages, `prior` is the
+    sender's earlier posts in the group within the frequency window (none after `sent_at`).
+    """
+
+    findings: tuple[Finding, ...] = ()
+    masked_text: str = ""
+    update: ClientUpdate | None = None
+    deal: Deal | None = None
+    prior: Sequence[datetime] = ()
 
 
 @dataclass(frozen=True, slots=True)

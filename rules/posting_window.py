@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import time
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from rules.config import PostingWindowSettings
-from rules.model import Violation
+from rules.config import PostingWindowSettings, RulesConfig
+from rules.model import Facts, GroupMessage, Violation
 from rules.workdays import WorkCalendar
 
 # Spelled out rather than strftime("%A"), which follows the process locale.
@@ -21,6 +22,8 @@ class PostingWindow:
     Example: "报价单已发客户" sent Monday 21:40 breaks the rule; "【紧急】客户现场停机" does not.
     Windows start inclusive and end exclusive, in `settings.timezone`.
     """
+
+    exemptible: ClassVar[bool] = True
 
     settings: PostingWindowSettings
     calendar: WorkCalendar = field(repr=False, compare=False)
@@ -40,18 +43,22 @@ class PostingWindow:
             spans_text=", ".join(str(w) for w in settings.windows),
         )
 
+    @classmethod
+    def build(cls, rules: RulesConfig, calendar: WorkCalendar) -> PostingWindow:
+        return cls.from_settings(rules.posting_window, calendar)
+
     def is_urgent(self, text: str) -> bool:
         return any(marker in text for marker in self.settings.urgent_markers)
 
-    def check(self, sent_at: datetime, text: str) -> Violation | None:
-        local = sent_at.astimezone(self.zone)
+    def check(self, msg: GroupMessage, facts: Facts) -> Violation | None:
+        local = msg.sent_at.astimezone(self.zone)
         clock = local.time()
         workday = not self.settings.workdays_only or self.calendar.is_workday(local.date())
         if workday:
             for start, end in self.spans:
                 if start <= clock < end:
                     return None
-        if self.is_urgent(text):
+        if self.is_urgent(msg.text):
             return None
         windows = self.spans_text
         if workday:

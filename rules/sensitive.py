@@ -16,15 +16,19 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
 
-from rules.config import SensitiveSettings
+from rules.config import RulesConfig, SensitiveSettings
 from rules.detectors import financial
 from rules.detectors.digit_runs import find_numbers
 from rules.detectors.email import find_emails
 from rules.detectors.im_account import find_im_accounts
 from rules.keywords import KeywordAutomaton
 from rules.masking import mask_value
-from rules.model import Finding, SensitiveKind, Violation
+from rules.model import Facts, Finding, GroupMessage, SensitiveKind, Violation
+
+if TYPE_CHECKING:
+    from rules.workdays import WorkCalendar
 
 #: How a rep reads each kind in a violation's detail (never the value itself).
 KIND_NAMES: dict[str, str] = {
@@ -48,6 +52,9 @@ class SensitiveRule:
 
     __slots__ = ("settings", "_keywords", "_patterns")
 
+    #: Nobody is exempt from privacy by role: only the rule's own `exempt_members` setting exempts.
+    exemptible: ClassVar[bool] = False
+
     def __init__(self, settings: SensitiveSettings) -> None:
         self.settings = settings
         entries: list[tuple[str, _Tag]] = list(
@@ -58,6 +65,10 @@ class SensitiveRule:
             entries.extend((word, tag) for word in phrase_list.words)
         self._keywords: KeywordAutomaton[_Tag] = KeywordAutomaton(entries)
         self._patterns = tuple((re.compile(p.regex), p.kind) for p in settings.custom_patterns)
+
+    @classmethod
+    def build(cls, rules: RulesConfig, calendar: WorkCalendar) -> SensitiveRule:
+        return cls(rules.sensitive)
 
     def __repr__(self) -> str:
         return (
@@ -85,11 +96,9 @@ class SensitiveRule:
             return (ranked[0][1],) if ranked else ()
         return _resolve(ranked)
 
-    def check(self, findings: Iterable[Finding]) -> Violation | None:
-        """The `sensitive` violation for `findings`, or None when no enabled kind is among them."""
-        if not self.settings.enabled:
-            return None
-        kinds = sorted({f.kind for f in findings} & set(self.settings.kinds))
+    def check(self, msg: GroupMessage, facts: Facts) -> Violation | None:
+        """The `sensitive` violation for `facts.findings`, or None when no listed kind is among them."""
+        kinds = sorted({f.kind for f in facts.findings} & set(self.settings.kinds))
         if not kinds:
             return None
         return Violation(rule="sensitive", detail=describe(kinds), kinds=tuple(kinds))

@@ -17,10 +17,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING, ClassVar
 
-from rules.config import TemplateSettings
+from rules.config import RulesConfig, TemplateSettings
 from rules.dates import resolve_date
-from rules.model import FOLLOW_UP_FIELDS, ClientUpdate, Violation
+from rules.model import FOLLOW_UP_FIELDS, ClientUpdate, Facts, GroupMessage, Violation
+
+if TYPE_CHECKING:
+    from rules.workdays import WorkCalendar
 
 #: Trimmed from either end of a value (the contract's list plus ideographic space).
 _TRIM = " \t\r\u3000。；;，,"
@@ -97,8 +101,15 @@ class FollowUpTemplate:
     联系方式, 上次沟通时间, 下一步行动计划.
     """
 
+    exemptible: ClassVar[bool] = True
+
     settings: TemplateSettings
     parser: LabelParser = field(repr=False, compare=False)
+
+    @classmethod
+    def build(cls, rules: RulesConfig, calendar: WorkCalendar) -> FollowUpTemplate:
+        """Deal amount labels end a value too (a deal report's client is read with the same parser)."""
+        return cls.from_settings(rules.template, rules.deals.amount_labels)
 
     @classmethod
     def from_settings(cls, settings: TemplateSettings, extra_labels: Iterable[str] = ()) -> FollowUpTemplate:
@@ -134,7 +145,9 @@ class FollowUpTemplate:
         """The report written on one line with the configured labels, shown to a rep who got it wrong."""
         return format_example(self.settings)
 
-    def check(self, update: ClientUpdate | None) -> Violation | None:
+    def check(self, msg: GroupMessage, facts: Facts) -> Violation | None:
+        """`facts.update`: the report parsed from the masked text (None: not a report, or a deal)."""
+        update = facts.update
         if update is None or not update.missing:
             return None
         labels = ", ".join(self.settings.fields[name].label for name in update.missing)

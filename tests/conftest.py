@@ -48,8 +48,20 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GROUPBOT_WECOM_API_BASE", NO_WECOM_API)
 
 
+#: The demo's groups (wr-sales-east managed by lisi, wr-sales-south by zhaolei with a limit of 15),
+#: members and robots; the shipped config.yaml lists no group.
+DEMO_CONFIG = REPO / "bot" / "simulator" / "demo_config.yaml"
+
+
 @pytest.fixture(scope="session")
 def config() -> AppConfig:
+    """The demo configuration: most tests speak of its groups, managers and members."""
+    return load_config(DEMO_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def shipped_config() -> AppConfig:
+    """The repository's config.yaml as shipped: the contract's defaults in every group."""
     return load_config(REPO / "config.yaml")
 
 

@@ -15,10 +15,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.config import load_config
 from bot.errors import ConfigError
 from bot.settings import Settings
-from bot.simulator.demo import DemoCredentials, DemoEnvironment
+from bot.simulator.demo import DemoCredentials, DemoEnvironment, load_demo_config
 from bot.simulator.faults import FaultConfig
 
 err = Console(stderr=True)
@@ -38,11 +37,13 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed of the demo corpus.")] = 2026,
     env_file: Annotated[Path, typer.Option(help="Where to write throw-away credentials.")] = Path(".env.simulator"),
     duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: until Ctrl-C).")] = 0.0,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="config.yaml to use.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="config.yaml to use (default: the demo's groups).")
+    ] = None,
 ) -> None:
     """Run the WeCom simulator (fake qyapi, message record page, optional demo traffic)."""
     try:
-        app_config = load_config(config)
+        app_config = load_demo_config(config)
         fault_config = FaultConfig.parse(faults)
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)

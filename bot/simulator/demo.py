@@ -17,11 +17,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -30,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import SecretStr
 
-from bot.config import AppConfig
+from bot.config import AppConfig, load_config
 from bot.settings import Settings
 from bot.simulator.api import create_simulator_app
 from bot.simulator.archive_sdk import ArchiveStore, SimArchiveSdk, generate_archive_key
@@ -49,6 +51,16 @@ from bot.simulator.traffic import (
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: The demo's groups, managers, robots, override and member names (package data). The shipped
+#: config.yaml lists no group: it is the written rules, applied alike everywhere.
+DEMO_CONFIG_PATH = Path(__file__).with_name("demo_config.yaml")
+
+
+def load_demo_config(path: Path | None = None) -> AppConfig:
+    """`path` (or GROUPBOT_CONFIG) when given, else the demo's own bot/simulator/demo_config.yaml."""
+    if path is None and not os.environ.get("GROUPBOT_CONFIG"):
+        path = DEMO_CONFIG_PATH
+    return load_config(path)
 
 
 def _aes_key() -> str:

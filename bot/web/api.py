@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.web.deps import SessionDep, StateDep, ViewerDep
 from bot.web.overview import overview_data
 from bot.web.timeutil import range_bounds
+from rules.model import RuleName
 from storage.dashboard import ViolationFilter, list_violations, search_clients
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
@@ -71,7 +72,7 @@ def api_violations(
     viewer: ViewerDep,
     group: Annotated[str | None, Query(max_length=128)] = None,
     member: Annotated[str | None, Query(max_length=128)] = None,
-    rule: Literal["posting_window", "frequency", "template", "sensitive"] | None = None,
+    rule: RuleName | None = None,
     status: Literal["open", "handled", "void"] | None = None,
     since: date | None = None,
     until: date | None = None,

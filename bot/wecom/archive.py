@@ -134,11 +134,23 @@ class PollResult:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
+#: Only group robots post these (our own warnings included): never a member's message to judge.
+_ROBOT_MSGTYPES = frozenset({"markdown", "news"})
+
+
 def normalize(message: Mapping[str, Any]) -> dict[str, Any] | None:
-    """An inbox payload (the replay input shape) for a group text message, else None."""
-    if message.get("action") != "send" or message.get("msgtype") != "text" or not message.get("roomid"):
+    """An inbox payload (the replay input shape) for a member's group message, else None.
+
+    The msgtype is kept exactly as the archive writes it (text, image, voice, video, card, link,
+    file, weapp, redpacket, external_redpacket, ...): the `content_type` rule's `allowed` lists use
+    these names. Only text carries text; other types are judged on time, frequency and content_type.
+    """
+    msgtype = message.get("msgtype")
+    if message.get("action") != "send" or not message.get("roomid"):
         return None
-    text = (message.get("text") or {}).get("content")
+    if not isinstance(msgtype, str) or not msgtype or msgtype in _ROBOT_MSGTYPES:
+        return None
+    text = (message.get("text") or {}).get("content") if msgtype == "text" else ""
     if not isinstance(text, str):
         return None
     sent_at = datetime.fromtimestamp(int(message["msgtime"]) / 1000, UTC)
@@ -148,7 +160,7 @@ def normalize(message: Mapping[str, Any]) -> dict[str, Any] | None:
         "sender": message["from"],
         "sent_at": sent_at.isoformat(),
         "text": text,
-        "msgtype": "text",
+        "msgtype": msgtype,
         "source": "archive",
     }
 

@@ -10,13 +10,16 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import key_path, load_config, parse_config
 from bot.errors import ConfigError
-from tests.conftest import REPO
+from rules.registry import RULES
+from tests.conftest import DEMO_CONFIG, REPO
 
 runner = CliRunner()
 
 
 def test_default_config_is_valid_and_enforces_the_contract_defaults() -> None:
     config = load_config(REPO / "config.yaml")
+    assert config == parse_config("{}")  # the shipped file says exactly what the defaults say
+    assert (config.groups, config.members) == ((), {})  # groups appear only as commented examples
     rules = config.rules
     assert [str(w) for w in rules.posting_window.windows] == ["09:00-11:00", "14:00-17:00"]
     assert rules.posting_window.urgent_markers == ("【紧急】", "[紧急]", "#紧急")
@@ -24,10 +27,13 @@ def test_default_config_is_valid_and_enforces_the_contract_defaults() -> None:
     assert rules.template.prefixes == ("【跟进】", "#跟进")
     assert rules.template.fields["contact"].aliases == ("电话", "手机", "联系电话", "微信")
     assert rules.deals.amount_labels == ("成交金额", "签单金额", "合同金额")
+    assert rules.content_type.enabled is False
+    assert {name: getattr(rules, name).exempt_members for name in RULES} == dict.fromkeys(RULES, ())
+    assert rules.policy.exempt_members == ()
 
 
 def test_group_override_is_merged_over_company_rules() -> None:
-    config = load_config(REPO / "config.yaml")
+    config = load_config(DEMO_CONFIG)
     south = config.rules.with_overrides(config.group("wr-sales-south").rules)
     assert south.frequency.limit == 15
     assert south.frequency.window_minutes == 60
@@ -46,6 +52,11 @@ def test_group_override_is_merged_over_company_rules() -> None:
         ("groups:\n  - chat_id: a\n    name: A\n    rules: {frequency: {limit: -1}}\n",
          "groups[0].rules.frequency.limit", "greater than or equal to 1"),
         ("groups:\n  - chat_id: a\n    name: A\n    rules: {flood: {limit: 3}}\n", "groups[0].rules", "unknown rule"),
+        ("rules:\n  content_type:\n    allowed: [RedPacket]\n", "rules.content_type.allowed (line 3)",
+         "'RedPacket' is not a msgtype"),
+        ("rules:\n  sensitive:\n    exempt_members: lisi\n", "rules.sensitive.exempt_members (line 3)", "tuple"),
+        ("groups:\n  - chat_id: a\n    name: A\n    rules: {sensitive: {exempt_members: ['']}}\n",
+         "groups[0].rules.sensitive.exempt_members[0]", "at least 1 character"),
         ("schedules:\n  leaderboard: {cron: 'every monday'}\n", "schedules.leaderboard.cron (line 2)", "cron"),
         ("timezone: Mars/Olympus\n", "timezone (line 1)", "unknown time zone"),
         ("colour: blue\n", "colour (line 1)", "Extra inputs are not permitted"),

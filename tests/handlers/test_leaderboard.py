@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from handlers import leaderboard
 from storage.models import OutboxItem
-from tests.conftest import sh
+from tests.conftest import DEMO_CONFIG, sh
 from tests.helpers import seed
 
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
@@ -224,14 +224,15 @@ def test_cli_renders_a_past_week(session, config, db_url, tmp_path, monkeypatch)
     seed_weeks(session)
     monkeypatch.setenv("DATABASE_URL", db_url)
     runner = CliRunner()
-    result = runner.invoke(app, ["leaderboard", "--week", "2026-W47", "--format", "json", "--group", EAST])
+    demo = ["--config", str(DEMO_CONFIG)]  # its groups and member names; the shipped config.yaml has none
+    result = runner.invoke(app, ["leaderboard", "--week", "2026-W47", "--format", "json", "--group", EAST, *demo])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [(s["rank"], s["name"]) for s in data["standings"]] == [
         (1, "张伟"), (2, "王芳"), (3, "陈静"), (3, "liuyang"), (5, "周敏")
     ]
     out = tmp_path / "w47.png"
-    result = runner.invoke(app, ["leaderboard", "--week", "2026-W47", "--format", "png", "--output", str(out)])
+    result = runner.invoke(app, ["leaderboard", "--week", "2026-W47", "--format", "png", "--output", str(out), *demo])
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:4] == b"\x89PNG"
     result = runner.invoke(app, ["leaderboard", "--week", "2026-47"])

@@ -70,7 +70,9 @@ def test_sample_file_gives_the_contract_lines() -> None:
     ]
     assert out[2]["update"]["need"] == "仓储系统改造，3个仓库"
     assert out[3]["deal"] == {"client_name": "赵总", "company": "远航物流", "amount_yuan": 125000}
-    assert out[4]["violations"] == []  # lisi manages wr-sales-east
+    # The shipped config.yaml names no manager: lisi (who manages wr-sales-east in the demo) is judged like anyone.
+    assert out[4]["violations"] == [{"rule": "posting_window", "detail": "sent 20:00 on Saturday 2026-03-07, "
+                                     "not a workday (allowed 09:00-11:00, 14:00-17:00 on workdays)"}]  # fmt: skip
     assert out[5]["violations"] == []  # 2026-02-14 is a make-up workday
     assert out[6]["violations"] == []  # Spring Festival, but urgent
     assert "violations: sensitive" in result.stderr and "lines" in result.stderr

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from rules.config import FrequencySettings
 from rules.frequency import Frequency, FrequencyHistory
+from rules.model import Facts, GroupMessage
 from tests.conftest import sh
 
 RULE = Frequency(FrequencySettings())
 START = sh(2026, 3, 2, 9, 0)
+
+
+def check(sent_at: datetime, prior: list[datetime], chat: str = "wr-sales-east"):
+    msg = GroupMessage(msgid="m-1", chat_id=chat, sender="zhangwei", sent_at=sent_at, text="收到")
+    return RULE.check(msg, Facts(masked_text="收到", prior=prior))
 
 
 def test_burst_of_twelve_flags_the_eleventh_and_twelfth() -> None:
@@ -19,7 +25,7 @@ def test_burst_of_twelve_flags_the_eleventh_and_twelfth() -> None:
     flagged = []
     for i in range(12):
         sent_at = START + timedelta(minutes=2 * i)
-        violation = RULE.check(sent_at, history.prior("wr-sales-east", "zhangwei", sent_at))
+        violation = check(sent_at, history.prior("wr-sales-east", "zhangwei", sent_at))
         history.add("wr-sales-east", "zhangwei", sent_at)
         if violation:
             flagged.append((i + 1, violation.detail))
@@ -35,7 +41,7 @@ def test_same_burst_split_across_two_groups_is_fine() -> None:
     for i in range(12):
         chat = "wr-sales-east" if i % 2 else "wr-sales-south"
         sent_at = START + timedelta(minutes=2 * i)
-        if RULE.check(sent_at, history.prior(chat, "zhangwei", sent_at)):
+        if check(sent_at, history.prior(chat, "zhangwei", sent_at), chat):
             flagged.append(i + 1)
         history.add(chat, "zhangwei", sent_at)
     assert flagged == []
@@ -54,7 +60,7 @@ def test_same_burst_split_across_two_groups_is_fine() -> None:
 def test_window_edges(offsets_minutes: list[int], expected: bool) -> None:
     t = sh(2026, 3, 2, 10, 0)
     prior = [t + timedelta(minutes=m) for m in offsets_minutes]
-    assert (RULE.check(t, prior) is not None) is expected
+    assert (check(t, prior) is not None) is expected
 
 
 def test_history_stays_bounded() -> None:

@@ -7,11 +7,17 @@ from datetime import UTC, datetime, time
 import pytest
 
 from rules.config import PostingWindowSettings, TimeWindow
+from rules.model import Facts, GroupMessage
 from rules.posting_window import PostingWindow
 from tests.conftest import sh
 
 RULE = PostingWindow.from_settings(PostingWindowSettings())
 WORKDAY_DETAIL = "sent {} outside 09:00-11:00, 14:00-17:00 on a workday"
+
+
+def check(rule: PostingWindow, sent_at: datetime, text: str):
+    msg = GroupMessage(msgid="m-1", chat_id="wr-sales-east", sender="zhangwei", sent_at=sent_at, text=text)
+    return rule.check(msg, Facts(masked_text=text))
 
 
 @pytest.mark.parametrize(
@@ -55,7 +61,7 @@ WORKDAY_DETAIL = "sent {} outside 09:00-11:00, 14:00-17:00 on a workday"
     ],
 )
 def test_posting_window(sent_at: datetime, text: str, detail: str | None) -> None:
-    violation = RULE.check(sent_at, text)
+    violation = check(RULE, sent_at, text)
     assert (violation.detail if violation else None) == detail
     if violation:
         assert violation.rule == "posting_window"
@@ -65,8 +71,8 @@ def test_group_settings_change_windows_and_weekends() -> None:
     rule = PostingWindow.from_settings(
         PostingWindowSettings(windows=(TimeWindow(start=time(8, 30), end=time(20, 0)),), workdays_only=False)
     )
-    assert rule.check(sh(2026, 3, 7, 19, 59), "周末值班") is None
-    violation = rule.check(sh(2026, 3, 7, 20, 0), "周末值班")
+    assert check(rule, sh(2026, 3, 7, 19, 59), "周末值班") is None
+    violation = check(rule, sh(2026, 3, 7, 20, 0), "周末值班")
     assert violation is not None and violation.detail == "sent 20:00 outside 08:30-20:00 on a workday"
 
 

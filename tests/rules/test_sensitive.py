@@ -10,15 +10,18 @@ from pydantic import ValidationError
 
 from rules.config import CustomKeywords, CustomPattern, SensitiveSettings
 from rules.masking import apply_masks
-from rules.model import Finding, Violation
+from rules.model import Facts, Finding, GroupMessage, Violation
 from rules.sensitive import SensitiveRule
+from tests.conftest import sh
 
 DEFAULT = SensitiveSettings()
+#: Whom `check` judges; the sensitive rule reads only the findings in the facts.
+MSG = GroupMessage(msgid="m-1", chat_id="wr-sales-east", sender="zhangwei", sent_at=sh(2026, 3, 2, 10, 0), text="")
 
 
 def _outcome(rule: SensitiveRule, text: str) -> tuple[str, list[str], Violation | None]:
     findings = rule.scan(text)
-    return apply_masks(text, findings), [f.kind for f in findings], rule.check(findings)
+    return apply_masks(text, findings), [f.kind for f in findings], rule.check(MSG, Facts(findings=findings))
 
 
 @pytest.mark.parametrize(
@@ -69,7 +72,6 @@ def test_scan_mask_and_check(text: str, masked: str, kinds: list[str], detail: s
         (SensitiveSettings(), ("financial", "mobile")),
         (SensitiveSettings(kinds=("financial",)), ("financial",)),
         (SensitiveSettings(kinds=("email",)), None),
-        (SensitiveSettings(enabled=False), None),
     ],
 )
 def test_identifiers_are_masked_even_when_not_a_violation(
@@ -143,7 +145,7 @@ def test_findings_are_sorted_and_never_overlap() -> None:
     ],
 )
 def test_detail_names_kinds_never_values(findings: tuple[Finding, ...], detail: str | None) -> None:
-    violation = SensitiveRule(DEFAULT).check(findings)
+    violation = SensitiveRule(DEFAULT).check(MSG, Facts(findings=findings))
     assert (violation.detail if violation else None) == detail
 
 
@@ -151,7 +153,7 @@ def test_detail_never_holds_the_clear_value() -> None:
     text = "王总13812345678 身份证11010519491231002X 邮箱wang@huaxing.cn 微信：wangzong_88"
     rule = SensitiveRule(DEFAULT)
     findings = rule.scan(text)
-    violation = rule.check(findings)
+    violation = rule.check(MSG, Facts(findings=findings))
     assert violation is not None and len(findings) == 4
     rendered = repr(violation) + str(violation.to_contract()) + repr(findings)
     assert not [text[f.start : f.end] for f in findings if text[f.start : f.end] in rendered]

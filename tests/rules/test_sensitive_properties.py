@@ -3,7 +3,7 @@ findings never changes, and no input makes either raise."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import phonenumbers
 import pytest
@@ -14,9 +14,11 @@ from stdnum.cn.ric import calc_check_digit
 
 from rules.config import SensitiveSettings
 from rules.masking import apply_masks
+from rules.model import Facts, GroupMessage
 from rules.sensitive import SensitiveRule
 
 RULE = SensitiveRule(SensitiveSettings())
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 IDENTIFIERS = {"mobile", "id_card", "bank_card", "email", "im_account"}
 
 # Chat filler: common Chinese, digits and punctuation, but no Latin letters and none of the
@@ -111,7 +113,9 @@ def test_scan_and_mask_never_raise_and_keep_text_outside_findings(text: str) -> 
         expected += [text[pos : f.start], text[f.start : f.end] if f.mask is None else f.mask]
         pos = f.end
     assert masked == "".join(expected) + text[pos:]
-    assert RULE.check(findings) is None or set(RULE.check(findings).kinds) <= {f.kind for f in findings}
+    msg = GroupMessage(msgid="m-1", chat_id="wr-sales-east", sender="zhangwei", sent_at=NOW, text=text)
+    violation = RULE.check(msg, Facts(findings=findings, masked_text=masked))
+    assert violation is None or set(violation.kinds) <= {f.kind for f in findings}
 
 
 @settings(max_examples=300, deadline=None)

@@ -7,11 +7,14 @@ from datetime import date
 import pytest
 
 from rules.config import DealSettings, FieldSpec, TemplateSettings
-from rules.model import ClientUpdate
+from rules.model import ClientUpdate, Facts, GroupMessage
 from rules.template import FollowUpTemplate
+from tests.conftest import sh
 
 RULE = FollowUpTemplate.from_settings(TemplateSettings(), DealSettings().amount_labels)
 WED = date(2026, 3, 4)
+#: Whom `check` judges; the template rule reads only the parsed report in the facts.
+MSG = GroupMessage(msgid="m-1", chat_id="wr-sales-east", sender="zhangwei", sent_at=sh(2026, 3, 4, 10, 0), text="")
 
 COMPLETE = ClientUpdate(
     client_name="王总",
@@ -105,7 +108,7 @@ def test_ordinary_messages_are_not_reports(text: str) -> None:
 
 def test_violation_lists_missing_canonical_labels_in_order() -> None:
     update = RULE.parse("【跟进】需求：仓储系统改造；客户：王总", WED)
-    violation = RULE.check(update)
+    violation = RULE.check(MSG, Facts(update=update))
     assert violation is not None
     assert violation.missing == ("company", "contact", "last_contact_at", "next_action")
     assert violation.to_contract() == {
@@ -113,7 +116,7 @@ def test_violation_lists_missing_canonical_labels_in_order() -> None:
         "missing": ["company", "contact", "last_contact_at", "next_action"],
         "detail": "follow-up report is missing: 公司名称, 联系方式, 上次沟通时间, 下一步行动计划",
     }
-    assert RULE.check(RULE.parse("今天天气不错", WED)) is None
+    assert RULE.check(MSG, Facts(update=RULE.parse("今天天气不错", WED))) is None
 
 
 def test_configured_aliases_and_labels() -> None:
@@ -218,7 +221,7 @@ def test_a_garbled_name_or_company_is_not_read(text: str, unreadable: tuple, mis
 
 def test_incomplete_report_tells_what_was_recognised_and_the_expected_format() -> None:
     update = RULE.parse("#跟进 客户姓名：张学友 公司名称 阿里云 下一步行动计划：下周一电话回访", MON)
-    violation = RULE.check(update)
+    violation = RULE.check(MSG, Facts(update=update))
     assert violation is not None
     assert violation.recognised == ("next_action",)
     assert violation.unreadable == ("client_name",)

@@ -9,16 +9,16 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import DEMO_CONFIG
 
 runner = CliRunner()
 
 
-def test_simulate_writes_loadable_throwaway_credentials(tmp_path):
+@pytest.mark.parametrize("config_args", [[], ["-c", str(DEMO_CONFIG)]], ids=["default", "explicit"])
+def test_simulate_writes_loadable_throwaway_credentials(tmp_path, config_args):
+    """Without --config the simulator runs the demo's groups, robots included."""
     env = tmp_path / ".env.simulator"
-    result = runner.invoke(
-        app, ["simulate", "--port", "0", "--duration", "0.2", "--env-file", str(env), "-c", str(REPO / "config.yaml")]
-    )
+    result = runner.invoke(app, ["simulate", "--port", "0", "--duration", "0.2", "--env-file", str(env), *config_args])
     assert result.exit_code == 0, result.output
     assert "/_sim/" in result.output
     assert stat.S_IMODE(env.stat().st_mode) == 0o600

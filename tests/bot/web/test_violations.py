@@ -20,6 +20,7 @@ from storage.models import Appeal, AuditLog, OutboxItem, Violation
     ("?until=2026-03-03", {"v_east_night"}),
     ("?since=2026-03-04&until=2026-03-04&group=wr-sales-east", {"v_east"}),
     ("?status=handled", set()),
+    ("?rule=content_type", set()),  # every rule of the registry is a filter, the new one included
 ])
 def test_filters(as_user, seeded, query, expected):
     c, _ = as_user("boss")

@@ -154,12 +154,14 @@ def inbox_rows(engine) -> list[InboxEvent]:
         (text("m1", "【跟进】客户姓名：王总；公司名称：华星科技"), 1, {}),
         (text("m2", "今天下午去华星科技拜访，王总对仓储方案很感兴趣", room=""), 0, {"direct": 1}),
         (recall("m3", "m1"), 0, {"recall": 1}),
-        (image("m4"), 0, {"msgtype:image": 1}),
+        (image("m4"), 1, {}),
         (switch("m5"), 0, {"switch": 1}),
+        (text("m6", "**本周排行**") | {"msgtype": "markdown", "info": {"content": "**本周排行**"}}, 0,
+         {"msgtype:markdown": 1}),  # only robots post markdown
     ],
-    ids=["group-text", "direct-text", "recall", "image", "switch"],
+    ids=["group-text", "direct-text", "recall", "image", "switch", "robot-markdown"],
 )
-def test_only_group_text_messages_reach_the_inbox(sdk, poller, engine, message, recorded, skipped):
+def test_only_members_group_messages_reach_the_inbox(sdk, poller, engine, message, recorded, skipped):
     sdk.add(message)
 
     result = poller.poll_once()
@@ -372,3 +374,38 @@ def test_the_app_task_polls_an_injected_sdk_until_stopped(sdk, keys, engine):
     asyncio.run(scenario())
 
     assert [row.dedupe_key for row in inbox_rows(engine)] == ["demo-1"]
+
+
+@pytest.mark.parametrize(
+    ("msgtype", "body", "violation"),
+    [
+        ("card", {"corpname": "华星科技", "userid": "wangzong"}, True),
+        ("redpacket", {"type": 1, "wish": "恭喜发财", "totalcnt": 5, "totalamount": 500}, True),
+        ("external_redpacket", {"type": 1, "wish": "恭喜发财", "totalcnt": 5, "totalamount": 500}, True),
+        ("weapp", {"title": "报价", "description": "", "username": "gh_1@app", "displayname": "报价助手"}, True),
+        ("link", {"title": "华星科技官网", "description": "", "link_url": "https://example.com", "image_url": ""},
+         False),  # allowed below
+        ("file", {"md5sum": "50de8e5ae8ffe4f1df7a93841f71993a", "filesize": 1024, "sdkfileid": "CtYBMzA2",
+                  "filename": "报价单.xlsx", "fileext": "xlsx"}, False),  # allowed below
+    ],
+)
+def test_non_text_group_messages_arrive_with_the_archive_msgtype_and_meet_content_type(
+    sdk, poller, engine, msgtype, body, violation
+):
+    """The names the archive writes are the names `content_type.allowed` lists."""
+    from handlers.inbox_worker import payload_to_message
+    from rules.config import GroupRules, RulesConfig
+    from rules.engine import RuleEngine
+
+    # 10:45 on a Monday: inside a posting window, so only content_type can object.
+    message = image("m7") | {"msgtype": msgtype, msgtype.removeprefix("external_"): body, "msgtime": T0 - 1_800_000}
+    del message["image"]
+    sdk.add(message)
+
+    assert poller.poll_once().recorded == 1
+
+    (row,) = inbox_rows(engine)
+    assert (row.payload["msgtype"], row.payload["text"]) == (msgtype, "")
+    rules = RulesConfig.model_validate({"content_type": {"enabled": True, "allowed": ["link", "file"]}})
+    verdict = RuleEngine.from_config(rules, [GroupRules(chat_id=ROOM)]).evaluate(payload_to_message(row.payload), ())
+    assert [v.rule for v in verdict.violations] == (["content_type"] if violation else [])
