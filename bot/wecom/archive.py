@@ -30,11 +30,13 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PayloadError
 from bot.settings import Settings
 from bot.wecom.archive_process import IsolatedArchiveSdk
+from bot.wecom.normalize import message_payload, sent_at_problem
 from storage import inbox
 from storage.models import Cursor
+from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
 
@@ -134,23 +136,33 @@ class PollResult:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def normalize(message: Mapping[str, Any]) -> dict[str, Any] | None:
-    """An inbox payload (the replay input shape) for a group text message, else None."""
+def normalize(message: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any] | None:
+    """An inbox payload (the replay input shape) for a group text message, else None.
+
+    Raises ValueError (the message is skipped as malformed) for what the doors refuse too: ids
+    that are too long or hold control characters, text that is not valid Unicode, a sent_at
+    outside 2000-01-01 .. now + 1 day.
+    """
     if message.get("action") != "send" or message.get("msgtype") != "text" or not message.get("roomid"):
         return None
     text = (message.get("text") or {}).get("content")
     if not isinstance(text, str):
         return None
     sent_at = datetime.fromtimestamp(int(message["msgtime"]) / 1000, UTC)
-    return {
-        "msgid": message["msgid"],
-        "chat_id": message["roomid"],
-        "sender": message["from"],
-        "sent_at": sent_at.isoformat(),
-        "text": text,
-        "msgtype": "text",
-        "source": "archive",
-    }
+    try:
+        payload = message_payload(
+            msgid=str(message["msgid"]),
+            chat_id=str(message["roomid"]),
+            sender=str(message["from"]),
+            sent_at=sent_at,
+            text=text,
+            source="archive",
+        )
+    except PayloadError as exc:
+        raise ValueError(exc.reason) from None
+    if problem := sent_at_problem(sent_at, now or datetime.now(UTC)):
+        raise ValueError(f"msgtime {problem}")
+    return payload
 
 
 def _skip_reason(message: Mapping[str, Any]) -> str:
@@ -173,8 +185,11 @@ class ArchivePoller:
         *,
         limit: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sealer: PayloadSealer | None = None,
     ) -> None:
         self.sdk = sdk
+        #: Seals payloads at rest (the app passes its sealer; None only in tests of the SDK path).
+        self.sealer = sealer
         self.keys = keys
         self.sessions = sessions
         self.limit = limit
@@ -200,8 +215,9 @@ class ArchivePoller:
                 result.seq_after = max(result.seq_after, item.seq)
                 continue
             try:
-                payload = normalize(message)
-            except (KeyError, TypeError, ValueError):  # a text message missing msgtime/from/msgid
+                payload = normalize(message, now=self.clock())
+            # A text message missing msgtime/from/msgid, or holding what the doors refuse.
+            except (KeyError, TypeError, ValueError, OverflowError, OSError):
                 log.error("archive message malformed", extra={"seq": item.seq})
                 result.skipped["malformed"] += 1
                 result.seq_after = max(result.seq_after, item.seq)
@@ -223,7 +239,7 @@ class ArchivePoller:
                     dedupe_key=payload["msgid"],
                     source="archive",
                     kind="message",
-                    payload=payload,
+                    payload=self.sealer.seal(payload, aad=payload["msgid"]) if self.sealer else payload,
                     now=self.clock(),
                 )
                 result.recorded += bool(created)
@@ -298,5 +314,7 @@ async def run_archive_task(app: Any, stop: asyncio.Event) -> None:
     except ConfigError as exc:
         log.error("chat archive not started: %s", exc)
         return
-    poller = ArchivePoller(sdk, keys, app.state.sessions, limit=cfg.limit, clock=app.state.clock)
+    poller = ArchivePoller(
+        sdk, keys, app.state.sessions, limit=cfg.limit, clock=app.state.clock, sealer=app.state.ingest.sealer
+    )
     await run_poller(poller, wakeup=app.state.ingest.archive_wakeup, poll_seconds=cfg.poll_seconds, stop=stop)

@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.wecom.archive import CURSOR, ArchiveKeys, ArchivePoller, make_archive_sdk, run_archive_task, run_poller
 from storage.db import make_session_factory
 from storage.models import Cursor, InboxEvent
+from storage.sealing import PayloadSealer
 from tests.conftest import sh
 
 ROOM = "wrOgQhDgAAcwMTB7YmDkbeBsgT_AAAAA"
@@ -327,7 +328,7 @@ def app_with(engine, *, enabled: bool, sdk=None, keys=None, settings=None) -> Si
         settings=settings or Settings(),
         sessions=make_session_factory(engine),
         clock=lambda: sh(2026, 3, 2, 11, 20),
-        ingest=SimpleNamespace(archive_wakeup=asyncio.Event()),
+        ingest=SimpleNamespace(archive_wakeup=asyncio.Event(), sealer=PayloadSealer.from_secret("archive-test-key")),
     )
     if sdk is not None:
         state.archive_sdk, state.archive_keys = sdk, keys
