@@ -177,6 +177,10 @@ async def _storage_unavailable(_request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
 
+#: Parked inbox rows listed (newest first) in /healthz; `inbox.failed` counts them all.
+HEALTHZ_PARKED = 20
+
+
 async def healthz(request: Request) -> JSONResponse:
     """200 with the inbox lag when the database answers; 503 when it does not."""
     state = request.app.state
@@ -186,8 +190,15 @@ async def healthz(request: Request) -> JSONResponse:
             session.execute(text("select 1"))
             now = state.clock()
             outbox = outbox_health(session)
+            # Parked rows by id and reason only: /healthz is unauthenticated, the masked text is on the
+            # dashboard's dead-letter page (admins).
+            parked = [
+                {"id": r.id, "source": r.source, "kind": r.kind, "received_at": r.received_at.isoformat(),
+                 "error": r.error}
+                for r in inbox.list_parked(session, limit=HEALTHZ_PARKED)
+            ]
             return {"lag_seconds": round(inbox.pending_lag(session, now=now), 3), **inbox.counts(session),
-                    "outbox": {"pending": outbox.pending, "dead": outbox.dead}}
+                    "parked": parked, "outbox": {"pending": outbox.pending, "dead": outbox.dead}}
 
     try:
         inbox_state = await run_in_threadpool(probe)

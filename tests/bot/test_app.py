@@ -309,7 +309,7 @@ def test_healthz_reports_the_inbox_lag(client: TestClient) -> None:
     assert (body["status"], body["database"], body["inbox"]) == (
         "ok",
         "ok",
-        {"lag_seconds": 0.0, "pending": 1, "failed": 0},
+        {"lag_seconds": 0.0, "pending": 1, "failed": 0, "parked": []},
     )
 
 
