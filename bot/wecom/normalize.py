@@ -251,8 +251,8 @@ def parse_aibot_json(plaintext: str) -> AiBotDoc:
         doc = AiBotDoc.model_validate_json(plaintext)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        if first["type"] == "json_invalid":
-            raise PayloadError("decrypted AI-bot payload is not JSON") from None
+        if first["type"] == "json_invalid":  # also a lone surrogate, or nesting past the parser's bound
+            raise PayloadError(f"decrypted AI-bot payload is not JSON ({first['msg']})") from None
         if first["type"] == "model_type" and not first["loc"]:
             raise PayloadError("decrypted AI-bot payload is not a JSON object") from None
         where = ".".join("from" if p == "sender" else str(p) for p in first["loc"])
