@@ -212,8 +212,9 @@ def mark_failed(
 ) -> bool:
     """Record a failed attempt; True when the row has used up `max_attempts` and is parked.
 
-    A parked row keeps its payload and `error` so an admin can see and fix it; it is never claimed
-    again. Otherwise the row is released and becomes due again after `retry_seconds`.
+    A parked row keeps its payload (sealed) and `error` so an admin can see it, masked, on the
+    dead-letter page; it is never claimed again. Otherwise the row is released and becomes due again
+    after `retry_seconds`.
     """
     row = session.get(InboxEvent, event_id, populate_existing=True)
     if row is None:

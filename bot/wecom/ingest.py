@@ -19,8 +19,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -111,9 +110,9 @@ class IngestState:
         except SQLAlchemyError as exc:
             # The driver's message may quote parameters (message text): log the type only.
             log.warning("inbox commit failed: %s", type(exc).__name__)
-            if is_outage(exc):
-                raise StorageUnavailable(f"database unavailable ({type(exc).__name__})") from None
-            raise EventRefused(f"the database refused this event ({type(exc).__name__})") from None
+            if refused_data(exc):
+                raise EventRefused(f"the database refused this event ({type(exc).__name__})") from None
+            raise StorageUnavailable(f"database unavailable ({type(exc).__name__})") from None
         except (ValueError, TypeError) as exc:  # UnicodeEncodeError (a lone surrogate), unserializable
             log.warning("inbox commit failed: %s", type(exc).__name__)
             raise EventRefused(f"the event cannot be stored ({type(exc).__name__})") from None
@@ -145,11 +144,13 @@ class EventRefused(PayloadError):
     """Raised when the database refuses an event's data (not an outage): that request alone gets 400."""
 
 
-def is_outage(exc: SQLAlchemyError) -> bool:
-    """True when the database could not be reached or is busy (every request would fail alike)."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+def refused_data(exc: SQLAlchemyError) -> bool:
+    """True when the database refused the values themselves (NUL in text, a value too long for its
+    column): retrying will not help, and the other requests of the batch may well be fine.
+
+    Anything else (unreachable, busy, a missing table) counts as an outage: 503, so WeCom retries.
+    """
+    return isinstance(exc, DataError | IntegrityError)
 
 
 class GroupCommit:
