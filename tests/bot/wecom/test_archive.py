@@ -373,3 +373,35 @@ def test_the_app_task_polls_an_injected_sdk_until_stopped(sdk, keys, engine):
     asyncio.run(scenario())
 
     assert [row.dedupe_key for row in inbox_rows(engine)] == ["demo-1"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        text("m" * 300, "msgid of 300 characters"),
+        text("nul-sender", "发送人带 NUL", sender="zhang\x00wei"),
+        text("long-room", "群 id 太长", room="wr" + "x" * 200),
+        text("year-9999", "发送时间在 9999 年", at=253402300799000),
+        text("year-1970", "发送时间在 1970 年", at=0),
+        text("surrogate", "王总\ud800"),
+    ],
+    ids=["long msgid", "NUL in from", "long roomid", "year 9999", "year 1970", "lone surrogate"],
+)
+def test_what_the_doors_refuse_is_skipped_as_malformed_not_recorded(sdk, engine, keys, message):
+    sdk.add(message, shaped=False)
+    sdk.add(text("fine", "这条正常"))
+    poller = ArchivePoller(sdk, keys, make_session_factory(engine), clock=lambda: sh(2026, 3, 2, 11, 20))
+
+    result = poller.poll_once()
+
+    assert (dict(result.skipped), result.recorded, result.seq_after) == ({"malformed": 1}, 1, 2)
+    assert [row.dedupe_key for row in inbox_rows(engine)] == ["fine"]
+
+
+def test_the_poller_seals_what_it_records(sdk, engine, keys):
+    sealer = PayloadSealer.from_secret("archive-test-key")
+    sdk.add(text("m-sealed", "王总手机13812345678"))
+    ArchivePoller(sdk, keys, make_session_factory(engine), sealer=sealer).poll_once()
+    [row] = inbox_rows(engine)
+    assert "13812345678" not in json.dumps(row.payload)
+    assert sealer.open(row.payload, aad="m-sealed")["text"] == "王总手机13812345678"
