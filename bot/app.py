@@ -39,6 +39,7 @@ from rules.engine import RuleEngine
 from storage import inbox
 from storage.dashboard import outbox_health
 from storage.db import is_sqlite, make_session_factory
+from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,25 @@ def message_hmac_key(settings: Settings) -> bytes:
     ).digest()
 
 
-def build_handler_context(config: AppConfig, settings: Settings, clock: Clock = system_clock) -> HandlerContext:
+def payload_sealer(settings: Settings) -> PayloadSealer:
+    """Seals inbox payloads at rest; derived from GROUPBOT_SECRET_KEY (HKDF), once per app."""
+    return PayloadSealer.from_secret(settings.secret_key.get_secret_value())
+
+
+def build_handler_context(
+    config: AppConfig, settings: Settings, clock: Clock = system_clock, *, sealer: PayloadSealer | None = None
+) -> HandlerContext:
     def unknown_year(year: int) -> None:
         log.warning("holiday calendar does not know %s; weekends only until chinesecalendar is updated", year)
 
     engine = RuleEngine.from_config(config.rules, config.group_rules(), on_unknown_year=unknown_year)
     return HandlerContext(
-        config=config, engine=engine, hmac_key=message_hmac_key(settings), public_url=settings.public_url, clock=clock
+        config=config,
+        engine=engine,
+        hmac_key=message_hmac_key(settings),
+        public_url=settings.public_url,
+        clock=clock,
+        sealer=sealer or payload_sealer(settings),
     )
 
 
@@ -135,10 +148,11 @@ def create_app(
     app.state.db_engine = db_engine
     app.state.sessions = sessions
     app.state.clock = clock
-    app.state.handler_context = build_handler_context(config, settings, clock)
+    sealer = payload_sealer(settings)
+    app.state.handler_context = build_handler_context(config, settings, clock, sealer=sealer)
     app.state.write_gate = inbox.WriteGate(enabled=is_sqlite(db_engine))
     app.state.ingest = IngestState.from_settings(
-        settings, sessions, clock, config.ingest.max_body_bytes, write_gate=app.state.write_gate
+        settings, sessions, clock, config.ingest.max_body_bytes, sealer, write_gate=app.state.write_gate
     )
 
     app.add_middleware(RequestContext, max_body_bytes=max(config.ingest.max_body_bytes, 1))
@@ -163,6 +177,10 @@ async def _storage_unavailable(_request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
 
+#: Parked inbox rows listed (newest first) in /healthz; `inbox.failed` counts them all.
+HEALTHZ_PARKED = 20
+
+
 async def healthz(request: Request) -> JSONResponse:
     """200 with the inbox lag when the database answers; 503 when it does not."""
     state = request.app.state
@@ -172,8 +190,15 @@ async def healthz(request: Request) -> JSONResponse:
             session.execute(text("select 1"))
             now = state.clock()
             outbox = outbox_health(session)
+            # Parked rows by id and reason only: /healthz is unauthenticated, the masked text is on the
+            # dashboard's dead-letter page (admins).
+            parked = [
+                {"id": r.id, "source": r.source, "kind": r.kind, "received_at": r.received_at.isoformat(),
+                 "error": r.error}
+                for r in inbox.list_parked(session, limit=HEALTHZ_PARKED)
+            ]
             return {"lag_seconds": round(inbox.pending_lag(session, now=now), 3), **inbox.counts(session),
-                    "outbox": {"pending": outbox.pending, "dead": outbox.dead}}
+                    "parked": parked, "outbox": {"pending": outbox.pending, "dead": outbox.dead}}
 
     try:
         inbox_state = await run_in_threadpool(probe)

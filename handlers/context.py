@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
+from storage.sealing import PayloadSealer
 
 if TYPE_CHECKING:
     from rules.engine import RuleEngine
@@ -26,3 +27,5 @@ class HandlerContext:
     #: Base URL for links in alerts (the dashboard).
     public_url: str = "http://127.0.0.1:8000"
     clock: Callable[[], datetime] = field(default=system_clock)
+    #: Opens sealed inbox payloads (derived from GROUPBOT_SECRET_KEY once, at app creation).
+    sealer: PayloadSealer | None = None

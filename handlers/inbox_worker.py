@@ -31,6 +31,8 @@ from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.model import GroupMessage
 from storage import inbox
+from storage.models import InboxEvent
+from storage.sealing import SealError
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class ClaimedEvent:
     source: str
     payload: dict[str, Any]
     attempts: int
+    #: Why the stored payload could not be opened (old key, corrupt); the row is then parked.
+    unreadable: str | None = None
 
 
 #: A kind handler processes one claimed row and commits; raising leaves the row for a retry.
@@ -110,6 +114,15 @@ def default_handlers() -> dict[str, KindHandler]:
     }
 
 
+def opened(row: InboxEvent, ctx: HandlerContext) -> ClaimedEvent:
+    """A claimed row with its payload decrypted (the only place the worker sees a sealed payload)."""
+    try:
+        payload = dict(inbox.open_payload(ctx.sealer, dedupe_key=row.dedupe_key, stored=row.payload))
+    except SealError as exc:
+        return ClaimedEvent(row.id, row.kind, row.source, {}, row.attempts, unreadable=str(exc))
+    return ClaimedEvent(row.id, row.kind, row.source, payload, row.attempts)
+
+
 def default_owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
@@ -142,7 +155,7 @@ class InboxWorker:
                 lease_seconds=self.lease_seconds,
                 now=self.ctx.clock(),
             )
-            claimed = [ClaimedEvent(r.id, r.kind, r.source, dict(r.payload or {}), r.attempts) for r in rows]
+            claimed = [opened(r, self.ctx) for r in rows]
             session.commit()
         return claimed
 
@@ -160,6 +173,9 @@ class InboxWorker:
     def process(self, event: ClaimedEvent) -> None:
         handler = self.handlers.get(event.kind)
         with self.write_gate.background(), self.session_factory() as session:
+            if event.unreadable is not None:
+                self._failed(session, event, BadPayload(event.unreadable))
+                return
             for attempt in range(1, IMMEDIATE_RETRIES + 2):
                 try:
                     if handler is None:

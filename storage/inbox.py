@@ -2,9 +2,11 @@
 
 A callback calls `record_event` and commits; the inbox worker `claim`s due rows, processes each in its
 own transaction and `mark_done`s it (which clears the payload: clear text lives here only until the
-message is judged). Claims are exclusive: `FOR UPDATE SKIP LOCKED` on PostgreSQL, and on SQLite the
-engine's `BEGIN IMMEDIATE` serializes claimers; on both, a lease (`lease_owner`, `lease_until`) lets
-another worker take over a row whose worker died. Nothing here commits.
+message is judged). Payloads are sealed by the writers (`storage.sealing`: AES-GCM, bound to the
+dedupe key) and opened by the worker with `open_payload` right after the claim. Claims are
+exclusive: `FOR UPDATE SKIP LOCKED` on PostgreSQL, and on SQLite the engine's `BEGIN IMMEDIATE`
+serializes claimers; on both, a lease (`lease_owner`, `lease_until`) lets another worker take over
+a row whose worker died. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import dialect_insert, insert_ignoring_conflict
 from storage.models import InboxEvent, utcnow
+from storage.sealing import PayloadSealer, SealError
 
 
 class WriteGate:
@@ -178,6 +181,19 @@ def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now
     return list(rows)
 
 
+def open_payload(sealer: PayloadSealer | None, *, dedupe_key: str, stored: Any) -> dict[str, Any]:
+    """The clear payload of a claimed row: the one decrypt step between the inbox and the handlers.
+
+    Raises SealError (the row cannot be judged: park it with that reason) when the payload was
+    sealed with another key, is corrupt, or is sealed and no key is configured.
+    """
+    if sealer is None:
+        if isinstance(stored, dict) and "sealed" not in stored:
+            return stored
+        raise SealError("inbox payload is sealed but no payload key is configured")
+    return sealer.open(stored, aad=dedupe_key)
+
+
 def mark_done(session: Session, event_id: int, *, now: datetime) -> None:
     """Mark the row processed and drop its payload (the judged message lives on masked).
 
@@ -196,8 +212,9 @@ def mark_failed(
 ) -> bool:
     """Record a failed attempt; True when the row has used up `max_attempts` and is parked.
 
-    A parked row keeps its payload and `error` so an admin can see and fix it; it is never claimed
-    again. Otherwise the row is released and becomes due again after `retry_seconds`.
+    A parked row keeps its payload (sealed) and `error` so an admin can see it, masked, on the
+    dead-letter page; it is never claimed again. Otherwise the row is released and becomes due again
+    after `retry_seconds`.
     """
     row = session.get(InboxEvent, event_id, populate_existing=True)
     if row is None:
@@ -226,6 +243,13 @@ def pending_lag(session: Session, *, now: datetime) -> float:
     if oldest.tzinfo is None:  # defensive: aggregate results may skip the column type's processor
         oldest = oldest.replace(tzinfo=UTC)
     return max(0.0, (now - oldest).total_seconds())
+
+
+def list_parked(session: Session, *, limit: int = 50) -> list[InboxEvent]:
+    """Parked rows (failed for good), newest first; their payloads are still sealed."""
+    return list(
+        session.scalars(select(InboxEvent).where(InboxEvent.error.is_not(None)).order_by(InboxEvent.id.desc()).limit(limit))
+    )
 
 
 def counts(session: Session) -> dict[str, int]:

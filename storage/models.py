@@ -88,8 +88,8 @@ class Base(DeclarativeBase):
 class InboxEvent(Base):
     """An accepted inbound event, committed before WeCom gets its answer.
 
-    `payload` holds the decrypted, normalized event until the worker has processed it; it is then
-    cleared, so clear text lives in the inbox only for the seconds between acceptance and judgement.
+    `payload` holds the normalized event, sealed (AES-GCM, `storage.sealing`), until the worker has
+    processed it; it is then cleared. Clear text never reaches the table.
     """
 
     __tablename__ = "inbox_events"

@@ -19,7 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 from bot.wecom.callback import NotConfigured
 from bot.wecom.crypto import CallbackCrypto
 from bot.wecom.ingest import IngestDep, echo_url_check, get_ingest, query, read_body
-from bot.wecom.normalize import from_aibot_json
+from bot.wecom.normalize import from_aibot_doc, parse_aibot_json
 
 router = APIRouter(tags=["wecom"])
 
@@ -47,9 +47,10 @@ async def receive(request: Request) -> Response:
     plaintext = crypto.decrypt_json(
         body, msg_signature=query(request, "msg_signature"), timestamp=query(request, "timestamp"), nonce=nonce
     )
-    inbound = from_aibot_json(plaintext, received_at=ingest.clock())
+    doc = parse_aibot_json(plaintext)  # typed: a field of the wrong JSON type is a 400
+    inbound = from_aibot_doc(doc, plaintext, received_at=ingest.clock())
     if inbound is None:
-        return _finish_stream(crypto, plaintext, nonce)
+        return _finish_stream(crypto, doc.stream_id, nonce)
     if inbound.kind == "message" and _archive_active(request):
         # The chat archive delivers this group message too (under its own msgid): judge it once.
         inbound = replace(inbound, kind="mention")
@@ -62,8 +63,7 @@ def _archive_active(request: Request) -> bool:
     return state.config.ingest.archive.enabled or getattr(state, "archive_sdk", None) is not None
 
 
-def _finish_stream(crypto: CallbackCrypto, plaintext: str, nonce: str) -> Response:
-    stream_id = str((json.loads(plaintext).get("stream") or {}).get("id") or "")
+def _finish_stream(crypto: CallbackCrypto, stream_id: str, nonce: str) -> Response:
     reply = {"msgtype": "stream", "stream": {"id": stream_id, "finish": True, "content": ""}}
     body = crypto.encrypt_json(json.dumps(reply, ensure_ascii=False), nonce=nonce)
     return Response(body, media_type="application/json")

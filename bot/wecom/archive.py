@@ -30,11 +30,13 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PayloadError
 from bot.settings import Settings
 from bot.wecom.archive_process import IsolatedArchiveSdk
+from bot.wecom.normalize import message_payload, sent_at_problem
 from storage import inbox
 from storage.models import Cursor
+from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +140,16 @@ class PollResult:
 _ROBOT_MSGTYPES = frozenset({"markdown", "news"})
 
 
-def normalize(message: Mapping[str, Any]) -> dict[str, Any] | None:
+def normalize(message: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any] | None:
     """An inbox payload (the replay input shape) for a member's group message, else None.
 
     The msgtype is kept exactly as the archive writes it (text, image, voice, video, card, link,
     file, weapp, redpacket, external_redpacket, ...): the `content_type` rule's `allowed` lists use
     these names. Only text carries text; other types are judged on time, frequency and content_type.
+
+    Raises ValueError (the message is skipped as malformed) for what the doors refuse too: ids
+    that are too long or hold control characters, text that is not valid Unicode, a sent_at
+    outside 2000-01-01 .. now + 1 day.
     """
     msgtype = message.get("msgtype")
     if message.get("action") != "send" or not message.get("roomid"):
@@ -154,15 +160,21 @@ def normalize(message: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(text, str):
         return None
     sent_at = datetime.fromtimestamp(int(message["msgtime"]) / 1000, UTC)
-    return {
-        "msgid": message["msgid"],
-        "chat_id": message["roomid"],
-        "sender": message["from"],
-        "sent_at": sent_at.isoformat(),
-        "text": text,
-        "msgtype": msgtype,
-        "source": "archive",
-    }
+    try:
+        payload = message_payload(
+            msgid=str(message["msgid"]),
+            chat_id=str(message["roomid"]),
+            sender=str(message["from"]),
+            sent_at=sent_at,
+            text=text,
+            msgtype=msgtype,
+            source="archive",
+        )
+    except PayloadError as exc:
+        raise ValueError(exc.reason) from None
+    if problem := sent_at_problem(sent_at, now or datetime.now(UTC)):
+        raise ValueError(f"msgtime {problem}")
+    return payload
 
 
 def _skip_reason(message: Mapping[str, Any]) -> str:
@@ -185,8 +197,11 @@ class ArchivePoller:
         *,
         limit: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sealer: PayloadSealer | None = None,
     ) -> None:
         self.sdk = sdk
+        #: Seals payloads at rest (the app passes its sealer; None only in tests of the SDK path).
+        self.sealer = sealer
         self.keys = keys
         self.sessions = sessions
         self.limit = limit
@@ -212,8 +227,9 @@ class ArchivePoller:
                 result.seq_after = max(result.seq_after, item.seq)
                 continue
             try:
-                payload = normalize(message)
-            except (KeyError, TypeError, ValueError):  # a text message missing msgtime/from/msgid
+                payload = normalize(message, now=self.clock())
+            # A text message missing msgtime/from/msgid, or holding what the doors refuse.
+            except (KeyError, TypeError, ValueError, OverflowError, OSError):
                 log.error("archive message malformed", extra={"seq": item.seq})
                 result.skipped["malformed"] += 1
                 result.seq_after = max(result.seq_after, item.seq)
@@ -235,7 +251,7 @@ class ArchivePoller:
                     dedupe_key=payload["msgid"],
                     source="archive",
                     kind="message",
-                    payload=payload,
+                    payload=self.sealer.seal(payload, aad=payload["msgid"]) if self.sealer else payload,
                     now=self.clock(),
                 )
                 result.recorded += bool(created)
@@ -310,5 +326,7 @@ async def run_archive_task(app: Any, stop: asyncio.Event) -> None:
     except ConfigError as exc:
         log.error("chat archive not started: %s", exc)
         return
-    poller = ArchivePoller(sdk, keys, app.state.sessions, limit=cfg.limit, clock=app.state.clock)
+    poller = ArchivePoller(
+        sdk, keys, app.state.sessions, limit=cfg.limit, clock=app.state.clock, sealer=app.state.ingest.sealer
+    )
     await run_poller(poller, wakeup=app.state.ingest.archive_wakeup, poll_seconds=cfg.poll_seconds, stop=stop)

@@ -44,6 +44,8 @@ async def ingest_messages(request: Request, ingest: IngestDep) -> dict:
         doc = json.loads(body)
     except ValueError:
         raise PayloadError("body is not UTF-8 JSON") from None
+    except RecursionError:  # a hostile nesting depth: refused, never a 500 with a traceback
+        raise PayloadError("body is nested too deeply") from None
     items = doc.get("messages") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise PayloadError('body must be a JSON array of messages or {"messages": [...]}')
@@ -52,9 +54,10 @@ async def ingest_messages(request: Request, ingest: IngestDep) -> dict:
 
     valid: list[Inbound] = []
     errors: list[dict] = []
+    now = ingest.clock()
     for index, item in enumerate(items):
         try:
-            valid.append(from_bridge_item(item))
+            valid.append(from_bridge_item(item, now=now))
         except PayloadError as exc:
             errors.append({"index": index, "reason": exc.reason})
     created = await ingest.record(valid) if valid else []

@@ -53,5 +53,5 @@ async def receive(request: Request) -> Response:
         timestamp=query(request, "timestamp"),
         nonce=query(request, "nonce"),
     )
-    await ingest.record([from_app_xml(xml)], budget=COMMIT_BUDGET)
+    await ingest.record([from_app_xml(xml, now=ingest.clock())], budget=COMMIT_BUDGET)
     return Response(status_code=200)

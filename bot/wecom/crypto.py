@@ -128,6 +128,8 @@ class CallbackCrypto:
             doc = json.loads(body)
         except ValueError:  # JSONDecodeError and UnicodeDecodeError both
             raise PayloadError("body is not UTF-8 JSON") from None
+        except RecursionError:  # 100,000 nested "[": the signature is inside, so refuse before it
+            raise PayloadError("body is nested too deeply") from None
         encrypt = doc.get("encrypt", doc.get("Encrypt")) if isinstance(doc, dict) else None
         if not isinstance(encrypt, str) or not encrypt:
             raise PayloadError('JSON has no "encrypt" string')

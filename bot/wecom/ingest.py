@@ -2,8 +2,10 @@
 the one way to commit an accepted event (`IngestState.record`).
 
 Routes stay thin: read the body (bounded), verify and decrypt, normalize, `record`, answer. The DB
-work runs in a worker thread; any database failure becomes `StorageUnavailable` (→ 503), so WeCom
-retries and the retry is stored once the database is back.
+work runs in a worker thread, where each payload is also sealed (AES-GCM, `storage.sealing`) so the
+inbox never holds clear text. A database outage becomes `StorageUnavailable` (→ 503), so WeCom
+retries and the retry is stored once the database is back; a database that refuses one event (a
+value the door should have refused) fails that request alone (→ 400), never its batch-mates.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +28,7 @@ from bot.settings import Settings
 from bot.wecom.crypto import DEFAULT_MAX_BODY, CallbackCrypto
 from bot.wecom.normalize import MSGAUDIT_NOTIFY, Inbound
 from storage import inbox
+from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ class IngestState:
 
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime]
+    #: Seals every payload before it is written (key derived once, at app creation).
+    sealer: PayloadSealer
     app_crypto: CallbackCrypto | None = None
     aibot_crypto: CallbackCrypto | None = None
     ingest_token: str | None = None
@@ -59,6 +64,7 @@ class IngestState:
         sessions: sessionmaker[Session],
         clock: Callable[[], datetime],
         max_body_bytes: int,
+        sealer: PayloadSealer,
         write_gate: inbox.WriteGate | None = None,
     ) -> IngestState:
         def crypto(token, key, receive_id: str) -> CallbackCrypto | None:
@@ -71,6 +77,7 @@ class IngestState:
         return cls(
             sessions=sessions,
             clock=clock,
+            sealer=sealer,
             app_crypto=crypto(settings.callback_token, settings.encoding_aes_key, settings.corp_id)
             if settings.corp_id
             else None,
@@ -81,23 +88,34 @@ class IngestState:
         )
 
     def record_sync(self, events: Sequence[Inbound]) -> list[bool]:
-        """Commit `events` in one transaction; per event, True when new (False: a retry/duplicate)."""
+        """Commit `events` in one transaction; per event, True when new (False: a retry/duplicate).
+
+        Raises StorageUnavailable for an outage (every request waits for WeCom's retry) and
+        EventRefused when the database (or sealing) refused the data itself.
+        """
         try:
+            rows = [
+                {
+                    "dedupe_key": e.dedupe_key,
+                    "source": e.source,
+                    "kind": e.kind,
+                    "payload": self.sealer.seal(e.payload, aad=e.dedupe_key),
+                }
+                for e in events
+            ]
             with self.write_gate.urgent(), self.sessions() as session:
-                created = inbox.record_events(
-                    session,
-                    events=[
-                        {"dedupe_key": e.dedupe_key, "source": e.source, "kind": e.kind, "payload": e.payload}
-                        for e in events
-                    ],
-                    now=self.clock(),
-                )
+                created = inbox.record_events(session, events=rows, now=self.clock())
                 session.commit()
                 return created
         except SQLAlchemyError as exc:
             # The driver's message may quote parameters (message text): log the type only.
             log.warning("inbox commit failed: %s", type(exc).__name__)
+            if refused_data(exc):
+                raise EventRefused(f"the database refused this event ({type(exc).__name__})") from None
             raise StorageUnavailable(f"database unavailable ({type(exc).__name__})") from None
+        except (ValueError, TypeError) as exc:  # UnicodeEncodeError (a lone surrogate), unserializable
+            log.warning("inbox commit failed: %s", type(exc).__name__)
+            raise EventRefused(f"the event cannot be stored ({type(exc).__name__})") from None
 
     def recently_busy(self, window: float = 1.0) -> bool:
         """True when a request was recorded within `window` seconds (the inbox worker then yields)."""
@@ -122,13 +140,28 @@ class IngestState:
         return created
 
 
+class EventRefused(PayloadError):
+    """Raised when the database refuses an event's data (not an outage): that request alone gets 400."""
+
+
+def refused_data(exc: SQLAlchemyError) -> bool:
+    """True when the database refused the values themselves (NUL in text, a value too long for its
+    column): retrying will not help, and the other requests of the batch may well be fine.
+
+    Anything else (unreachable, busy, a missing table) counts as an outage: 503, so WeCom retries.
+    """
+    return isinstance(exc, DataError | IntegrityError)
+
+
 class GroupCommit:
     """Requests that arrive while a commit is in flight are written together in the next one.
 
     One writer at a time: a lone request commits at once (no added latency); under load, each commit
     carries everything that queued up meanwhile, so throughput is bounded by commits per second
     times the batch size instead of one commit (and one thread hop) per request. Every caller is
-    answered only after its own rows are durable; if the batch fails, every caller in it gets 503.
+    answered only after its own rows are durable. If the batch fails for an outage, every caller in
+    it gets 503; if the database refused some data (EventRefused), the members are retried one by
+    one, so a bad request fails only itself.
     """
 
     def __init__(self, write: Callable[[Sequence[Inbound]], list[bool]], max_batch: int = 512) -> None:
@@ -155,16 +188,33 @@ class GroupCommit:
             flat = [event for events, _ in batch for event in events]
             try:
                 created = await run_in_threadpool(self._write, flat)
+            except EventRefused as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                for events, future in batch:  # one by one: only the bad request fails
+                    try:
+                        _settle(future, await run_in_threadpool(self._write, events))
+                    except Exception as single:  # noqa: BLE001 - handed to that request's waiter
+                        _settle(future, single)
+                continue
             except Exception as exc:  # StorageUnavailable, or a bug: every waiter hears about it
                 for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                    _settle(future, exc)
                 continue
             offset = 0
             for events, future in batch:
-                if not future.done():
-                    future.set_result(created[offset : offset + len(events)])
+                _settle(future, created[offset : offset + len(events)])
                 offset += len(events)
+
+
+def _settle(future: asyncio.Future[list[bool]], outcome: list[bool] | BaseException) -> None:
+    if future.done():  # the caller gave up (its budget ran out)
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def get_ingest(request: Request) -> IngestState:

@@ -8,6 +8,12 @@ FromUserName + CreateTime (batch approvals, several scans in one second).
 Kinds: "message" (a group message for the rules), "command" (a direct message to the app or bot,
 chat_id ""), "event" (msgaudit_notify and the like).
 
+Every door refuses here what could not be stored or judged, with a reason naming the field (never
+its value): ids (msgid, chat_id, sender, stream id) of at most 128 printable characters, names
+without control characters, text that is valid Unicode (no lone surrogates), and a sent_at between
+2000-01-01 and now + 1 day. The AI bot's JSON is read with strict pydantic models, so a field of the
+wrong JSON type is a 400, never a 500.
+
 Example::
 
     inbound = from_app_xml(xml)   # Inbound(dedupe_key="4561255354251345929", kind="command", ...)
@@ -16,18 +22,73 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 from wechatpy.enterprise import parse_message
 
 from bot.errors import PayloadError
 
 #: The chat-archive poller is told to pull by this event.
 MSGAUDIT_NOTIFY = "msgaudit_notify"
+
+
+#: Longest msgid, chat_id or sender accepted at any door (the inbox and message columns hold them).
+MAX_ID_CHARS = 128
+#: Oldest sent_at judged; newer than now + FUTURE_SLACK is refused too (a clock that far off is wrong).
+EARLIEST_SENT_AT = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+#: Characters no name may hold: C0/C1 controls, DEL, lone surrogates, line/paragraph separators.
+_BAD_NAME_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def id_problem(value: str) -> str | None:
+    """What is wrong with an id (msgid, chat_id, sender), or None. Never quotes the value."""
+    if len(value) > MAX_ID_CHARS:
+        return f"longer than {MAX_ID_CHARS} characters"
+    # isprintable() is False for controls (NUL included), surrogates, format and unassigned
+    # characters and non-ASCII spaces: none belongs in a machine-made WeCom or bridge id.
+    if not value.isprintable():
+        return "contains a control or non-printable character"
+    return None
+
+
+def name_problem(value: str) -> str | None:
+    """What is wrong with a display name (sender_name, chat_name), or None."""
+    if _BAD_NAME_CHARS.search(value):
+        return "contains a control character or invalid Unicode"
+    return None
+
+
+def text_problem(value: str) -> str | None:
+    """What is wrong with message text, or None: it must be valid Unicode (no lone surrogates)."""
+    if not value.isascii() and _SURROGATE.search(value):
+        return "is not valid Unicode (lone surrogate)"
+    return None
+
+
+def sent_at_problem(sent_at: datetime, now: datetime) -> str | None:
+    if sent_at < EARLIEST_SENT_AT:
+        return "is before 2000-01-01"
+    if sent_at > now + FUTURE_SLACK:
+        return "is more than one day in the future"
+    return None
+
+
+def check_id(value: str, where: str) -> str:
+    if problem := id_problem(value):
+        raise PayloadError(f"{where}: {problem}")
+    return value
+
+
+def _check(problem: str | None, where: str) -> None:
+    if problem:
+        raise PayloadError(f"{where}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +117,20 @@ def message_payload(
     sender_name: str | None = None,
     chat_name: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON-safe dict `handlers.inbox_worker` turns back into a `GroupMessage`."""
+    """The JSON-safe dict `handlers.inbox_worker` turns back into a `GroupMessage`.
+
+    Raises PayloadError naming the field when an adapter hands over what cannot be judged.
+    """
+    check_id(msgid, "msgid")
+    check_id(chat_id, "chat_id")
+    check_id(sender, "sender")
+    check_id(msgtype, "msgtype")
+    _check(text_problem(text), "text")
+    for where, name in (("sender_name", sender_name), ("chat_name", chat_name)):
+        if name:
+            _check(name_problem(name), where)
     if sent_at.tzinfo is None:
-        raise PayloadError(f"msgid {msgid}: sent_at has no UTC offset")
+        raise PayloadError("sent_at has no UTC offset")
     payload: dict[str, Any] = {
         "msgid": msgid,
         "chat_id": chat_id,
@@ -86,18 +158,23 @@ def _event(source: str, plaintext: str, event: str, sender: str, sent_at: dateti
     return Inbound(dedupe_key=f"evt:{digest}", source=source, kind="event", payload=payload)
 
 
-def _epoch(seconds: Any) -> datetime:
+def _epoch(seconds: Any, now: datetime) -> datetime:
     try:
-        return datetime.fromtimestamp(int(seconds), tz=UTC)
+        sent_at = datetime.fromtimestamp(int(seconds), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise PayloadError("CreateTime is not a Unix timestamp") from None
+    _check(sent_at_problem(sent_at, now), "CreateTime")
+    return sent_at
 
 
 # -- self-built app: decrypted XML ------------------------------------------------------------------
 
 
-def from_app_xml(plaintext: str) -> Inbound:
-    """The self-built app's decrypted XML. Users reach the app only 1:1, so messages are commands."""
+def from_app_xml(plaintext: str, *, now: datetime | None = None) -> Inbound:
+    """The self-built app's decrypted XML. Users reach the app only 1:1, so messages are commands.
+
+    `now` (the server clock; the caller's, defaulting to the system's) bounds CreateTime.
+    """
     try:
         parsed = parse_message(plaintext)
     except Exception:  # xmltodict/expat errors, KeyError on a missing MsgType: all "unreadable"
@@ -107,10 +184,11 @@ def from_app_xml(plaintext: str) -> Inbound:
     # wechatpy keeps the parsed dict in `_data`; events it has no class for (msgaudit_notify) are
     # readable only there.
     raw: dict[str, Any] = parsed._data
-    sent_at = _epoch(raw.get("CreateTime"))
-    sender = str(raw.get("FromUserName") or "")
+    sent_at = _epoch(raw.get("CreateTime"), now or datetime.now(UTC))
+    sender = check_id(str(raw.get("FromUserName") or ""), "FromUserName")
     if str(raw.get("MsgType", "")).lower() == "event":
-        return _event("callback", plaintext, str(raw.get("Event") or "").lower(), sender, sent_at)
+        event = check_id(str(raw.get("Event") or "").lower(), "Event")
+        return _event("callback", plaintext, event, sender, sent_at)
     msgid = str(raw.get("MsgId") or "")
     if not msgid or not sender:
         raise PayloadError("message without MsgId or FromUserName")
@@ -126,31 +204,86 @@ def from_app_xml(plaintext: str) -> Inbound:
 # -- AI bot (智能机器人): decrypted JSON ---------------------------------------------------------------
 
 
+class _Strict(BaseModel):
+    # strict: a JSON number where WeCom sends a string is refused, not coerced; unknown keys ignored.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class _AiBotFrom(_Strict):
+    userid: str | None = None
+
+
+class _AiBotText(_Strict):
+    content: str | None = None
+
+
+class _AiBotStream(_Strict):
+    id: str | None = None
+
+
+class _AiBotEvent(_Strict):
+    eventtype: str | None = None
+
+
+class AiBotDoc(_Strict):
+    """The fields we read from the AI bot's decrypted JSON (every msgtype: text, stream, event, …)."""
+
+    msgid: str | None = None
+    msgtype: str | None = None
+    chatid: str | None = None
+    chattype: str | None = None
+    sender: _AiBotFrom | None = Field(None, alias="from")
+    text: _AiBotText | None = None
+    stream: _AiBotStream | None = None
+    event: _AiBotEvent | None = None
+
+    @property
+    def stream_id(self) -> str:
+        return (self.stream.id if self.stream else None) or ""
+
+
+def parse_aibot_json(plaintext: str) -> AiBotDoc:
+    """The AI bot's decrypted JSON, typed; PayloadError names the first field of the wrong type.
+
+    pydantic-core's JSON parser bounds nesting, so a hostile depth is a 400, not a RecursionError.
+    """
+    try:
+        doc = AiBotDoc.model_validate_json(plaintext)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        if first["type"] == "json_invalid":  # also a lone surrogate, or nesting past the parser's bound
+            raise PayloadError(f"decrypted AI-bot payload is not JSON ({first['msg']})") from None
+        if first["type"] == "model_type" and not first["loc"]:
+            raise PayloadError("decrypted AI-bot payload is not a JSON object") from None
+        where = ".".join("from" if p == "sender" else str(p) for p in first["loc"])
+        raise PayloadError(f"{where}: {first['msg']}") from None
+    if doc.stream_id:
+        check_id(doc.stream_id, "stream.id")
+    return doc
+
+
 def from_aibot_json(plaintext: str, *, received_at: datetime) -> Inbound | None:
-    """The AI bot's decrypted JSON; None for stream-refresh polls, which carry no new message.
+    """The AI bot's decrypted JSON; None for stream-refresh polls, which carry no new message."""
+    return from_aibot_doc(parse_aibot_json(plaintext), plaintext, received_at=received_at)
+
+
+def from_aibot_doc(doc: AiBotDoc, plaintext: str, *, received_at: datetime) -> Inbound | None:
+    """A parsed AI-bot document → Inbound (None for stream refreshes).
 
     The AI bot's callback has no send time, so `received_at` (the server clock) stands in.
     """
-    try:
-        doc = json.loads(plaintext)
-    except ValueError:
-        raise PayloadError("decrypted AI-bot payload is not JSON") from None
-    if not isinstance(doc, dict):
-        raise PayloadError("decrypted AI-bot payload is not a JSON object")
-    msgtype = str(doc.get("msgtype") or "")
-    sender = str((doc.get("from") or {}).get("userid") or "") if isinstance(doc.get("from"), dict) else ""
+    msgtype = doc.msgtype or ""
+    sender = check_id((doc.sender.userid if doc.sender else None) or "", "from.userid")
     if msgtype == "stream":
         return None
     if msgtype == "event":
-        event = doc.get("event") if isinstance(doc.get("event"), dict) else {}
-        return _event("aibot", plaintext, str(event.get("eventtype") or "event"), sender, received_at)
-    msgid = str(doc.get("msgid") or "")
+        event = check_id((doc.event.eventtype if doc.event else None) or "event", "event.eventtype")
+        return _event("aibot", plaintext, event, sender, received_at)
+    msgid = doc.msgid or ""
     if not msgid or not sender or not msgtype:
         raise PayloadError("AI-bot message without msgid, msgtype or from.userid")
-    chat_id = str(doc.get("chatid") or "") if doc.get("chattype") == "group" else ""
-    text = ""
-    if msgtype == "text" and isinstance(doc.get("text"), dict):
-        text = str(doc["text"].get("content") or "")
+    chat_id = (doc.chatid or "") if doc.chattype == "group" else ""
+    text = ((doc.text.content if doc.text else None) or "") if msgtype == "text" else ""
     return _message(
         message_payload(
             msgid=msgid, chat_id=chat_id, sender=sender, sent_at=received_at, text=text, msgtype=msgtype, source="aibot"
@@ -161,29 +294,45 @@ def from_aibot_json(plaintext: str, *, received_at: datetime) -> Inbound | None:
 # -- bridge batch item (replay input format) ----------------------------------------------------------
 
 
+def _validated(problem_of):
+    def check(value: str | None) -> str | None:
+        if value is not None and (problem := problem_of(value)):
+            raise PydanticCustomError("groupbot_value", problem)
+        return value
+
+    return AfterValidator(check)
+
+
+BridgeId = Annotated[str, Field(min_length=1), _validated(id_problem)]
+
+
 class BridgeItem(BaseModel):
     """One message in the replay input format (shared/spec/replay.md)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
-    msgid: str = Field(min_length=1, max_length=128)
-    chat_id: str = Field(min_length=1, max_length=128)
-    sender: str = Field(min_length=1, max_length=128)
+    msgid: BridgeId
+    chat_id: BridgeId
+    sender: BridgeId
     sent_at: AwareDatetime
-    text: str
-    msgtype: str = Field("text", min_length=1, max_length=32)
-    sender_name: str | None = Field(None, max_length=100)
-    chat_name: str | None = Field(None, max_length=200)
+    text: Annotated[str, _validated(text_problem)]
+    msgtype: Annotated[str, Field("text", min_length=1, max_length=32), _validated(id_problem)]
+    sender_name: Annotated[str | None, Field(None, max_length=100), _validated(name_problem)]
+    chat_name: Annotated[str | None, Field(None, max_length=200), _validated(name_problem)]
 
 
-def from_bridge_item(item: Any) -> Inbound:
-    """One batch item → Inbound; PayloadError names the first field that is wrong."""
+def from_bridge_item(item: Any, *, now: datetime | None = None) -> Inbound:
+    """One batch item → Inbound; PayloadError names the first field that is wrong (never its value).
+
+    `now` (the server clock; defaults to the system's) bounds sent_at.
+    """
     if not isinstance(item, dict):
         raise PayloadError("item is not a JSON object")
     try:
         parsed = BridgeItem.model_validate(item)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "item"
         raise PayloadError(f"{where}: {first['msg']}") from None
+    _check(sent_at_problem(parsed.sent_at, now or datetime.now(UTC)), "sent_at")
     return _message(message_payload(source="bridge", **parsed.model_dump()))

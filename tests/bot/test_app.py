@@ -148,7 +148,8 @@ def test_app_callback_round_trips_into_the_inbox_and_is_processed(
     response = post_callback(client, callback_request(app_text_xml(msgid="4561255354251345929", content="帮助")))
     assert (response.status_code, response.content) == (200, b"")
     [row] = inbox_rows(engine)
-    assert (row.dedupe_key, row.kind, row.source, row.payload["text"]) == (
+    opened = app.state.handler_context.sealer.open(row.payload, aad=row.dedupe_key)  # sealed at rest
+    assert (row.dedupe_key, row.kind, row.source, opened["text"]) == (
         "4561255354251345929",
         "command",
         "callback",
@@ -308,7 +309,7 @@ def test_healthz_reports_the_inbox_lag(client: TestClient) -> None:
     assert (body["status"], body["database"], body["inbox"]) == (
         "ok",
         "ok",
-        {"lag_seconds": 0.0, "pending": 1, "failed": 0},
+        {"lag_seconds": 0.0, "pending": 1, "failed": 0, "parked": []},
     )
 
 

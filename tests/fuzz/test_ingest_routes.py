@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -112,3 +113,156 @@ def test_any_bridge_batch_is_stored_or_refused_item_by_item(client: TestClient, 
         assert after - before == answer["accepted"]
         items = batch if isinstance(batch, list) else []
         assert answer["accepted"] + answer["duplicates"] + len(answer["errors"]) == len(items)
+
+
+# -- every JSON shape of the AI-bot and bridge bodies (issue 11 item 9) --------------------------------
+
+#: A JSON value of any type, or one nested past the 200 levels pydantic-core parses
+#: (100,000 levels: tests/bot/test_ingest_doors.py).
+ANY_JSON = JSON_VALUE | st.integers(1, 300).map(lambda depth: json.loads("[" * depth + "]" * depth))
+LONG_OR_HOSTILE = st.sampled_from(["x" * 300, "a\x00b", "\x07", "wr-sales-east", "zhangwei", "", "\u200b", " "])
+ID = TEXT | LONG_OR_HOSTILE | ANY_JSON
+
+
+def new_rows(engine: Engine, after: int) -> list[InboxEvent]:
+    with make_session_factory(engine)() as session:
+        return list(session.scalars(select(InboxEvent).where(InboxEvent.id > after)))
+
+
+def last_id(engine: Engine) -> int:
+    with make_session_factory(engine)() as session:
+        return session.scalar(select(func.max(InboxEvent.id))) or 0
+
+
+def assert_judgeable(client: TestClient, engine: Engine, after: int) -> None:
+    """Accepted means judgeable: every stored id fits (<= 128 printable characters), sent_at is
+    between 2000-01-01 and now + 1 day, and the payload opens with the app's key."""
+    sealer = client.app.state.handler_context.sealer
+    for row in new_rows(engine, after):
+        assert row.payload is None or "sealed" in row.payload, "the inbox holds clear text"
+        payload = sealer.open(row.payload, aad=row.dedupe_key)
+        for field in ("msgid", "chat_id", "sender"):
+            value = payload.get(field, "")
+            assert len(value) <= 128 and (value == "" or value.isprintable()), (field, len(value))
+        sent_at = datetime.fromisoformat(payload["sent_at"])
+        assert datetime(2000, 1, 1, tzinfo=UTC) <= sent_at <= clock() + timedelta(days=1)
+        payload.get("text", "").encode("utf-8")  # valid Unicode
+
+
+def nested(key: str) -> st.SearchStrategy:
+    """The sub-object `{key: …}` with any value, or any JSON value in its place."""
+    return st.fixed_dictionaries({}, optional={key: ID}) | ANY_JSON
+
+
+AIBOT_DOC = st.fixed_dictionaries(
+    {"msgtype": st.sampled_from(["text", "stream", "event", "image", "mixed", ""]) | ANY_JSON,
+     "msgid": ID, "from": nested("userid")},
+    optional={
+        "chatid": ID,
+        "chattype": st.sampled_from(["group", "single"]) | ANY_JSON,
+        "text": nested("content"),
+        "stream": nested("id"),
+        "event": nested("eventtype"),
+    },
+)
+
+
+@FUZZ
+@given(doc=AIBOT_DOC | ANY_JSON)
+def test_every_json_shape_of_a_signed_aibot_message_is_stored_or_refused(client: TestClient, engine: Engine,
+                                                                        doc) -> None:
+    """Each key of each msgtype with a value of any JSON type (or the whole document any JSON value)."""
+    before, after = inbox_count(engine), last_id(engine)
+    request = aibot_request(doc)
+    response = client.post("/wecom/aibot", params=request.params, content=request.body)
+    assert_served(response, before, inbox_count(engine))
+    assert_judgeable(client, engine, after)
+
+
+#: Valid AI-bot documents of each msgtype; the mutation test replaces one field (or sub-field) of one.
+AIBOT_BASES = {
+    "text": group_message("ai-base"),
+    "stream": {"msgid": "ai-s", "msgtype": "stream", "from": {"userid": "zhangwei"}, "stream": {"id": "s-1"}},
+    "event": {"msgid": "ai-e", "msgtype": "event", "from": {"userid": "zhangwei"},
+              "event": {"eventtype": "enter_chat"}},
+}
+AIBOT_PATHS = [("msgid",), ("msgtype",), ("chatid",), ("chattype",), ("from",), ("from", "userid"), ("text",),
+               ("text", "content"), ("stream",), ("stream", "id"), ("event",), ("event", "eventtype")]
+HOSTILE = st.sampled_from(["x" * 129, "x" * 300, "a\x00b", "\x07", "\u200b", "", 0, -1, 2.5, True, None, [], {},
+                           ["zhangwei"], {"id": 1}])
+
+
+def with_value(doc: dict, path: tuple[str, ...], value) -> dict:
+    """`doc` with the field at `path` set to `value` (a non-object parent is replaced by an object)."""
+    doc = json.loads(json.dumps(doc))
+    parent = doc
+    for key in path[:-1]:
+        if not isinstance(parent.get(key), dict):
+            parent[key] = {}
+        parent = parent[key]
+    parent[path[-1]] = value
+    return doc
+
+
+@settings(FUZZ, max_examples=120)
+@given(base=st.sampled_from(sorted(AIBOT_BASES)), path=st.sampled_from(AIBOT_PATHS), value=HOSTILE | ID)
+def test_any_one_aibot_field_of_any_json_type_is_stored_judgeable_or_refused(client: TestClient, engine: Engine,
+                                                                            base: str, path, value) -> None:
+    before, after = inbox_count(engine), last_id(engine)
+    request = aibot_request(with_value(AIBOT_BASES[base], path, value))
+    response = client.post("/wecom/aibot", params=request.params, content=request.body)
+    assert_served(response, before, inbox_count(engine))
+    assert_judgeable(client, engine, after)
+
+
+BRIDGE_BASE = {"msgid": "br-base", "chat_id": "wr-sales-east", "sender": "zhangwei",
+               "sent_at": "2026-03-02T10:30:00+08:00", "text": "收到", "sender_name": "张伟", "chat_name": "华东销售群"}
+
+
+@settings(FUZZ, max_examples=120)
+@given(field=st.sampled_from(sorted({*BRIDGE_BASE, "msgtype"})),
+       value=HOSTILE | ID | st.sampled_from(["9999-12-31T23:59:59+08:00", "0001-01-01T00:00:00Z", "王总\ud800"]))
+def test_any_one_bridge_field_of_any_json_type_is_stored_judgeable_or_refused(client: TestClient, engine: Engine,
+                                                                             field: str, value) -> None:
+    before, after = inbox_count(engine), last_id(engine)
+    item = {**BRIDGE_BASE, "msgid": f"br-{field}", field: value}
+    response = client.post("/ingest/messages", content=json.dumps([item]).encode(), headers=AUTH)
+    assert_served(response, before, inbox_count(engine))
+    assert_judgeable(client, engine, after)
+    answer = response.json()
+    assert answer["accepted"] + answer["duplicates"] + len(answer["errors"]) == 1
+    if answer["errors"]:
+        assert answer["errors"][0]["index"] == 0 and answer["errors"][0]["reason"].startswith(field)
+
+
+@FUZZ
+@given(envelope=st.fixed_dictionaries({}, optional={"encrypt": ANY_JSON, "Encrypt": ANY_JSON}) | ANY_JSON)
+def test_every_json_shape_of_the_aibot_envelope_is_refused_before_the_signature(client: TestClient, engine: Engine,
+                                                                               envelope) -> None:
+    before = inbox_count(engine)
+    response = client.post("/wecom/aibot", params={"msg_signature": "0" * 40, "timestamp": "1", "nonce": "2"},
+                           content=json.dumps(envelope).encode())
+    assert response.status_code in (400, 403), response.text
+    assert_served(response, before, inbox_count(engine))
+
+
+BRIDGE_FIELDS = {**FIELDS, "msgid": ID, "chat_id": ID, "sender": ID, "sender_name": ID, "chat_name": ID,
+                 "sent_at": FIELDS["sent_at"] | st.sampled_from(["9999-12-31T23:59:59+08:00", "0001-01-01T00:00:00Z"])
+                 | ANY_JSON, "text": FIELDS["text"] | ANY_JSON, "msgtype": FIELDS["msgtype"] | ANY_JSON}
+
+
+@FUZZ
+@given(batch=st.lists(st.fixed_dictionaries({}, optional=BRIDGE_FIELDS) | ANY_JSON, max_size=4) | ANY_JSON,
+       wrap=st.sampled_from(["list", "messages", "other"]))
+def test_every_json_shape_of_a_bridge_batch_is_stored_or_refused_item_by_item(client: TestClient, engine: Engine,
+                                                                              batch, wrap: str) -> None:
+    doc = {"list": batch, "messages": {"messages": batch}, "other": {"items": batch}}[wrap]
+    before, last = inbox_count(engine), last_id(engine)
+    response = client.post("/ingest/messages", content=json.dumps(doc).encode(), headers=AUTH)
+    after = inbox_count(engine)
+    assert_served(response, before, after)
+    assert_judgeable(client, engine, last)
+    if response.status_code == 200:
+        answer = response.json()
+        assert after - before == answer["accepted"]
+        assert answer["accepted"] + answer["duplicates"] + len(answer["errors"]) == len(batch)

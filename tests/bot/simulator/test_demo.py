@@ -72,13 +72,15 @@ def test_demo_traffic_reaches_the_service_through_every_channel(config, engine):
             # "我的待办" sent 1:1 to the app is a command; the mention arrives as an AI-bot message.
             assert by_source == {("callback", "command"), ("callback", "event"), ("aibot", "message")}
             direct = next(r for r in rows if r.source == "callback" and r.kind == "command")
-            assert messages[0].sender in str(direct.payload)
-        poller = ArchivePoller(demo.archive_sdk(), ArchiveKeys.from_settings(settings), sessions)
+            sealer = service.state.handler_context.sealer  # payloads are sealed at rest
+            assert messages[0].sender == sealer.open(direct.payload, aad=direct.dedupe_key)["sender"]
+        poller = ArchivePoller(demo.archive_sdk(), ArchiveKeys.from_settings(settings), sessions, sealer=sealer)
         result = poller.poll_once()
         assert (result.fetched, result.recorded) == (3, 3)
         with sessions() as session:
             archived = session.scalars(select(InboxEvent).where(InboxEvent.source == "archive")).all()
-            assert sorted(r.payload["msgid"] for r in archived) == sorted(m.msgid for m in messages[1:])
+            opened = [sealer.open(r.payload, aad=r.dedupe_key) for r in archived]
+            assert sorted(p["msgid"] for p in opened) == sorted(m.msgid for m in messages[1:])
 
         [mention] = [m for m in messages if m.kind == "mention"]
         response_url = next(iter(demo.state.response_urls.items()))
@@ -104,4 +106,5 @@ def test_bridge_channel_feeds_group_messages_to_a_service_in_another_process(con
     assert len(demo.archive) == 0
     with make_session_factory(engine)() as session:
         bridged = session.scalars(select(InboxEvent).where(InboxEvent.source == "bridge")).all()
-        assert sorted(r.payload["msgid"] for r in bridged) == sorted(m.msgid for m in messages if m.chat_id)
+        opened = [service.state.handler_context.sealer.open(r.payload, aad=r.dedupe_key) for r in bridged]
+        assert sorted(p["msgid"] for p in opened) == sorted(m.msgid for m in messages if m.chat_id)

@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.wecom.archive import CURSOR, ArchiveKeys, ArchivePoller, make_archive_sdk, run_archive_task, run_poller
 from storage.db import make_session_factory
 from storage.models import Cursor, InboxEvent
+from storage.sealing import PayloadSealer
 from tests.conftest import sh
 
 ROOM = "wrOgQhDgAAcwMTB7YmDkbeBsgT_AAAAA"
@@ -329,7 +330,7 @@ def app_with(engine, *, enabled: bool, sdk=None, keys=None, settings=None) -> Si
         settings=settings or Settings(),
         sessions=make_session_factory(engine),
         clock=lambda: sh(2026, 3, 2, 11, 20),
-        ingest=SimpleNamespace(archive_wakeup=asyncio.Event()),
+        ingest=SimpleNamespace(archive_wakeup=asyncio.Event(), sealer=PayloadSealer.from_secret("archive-test-key")),
     )
     if sdk is not None:
         state.archive_sdk, state.archive_keys = sdk, keys
@@ -409,3 +410,35 @@ def test_non_text_group_messages_arrive_with_the_archive_msgtype_and_meet_conten
     rules = RulesConfig.model_validate({"content_type": {"enabled": True, "allowed": ["link", "file"]}})
     verdict = RuleEngine.from_config(rules, [GroupRules(chat_id=ROOM)]).evaluate(payload_to_message(row.payload), ())
     assert [v.rule for v in verdict.violations] == (["content_type"] if violation else [])
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        text("m" * 300, "msgid of 300 characters"),
+        text("nul-sender", "发送人带 NUL", sender="zhang\x00wei"),
+        text("long-room", "群 id 太长", room="wr" + "x" * 200),
+        text("year-9999", "发送时间在 9999 年", at=253402300799000),
+        text("year-1970", "发送时间在 1970 年", at=0),
+        text("surrogate", "王总\ud800"),
+    ],
+    ids=["long msgid", "NUL in from", "long roomid", "year 9999", "year 1970", "lone surrogate"],
+)
+def test_what_the_doors_refuse_is_skipped_as_malformed_not_recorded(sdk, engine, keys, message):
+    sdk.add(message, shaped=False)
+    sdk.add(text("fine", "这条正常"))
+    poller = ArchivePoller(sdk, keys, make_session_factory(engine), clock=lambda: sh(2026, 3, 2, 11, 20))
+
+    result = poller.poll_once()
+
+    assert (dict(result.skipped), result.recorded, result.seq_after) == ({"malformed": 1}, 1, 2)
+    assert [row.dedupe_key for row in inbox_rows(engine)] == ["fine"]
+
+
+def test_the_poller_seals_what_it_records(sdk, engine, keys):
+    sealer = PayloadSealer.from_secret("archive-test-key")
+    sdk.add(text("m-sealed", "王总手机13812345678"))
+    ArchivePoller(sdk, keys, make_session_factory(engine), sealer=sealer).poll_once()
+    [row] = inbox_rows(engine)
+    assert "13812345678" not in json.dumps(row.payload)
+    assert sealer.open(row.payload, aad="m-sealed")["text"] == "王总手机13812345678"
