@@ -28,6 +28,7 @@ from bot.errors import IngestError, StorageUnavailable
 from bot.log import request_id
 from bot.metrics import install_metrics
 from bot.scheduler import run_scheduler_task
+from bot.secret_key import require_secret_key
 from bot.senders.service import run_outbound_task
 from bot.settings import Settings
 from bot.web import create_alert_link_router, create_dashboard_router
@@ -54,9 +55,9 @@ def system_clock() -> datetime:
 
 def message_hmac_key(settings: Settings) -> bytes:
     """The key of the stored messages' text HMAC, derived from GROUPBOT_SECRET_KEY (never the key itself,
-    so the dashboard's signing key and the audit hashes stay independent)."""
+    so the dashboard's signing key and the audit hashes stay independent). ConfigError without a strong key."""
     return hmac.new(
-        settings.secret_key.get_secret_value().encode(), b"groupbot/message-text-hmac", hashlib.sha256
+        require_secret_key(settings).get_secret_value().encode(), b"groupbot/message-text-hmac", hashlib.sha256
     ).digest()
 
 
