@@ -32,6 +32,7 @@ from bot.secret_key import require_secret_key
 from bot.senders.service import run_outbound_task
 from bot.settings import Settings
 from bot.web import create_alert_link_router, create_dashboard_router
+from bot.web.headers import SecurityHeaders
 from bot.wecom import aibot, archive, bridge, callback
 from bot.wecom.ingest import IngestState
 from handlers.context import HandlerContext
@@ -142,6 +143,7 @@ def create_app(
         settings, sessions, clock, config.ingest.max_body_bytes, write_gate=app.state.write_gate
     )
 
+    app.add_middleware(SecurityHeaders, prefix="/dashboard", https=settings.public_url.startswith("https://"))
     app.add_middleware(RequestContext, max_body_bytes=max(config.ingest.max_body_bytes, 1))
     app.add_exception_handler(IngestError, _ingest_error)
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)
