@@ -33,7 +33,7 @@ ConfigOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(message, highlight=False, markup=False)
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(code)
 
 

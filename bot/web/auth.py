@@ -10,6 +10,7 @@ generation, which logout, a new password or role and `groupbot user disable` bum
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -108,7 +109,7 @@ def login(
     # Checked before anything about the account is looked at, the same for known and unknown names.
     wait = login_throttle.wait_seconds(session, username=username, address=address, policy=policy, now=now)
     if wait > 0:
-        seconds = int(wait) + 1
+        seconds = math.ceil(wait)
         response = _login_page(request, state, f"登录尝试过于频繁，请 {seconds} 秒后再试。", status=429)
         response.headers["Retry-After"] = str(seconds)
         return response
