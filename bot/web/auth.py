@@ -59,8 +59,8 @@ def throttle_policy(config: LockoutConfig) -> ThrottlePolicy:
 
 
 def client_address(request: Request) -> str:
-    """The peer address; behind a reverse proxy uvicorn puts the X-Forwarded-For client here
-    (--forwarded-allow-ips), otherwise every login would share the proxy's counter."""
+    """The peer address; behind a trusted reverse proxy (FORWARDED_ALLOW_IPS) uvicorn puts the
+    X-Forwarded-For client here, otherwise every login would share the proxy's counter."""
     return request.client.host if request.client else "unknown"
 
 
