@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -81,7 +82,8 @@ def serve(mode: str, db_url: str, port: int, background: bool) -> None:
 
         upgrade(db_url)
         settings = Settings(
-            _env_file=None, corp_id=CORP_ID, callback_token=TOKEN, encoding_aes_key=AES_KEY, database_url=db_url
+            _env_file=None, corp_id=CORP_ID, callback_token=TOKEN, encoding_aes_key=AES_KEY, database_url=db_url,
+            secret_key=secrets.token_urlsafe(48),
         )
         # Background: the inbox worker only (the dispatcher would try to reach the real qyapi).
         app = create_app(

@@ -28,9 +28,11 @@ from bot.errors import IngestError, StorageUnavailable
 from bot.log import request_id
 from bot.metrics import install_metrics
 from bot.scheduler import run_scheduler_task
+from bot.secret_key import require_secret_key
 from bot.senders.service import run_outbound_task
 from bot.settings import Settings
 from bot.web import create_alert_link_router, create_dashboard_router
+from bot.web.headers import SecurityHeaders
 from bot.wecom import aibot, archive, bridge, callback
 from bot.wecom.ingest import IngestState
 from handlers.context import HandlerContext
@@ -55,15 +57,15 @@ def system_clock() -> datetime:
 
 def message_hmac_key(settings: Settings) -> bytes:
     """The key of the stored messages' text HMAC, derived from GROUPBOT_SECRET_KEY (never the key itself,
-    so the dashboard's signing key and the audit hashes stay independent)."""
+    so the dashboard's signing key and the audit hashes stay independent). ConfigError without a strong key."""
     return hmac.new(
-        settings.secret_key.get_secret_value().encode(), b"groupbot/message-text-hmac", hashlib.sha256
+        require_secret_key(settings).get_secret_value().encode(), b"groupbot/message-text-hmac", hashlib.sha256
     ).digest()
 
 
 def payload_sealer(settings: Settings) -> PayloadSealer:
     """Seals inbox payloads at rest; derived from GROUPBOT_SECRET_KEY (HKDF), once per app."""
-    return PayloadSealer.from_secret(settings.secret_key.get_secret_value())
+    return PayloadSealer.from_secret(require_secret_key(settings).get_secret_value())
 
 
 def build_handler_context(
@@ -155,6 +157,7 @@ def create_app(
         settings, sessions, clock, config.ingest.max_body_bytes, sealer, write_gate=app.state.write_gate
     )
 
+    app.add_middleware(SecurityHeaders, prefix="/dashboard", https=settings.public_url.startswith("https://"))
     app.add_middleware(RequestContext, max_body_bytes=max(config.ingest.max_body_bytes, 1))
     app.add_exception_handler(IngestError, _ingest_error)
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)

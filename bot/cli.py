@@ -122,7 +122,12 @@ def replay_cmd(
     if input_file != "-" and not Path(input_file).is_file():
         err.print(f"[red]INPUT.jsonl: no such file: {input_file}[/red]", highlight=False)
         raise typer.Exit(2)
-    raise typer.Exit(run_replay(config, input_file, output, store=store, err=err))
+    try:
+        code = run_replay(config, input_file, output, store=store, err=err)
+    except ConfigError as exc:  # --store without GROUPBOT_SECRET_KEY on PostgreSQL
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command("run")

@@ -1,4 +1,4 @@
-"""`groupbot user add|hash`, `groupbot export` and `groupbot backup`: the dashboard's CLI side.
+"""`groupbot user add|hash|disable|unlock`, `groupbot export` and `groupbot backup`: the dashboard's CLI side.
 
 Registered on the main typer app by `register(app)` in bot/cli.py, so that file stays small.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 import getpass
 import sqlite3
 import sys
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from bot.config import load_config
 from bot.errors import ConfigError
@@ -31,7 +33,7 @@ ConfigOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(message, highlight=False, markup=False)
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -47,6 +49,34 @@ def _session():
     from storage.db import make_engine, make_session_factory
 
     return make_session_factory(make_engine(Settings().database_url))()
+
+
+@contextmanager
+def _account_session() -> Iterator[Session]:
+    """A session for the `user` commands, or one line telling to migrate (exit 2), never a traceback."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.settings import Settings
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import current_revision, head_revision
+
+    engine = make_engine(Settings().database_url)
+    try:
+        try:
+            revision = current_revision(engine)
+            has_accounts = inspect(engine).has_table("dashboard_users")
+        except SQLAlchemyError as exc:
+            raise _fail(f"database unreachable ({type(exc).__name__}); check DATABASE_URL") from None
+        if revision is None and not has_accounts:
+            raise _fail("the database has no tables yet: run `groupbot db upgrade` first")
+        if revision is not None and revision != head_revision():
+            raise _fail(f"the database is at revision {revision}, this groupbot needs {head_revision()}: "
+                        "run `groupbot db upgrade` first")
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -71,14 +101,39 @@ def user_add(
 
     if role not in ("admin", "manager"):
         raise _fail(f"--role: expected admin or manager, got {role!r}")
-    try:
-        hashed = hash_password(_read_password(password_stdin))
-    except ValueError as exc:
-        raise _fail(f"password: {exc}") from None
-    with _session() as session:
-        put_user(session, username=username, password_hash=hashed, role=role, userid=userid, source="cli")
+    with _account_session() as session:  # before the password prompt: an unmigrated database fails first
+        try:
+            hashed = hash_password(_read_password(password_stdin))
+        except ValueError as exc:
+            raise _fail(f"password: {exc}") from None
+        # A new password or role ends the account's open sessions; `add` also lifts `disable`.
+        put_user(session, username=username, password_hash=hashed, role=role, userid=userid, source="cli",
+                 enable=True)
         session.commit()
     out.print(f"account {username} ({role}) saved")
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Refuse the account's logins and end its open sessions (`user add` enables it again)."""
+    from storage.users import disable_user
+
+    with _account_session() as session:
+        if disable_user(session, username=username) is None:
+            raise _fail(f"no account {username!r} in the database")
+        session.commit()
+    out.print(f"account {username} disabled; its sessions have ended")
+
+
+@user_app.command("unlock")
+def user_unlock(username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Forget the account's failed logins from every address, so no delay holds it."""
+    from storage.login_throttle import clear_account
+
+    with _account_session() as session:
+        cleared = clear_account(session, username)
+        session.commit()
+    out.print(f"account {username}: {cleared} throttle record(s) cleared")
 
 
 @user_app.command("hash")

@@ -152,10 +152,31 @@ class DashboardAccount(_Model):
 
 
 class LockoutConfig(_Model):
-    #: Failed logins in a row that lock an account ...
-    attempts: int = Field(5, ge=1)
-    #: ... for this many minutes.
-    minutes: int = Field(15, ge=1)
+    """Login throttling (storage.login_throttle): growing delays, never a lock an outsider can hold."""
+
+    #: Wrong passwords from one address on one account before its delays start ...
+    pair_free: int = Field(3, ge=1)
+    #: ... failures from one address over all usernames before that address is delayed ...
+    address_free: int = Field(20, ge=1)
+    #: ... failures on one account over all addresses before addresses that failed on it are delayed.
+    account_free: int = Field(10, ge=1)
+    #: The first delay; it doubles with each further failure ...
+    base_seconds: float = Field(1.0, gt=0, le=60)
+    #: ... up to this, for a pair or an address ...
+    max_seconds: float = Field(900.0, gt=0, le=86400)
+    #: ... and up to this for an account (a modest delay: the owner from a clean address is not held).
+    account_max_seconds: float = Field(60.0, gt=0, le=3600)
+    #: Failures are forgotten this long after the last one.
+    forget_after_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_lockout_keys(cls, value: Any) -> Any:
+        # Configs from before throttling: say what replaced the keys instead of "extra inputs".
+        if isinstance(value, dict) and {"attempts", "minutes"} & value.keys():
+            raise ValueError("attempts/minutes: accounts are no longer locked; use pair_free, address_free, "
+                             "account_free, base_seconds, max_seconds (docs/security.md, Login throttling)")
+        return value
 
 
 class DashboardConfig(_Model):

@@ -99,12 +99,20 @@ def _progress(size: int | None, err: Console) -> Iterator[Callable[[int], None] 
 @contextlib.contextmanager
 def _storing(config: AppConfig, summary: ReplaySummary) -> Iterator[Judge]:
     """A judge that stores through handle_message, on DATABASE_URL migrated to the latest schema."""
+    from sqlalchemy.engine import make_url
+
     from bot.app import build_handler_context
+    from bot.secret_key import data_dir, demo_secret_key, require_secret_key
     from bot.settings import Settings
     from storage.db import make_engine, make_session_factory
     from storage.migrate import upgrade
 
     settings = Settings()
+    if settings.secret_key is None and make_url(settings.database_url).get_backend_name() == "sqlite":
+        # The demo's key of this data directory, so stored text hashes match a demo service's; a real
+        # deployment (and any PostgreSQL database) must set GROUPBOT_SECRET_KEY like the service does.
+        settings = settings.model_copy(update={"secret_key": demo_secret_key(data_dir(settings.database_url))})
+    require_secret_key(settings)
     upgrade(settings.database_url)
     db = make_engine(settings.database_url)
     try:

@@ -19,6 +19,7 @@ from bot.app import create_app
 from bot.config import AppConfig, load_config
 from bot.errors import ConfigError, StorageUnavailable
 from bot.log import configure_logging
+from bot.secret_key import data_dir, demo_secret_key, require_secret_key
 from bot.settings import Settings
 from bot.simulator.demo import DemoEnvironment, load_demo_config
 from storage.db import make_engine
@@ -80,7 +81,10 @@ def serve(
     config = config_to_serve(config, demo=not settings.has_wecom_credentials)
     if not settings.has_wecom_credentials:
         demo = DemoEnvironment(config, service_url=service_url, interval=demo_interval)
-        settings = load_settings(**demo.settings_overrides(), public_url=service_url)
+        # The demo's key is kept in its data directory: sessions and message hashes survive a restart.
+        key = settings.secret_key or demo_secret_key(data_dir(settings.database_url))
+        settings = load_settings(**{**demo.settings_overrides(), "secret_key": key}, public_url=service_url)
+    require_secret_key(settings)  # real WeCom: no start without a strong key (exit 2 naming it)
     try:
         migrated = migrate(settings.database_url)
     except SQLAlchemyError as exc:

@@ -54,8 +54,10 @@ class Settings(BaseSettings):
 
     #: Bearer token for POST /ingest/messages (bridges, imports).
     ingest_token: SecretStr | None = None
-    #: Signs dashboard sessions and keys the hash of message text; must be long and random.
-    secret_key: SecretStr = SecretStr("dev-insecure-secret-key-change-me-0000")
+    #: Signs dashboard sessions and keys the hash of message text; long and random, no built-in
+    #: default. Checked where it is used (`bot.secret_key.require_secret_key`), not here, so commands
+    #: that never use it (`groupbot user add`, `db upgrade`) still run without it.
+    secret_key: SecretStr | None = None
 
     #: Base URL of the WeCom API; the simulator's address in demos and tests.
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin"

@@ -355,10 +355,28 @@ class DashboardUser(Base):
     #: The WeCom userid whose managed groups a manager sees (defaults to the username).
     userid: Mapped[str | None] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(20), default="cli")  # cli | config
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
+    #: Part of every session cookie; bumping it (logout, new password or role, disable) ends them all.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: `groupbot user disable`: no login, no open session.
+    disabled: Mapped[bool] = mapped_column(default=False, server_default="0")
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginThrottle(Base):
+    """Failed dashboard logins per (account, address), per address and per account (bot.web.throttle).
+
+    Keys are SHA-256 hashes, so the table holds neither the addresses nor whatever was typed as a
+    username; `account` (the hash of the username) lets `groupbot user unlock` find an account's rows.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # pair | address | account
+    account: Mapped[str | None] = mapped_column(String(64), index=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Appeal(Base):

@@ -1,8 +1,9 @@
-"""Dashboard accounts and the lock-out counter; password hashing happens in bot.web.auth."""
+"""Dashboard accounts and their session generation; hashing is in bot.web.auth, throttling in
+storage.login_throttle."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,41 +27,47 @@ def put_user(
     role: str,
     userid: str | None = None,
     source: str = "cli",
+    enable: bool = False,
 ) -> DashboardUser:
-    """Create the account or replace its hash, role and userid; the lock-out state is kept."""
+    """Create the account or replace its hash, role and userid. A new password, role or userid ends
+    the account's open sessions; `enable` lifts `disable_user` (config refreshes never do)."""
     user = session.get(DashboardUser, username)
     if user is None:
-        user = DashboardUser(username=username, failed_logins=0)
+        user = DashboardUser(username=username, session_generation=0, disabled=False)
         session.add(user)
+    elif (user.password_hash, user.role, user.userid) != (password_hash, role, userid):
+        end_sessions(user)
     user.password_hash = password_hash
     user.role = role
     user.userid = userid
     user.source = source
+    if enable:
+        user.disabled = False
     return user
 
 
-def is_locked(user: DashboardUser, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+def end_sessions(user: DashboardUser) -> None:
+    """Every session cookie carries the generation it was issued under; a new one voids them all."""
+    user.session_generation = (user.session_generation or 0) + 1
 
 
-def register_failure(
-    session: Session, *, user: DashboardUser, now: datetime, attempts: int, lock_minutes: int
-) -> bool:
-    """Count a failed login; lock the account after `attempts` in a row. True when now locked."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    locked = user.failed_logins >= attempts
-    if locked:
-        user.locked_until = now + timedelta(minutes=lock_minutes)
-        user.failed_logins = 0
-    session.add(AuditLog(at=now, actor=user.username, action="login_failed", detail={"locked": locked}))
-    return locked
+def disable_user(session: Session, *, username: str) -> DashboardUser | None:
+    """`groupbot user disable`: no more logins, and open sessions end at their next request."""
+    user = session.get(DashboardUser, username)
+    if user is not None:
+        user.disabled = True
+        end_sessions(user)
+    return user
 
 
 def register_success(session: Session, *, user: DashboardUser, now: datetime) -> None:
-    user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now
     session.add(AuditLog(at=now, actor=user.username, action="login", detail={}))
+
+
+def register_failure(session: Session, *, username: str, now: datetime) -> None:
+    """Audit a wrong password for a known account (unknown names are not kept: they may be passwords)."""
+    session.add(AuditLog(at=now, actor=username, action="login_failed", detail={}))
 
 
 def audit(session: Session, *, actor: str, action: str, now: datetime, target: str | None = None,

@@ -82,6 +82,8 @@ class DemoCredentials:
     aibot_encoding_aes_key: str = field(default_factory=_aes_key)
     archive_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     ingest_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    #: GROUPBOT_SECRET_KEY for a service started with these credentials (`groupbot simulate`).
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
 
     def __repr__(self) -> str:
         return f"DemoCredentials(corp_id={self.corp_id!r}, agent_id={self.agent_id}, secrets='***')"
@@ -104,6 +106,7 @@ class DemoCredentials:
             aibot_encoding_aes_key=secret(settings.aibot_encoding_aes_key, fresh.aibot_encoding_aes_key),
             archive_secret=secret(settings.archive_secret, fresh.archive_secret),
             ingest_token=secret(settings.ingest_token, fresh.ingest_token),
+            secret_key=secret(settings.secret_key, fresh.secret_key),
         )
 
 
@@ -198,6 +201,7 @@ class DemoEnvironment:
             "archive_private_keys": json.dumps({"1": self._archive_pem}),
             "robot_keys": json.dumps(self.robot_keys),
             "ingest_token": creds.ingest_token,
+            "secret_key": creds.secret_key,
             "wecom_api_base": self.api_base,
         }
 

@@ -17,6 +17,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
+from bot.secret_key import require_secret_key
 from bot.settings import Settings
 from bot.web import api, auth, clients, deadletters, exports, overview, rules, violations
 from bot.web.deps import WebState
@@ -77,7 +78,7 @@ def create_dashboard_router(
         sessions=sessions,
         clock=clock,
         templates=_templates(config, prefix),
-        signer=URLSafeTimedSerializer(settings.secret_key.get_secret_value(), salt="groupbot-dashboard"),
+        signer=URLSafeTimedSerializer(require_secret_key(settings).get_secret_value(), salt="groupbot-dashboard"),
         prefix=prefix,
     )
 

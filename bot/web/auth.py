@@ -1,13 +1,18 @@
 """Login, logout and password hashing (argon2id) for the dashboard.
 
 Config accounts (config.yaml `dashboard.users`) are copied into the accounts table at each login
-attempt, so the lock-out counter works the same for them as for `groupbot user add` accounts.
+attempt, so sessions and throttling work the same for them as for `groupbot user add` accounts.
+Failed logins are throttled per (account, address), per address and per account
+(storage.login_throttle); no account is ever locked. A session cookie names the account's session
+generation, which logout, a new password or role and `groupbot user disable` bump (bot.web.deps).
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from argon2 import PasswordHasher
@@ -16,8 +21,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature
 
+from bot.config import LockoutConfig
 from bot.web.deps import LOGIN_COOKIE, SESSION_COOKIE, CsrfViewerDep, SessionDep, StateDep, WebState
-from storage.users import get_user, is_locked, put_user, register_failure, register_success
+from storage import login_throttle
+from storage.login_throttle import ThrottlePolicy
+from storage.users import end_sessions, get_user, put_user, register_failure, register_success
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
@@ -39,6 +47,21 @@ def verify_password(stored_hash: str, password: str) -> bool:
 
 
 router = APIRouter()
+WRONG = "用户名或密码错误。"
+
+
+def throttle_policy(config: LockoutConfig) -> ThrottlePolicy:
+    return ThrottlePolicy(
+        pair_free=config.pair_free, address_free=config.address_free, account_free=config.account_free,
+        base_seconds=config.base_seconds, max_seconds=config.max_seconds,
+        account_max_seconds=config.account_max_seconds, forget_after=timedelta(minutes=config.forget_after_minutes),
+    )
+
+
+def client_address(request: Request) -> str:
+    """The peer address; behind a trusted reverse proxy (FORWARDED_ALLOW_IPS) uvicorn puts the
+    X-Forwarded-For client here, otherwise every login would share the proxy's counter."""
+    return request.client.host if request.client else "unknown"
 
 
 def _secure(state: WebState) -> bool:
@@ -81,7 +104,15 @@ def login(
     if "\x00" in username or "\x00" in password:
         return _login_page(request, state, "用户名或密码包含非法字符。", status=400)
     now = state.clock()
-    lockout = state.config.dashboard.lockout
+    policy = throttle_policy(state.config.dashboard.lockout)
+    address = client_address(request)
+    # Checked before anything about the account is looked at, the same for known and unknown names.
+    wait = login_throttle.wait_seconds(session, username=username, address=address, policy=policy, now=now)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        response = _login_page(request, state, f"登录尝试过于频繁，请 {seconds} 秒后再试。", status=429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
     configured = {u.username: u for u in state.config.dashboard.users}
     if account := configured.get(username):
         put_user(session, username=username, password_hash=account.password_hash, role=account.role,
@@ -91,24 +122,27 @@ def login(
         user = None  # removed from config.yaml: the account is gone
     if user is None:
         verify_password(_DUMMY_HASH, password)
+        login_throttle.record_failure(session, username=username, address=address, policy=policy, now=now)
         session.commit()
-        return _login_page(request, state, "用户名或密码错误。", status=401)
-    if is_locked(user, now):
-        session.commit()
-        return _login_page(request, state, f"登录失败次数过多，账户已锁定 {lockout.minutes} 分钟。", status=423)
+        return _login_page(request, state, WRONG, status=401)
     if not verify_password(user.password_hash, password):
-        locked = register_failure(session, user=user, now=now, attempts=lockout.attempts,
-                                  lock_minutes=lockout.minutes)
+        login_throttle.record_failure(session, username=username, address=address, policy=policy, now=now)
+        register_failure(session, username=user.username, now=now)
         session.commit()
-        message = f"登录失败次数过多，账户已锁定 {lockout.minutes} 分钟。" if locked else "用户名或密码错误。"
-        return _login_page(request, state, message, status=423 if locked else 401)
+        return _login_page(request, state, WRONG, status=401)
+    if user.disabled:  # said only to whoever knows the password
+        session.commit()
+        return _login_page(request, state, "账户已停用，请联系管理员。", status=403)
     if user.source != "config" and _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    login_throttle.record_success(session, username=username, address=address)
     register_success(session, user=user, now=now)
     session.commit()
 
     response = RedirectResponse(state.url("/"), status_code=303)
-    cookie = state.signer.dumps({"u": user.username, "c": secrets.token_urlsafe(24)}, salt="session")
+    cookie = state.signer.dumps(
+        {"u": user.username, "c": secrets.token_urlsafe(24), "g": user.session_generation}, salt="session"
+    )
     response.set_cookie(
         SESSION_COOKIE, cookie, max_age=state.config.dashboard.session_hours * 3600, httponly=True,
         samesite="lax", secure=_secure(state), path=state.prefix or "/",
@@ -118,7 +152,11 @@ def login(
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(state: StateDep, _viewer: CsrfViewerDep) -> Response:
+def logout(state: StateDep, session: SessionDep, viewer: CsrfViewerDep) -> Response:
+    # Server side: a copy of the cookie (another browser, a stolen one) stops working too.
+    if (user := get_user(session, viewer.username)) is not None:
+        end_sessions(user)
+        session.commit()
     response = RedirectResponse(state.url("/login"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=state.prefix or "/")
     return response

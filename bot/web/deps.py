@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
 from bot.settings import Settings
-from storage.users import get_user, is_locked
+from storage.models import DashboardUser
+from storage.users import get_user
 
 SESSION_COOKIE = "groupbot_session"
 LOGIN_COOKIE = "groupbot_login"
@@ -93,7 +94,17 @@ def read_session_cookie(request: Request, state: WebState) -> dict | None:
         data = state.signer.loads(raw, salt="session", max_age=state.config.dashboard.session_hours * 3600)
     except BadSignature:
         return None
-    return data if isinstance(data, dict) and {"u", "c"} <= data.keys() else None
+    return data if isinstance(data, dict) and {"u", "c", "g"} <= data.keys() else None
+
+
+def _stale_config_account(state: WebState, user: DashboardUser) -> bool:
+    """A config.yaml account removed or given a new hash, role or userid since the cookie was issued
+    (the table row is refreshed only at the next login attempt, which then bumps the generation)."""
+    if user.source != "config":
+        return False
+    account = next((u for u in state.config.dashboard.users if u.username == user.username), None)
+    return account is None or (account.password_hash, account.role, account.userid) != (
+        user.password_hash, user.role, user.userid)
 
 
 def get_viewer(request: Request, state: StateDep, session: SessionDep) -> Viewer:
@@ -101,8 +112,9 @@ def get_viewer(request: Request, state: StateDep, session: SessionDep) -> Viewer
     if data is None:
         raise _unauthenticated(request, state)
     user = get_user(session, data["u"])
-    # A deleted or locked account loses its open sessions at the next request.
-    if user is None or is_locked(user, state.clock()):
+    # A deleted or disabled account, or one whose sessions were ended (logout, new password or role),
+    # loses its open sessions at the next request.
+    if user is None or user.disabled or data["g"] != user.session_generation or _stale_config_account(state, user):
         raise _unauthenticated(request, state)
     userid = user.userid or user.username
     scope = None if user.role == "admin" else managed_groups(state.config, userid)

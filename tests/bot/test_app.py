@@ -41,6 +41,8 @@ from tests.helpers.wecom import (
 
 NOW = datetime(2026, 3, 2, 2, 30, tzinfo=UTC)  # a Monday, 10:30 in Shanghai
 INGEST_TOKEN = "bridge-token-5b1f0c9e"
+SECRET_KEY = "app-test-secret-key-k9Qz3LmW7pRt2VxY"
+
 
 
 def clock() -> datetime:
@@ -56,6 +58,7 @@ def make_settings() -> Settings:
         aibot_token=AIBOT_TOKEN,
         aibot_encoding_aes_key=AIBOT_KEY,
         ingest_token=INGEST_TOKEN,
+        secret_key=SECRET_KEY,
     )
 
 
@@ -240,7 +243,7 @@ def test_oversized_body_without_content_length_is_cut_off(client: TestClient, en
 
 
 def test_unconfigured_callbacks_say_which_variables_are_missing(config: AppConfig, engine: Engine) -> None:
-    app = create_app(config, Settings(_env_file=None), engine, background=False, clock=clock)
+    app = create_app(config, Settings(_env_file=None, secret_key=SECRET_KEY), engine, background=False, clock=clock)
     with TestClient(app) as client:
         response = post_callback(client, callback_request(app_text_xml(msgid="1", content="x")))
     assert response.status_code == 404

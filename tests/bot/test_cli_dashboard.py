@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 from argon2 import PasswordHasher
@@ -13,8 +14,11 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from storage.db import make_session_factory
+from storage.login_throttle import ThrottlePolicy, record_failure, wait_seconds
+from storage.migrate import upgrade
 from storage.models import AuditLog, DashboardUser
 from tests.bot.web.conftest import seed_data
+from tests.storage.test_migrations import empty_url  # noqa: F401 (a fixture)
 
 runner = CliRunner()
 
@@ -107,3 +111,51 @@ def test_backup_on_postgres_points_to_pg_dump(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgresql://groupbot@db.internal/groupbot")
     result = runner.invoke(app, ["backup", str(tmp_path / "x.db")])
     assert result.exit_code == 2 and "pg_dump" in result.output
+
+
+def test_user_disable_ends_sessions_and_add_enables_again(db_env, engine):
+    assert runner.invoke(app, ["user", "add", "lisi", "--password-stdin"], input="a-long-password-123\n").exit_code == 0
+    with make_session_factory(engine)() as s:
+        generation = s.get(DashboardUser, "lisi").session_generation
+    result = runner.invoke(app, ["user", "disable", "lisi"])
+    assert result.exit_code == 0, result.output
+    with make_session_factory(engine)() as s:
+        user = s.get(DashboardUser, "lisi")
+        assert user.disabled and user.session_generation > generation
+    assert runner.invoke(app, ["user", "add", "lisi", "--password-stdin"], input="a-new-password-456\n").exit_code == 0
+    with make_session_factory(engine)() as s:
+        assert not s.get(DashboardUser, "lisi").disabled
+    missing = runner.invoke(app, ["user", "disable", "nobody"])
+    assert missing.exit_code == 2 and "no account 'nobody'" in missing.output
+
+
+def test_user_unlock_forgets_the_accounts_failures(db_env, engine):
+    policy = ThrottlePolicy()
+    now = datetime(2026, 3, 4, 7, 0, tzinfo=UTC)
+    with make_session_factory(engine)() as s:
+        for address in ("203.0.113.66", "198.51.100.1"):
+            for _ in range(8):
+                record_failure(s, username="boss", address=address, policy=policy, now=now)
+        s.commit()
+        assert wait_seconds(s, username="boss", address="203.0.113.66", policy=policy, now=now) > 0
+    result = runner.invoke(app, ["user", "unlock", "boss"])
+    assert result.exit_code == 0 and "3 throttle record(s) cleared" in result.output
+    with make_session_factory(engine)() as s:
+        assert wait_seconds(s, username="boss", address="198.51.100.1", policy=policy, now=now) == 0
+
+
+@pytest.mark.parametrize("args", [["user", "add", "boss", "--password-stdin"], ["user", "disable", "boss"],
+                                  ["user", "unlock", "boss"]])
+def test_user_commands_on_a_never_migrated_database_say_to_upgrade(empty_url, monkeypatch, args):  # noqa: F811
+    monkeypatch.setenv("DATABASE_URL", empty_url)
+    result = runner.invoke(app, args, input="a-long-password-123\n")
+    assert result.exit_code == 2
+    assert result.output.strip() == "the database has no tables yet: run `groupbot db upgrade` first"
+
+
+def test_user_commands_on_an_older_schema_say_to_upgrade(empty_url, monkeypatch):  # noqa: F811
+    upgrade(empty_url, "0001")
+    monkeypatch.setenv("DATABASE_URL", empty_url)
+    result = runner.invoke(app, ["user", "add", "boss", "--password-stdin"], input="a-long-password-123\n")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "run `groupbot db upgrade` first" in result.output

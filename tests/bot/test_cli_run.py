@@ -75,6 +75,8 @@ def test_demo_mode_serves_and_the_demo_traffic_is_judged_into_the_database(tmp_p
     assert stored >= 2
     assert health["status"] == "ok" and health["tasks"]["inbox-worker"] == "running"
     assert "demo mode" in out and f"http://127.0.0.1:{port}/dashboard/" in out
+    # The demo signs sessions with its own random key, kept next to its database for the next start.
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_run_with_an_unreachable_database_names_it_without_the_password(

@@ -33,7 +33,8 @@ def test_settings_overrides_make_valid_settings_pointing_at_the_simulator(config
     assert "'***'" in repr(demo.credentials) and demo.credentials.app_secret not in repr(demo.credentials)
 
 
-def test_env_lines_load_back_into_the_same_settings(config, tmp_path):
+def test_env_lines_load_back_into_the_same_settings(config, tmp_path, monkeypatch):
+    monkeypatch.delenv("GROUPBOT_WECOM_API_BASE")  # the environment would win over the .env file
     demo = DemoEnvironment(config, messages=[])
     env = tmp_path / ".env"
     env.write_text("\n".join(demo.env_lines()) + "\n", encoding="utf-8")
