@@ -165,3 +165,22 @@ def test_bad_bridge_items_name_the_field(item, reason: str) -> None:
         from_bridge_item(item)
     assert caught.value.reason == reason
     assert "华星科技" not in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("客户姓名：王\x0b建国\n公司名称：华星\x1f科技", "客户姓名：王建国\n公司名称：华星科技"),
+        ("【跟进】\t刘女士\r\n需求：门禁\x07\x1b[31m", "【跟进】\t刘女士\r\n需求：门禁[31m"),
+        ("收到\x7f\x85\x9f", "收到"),
+    ],
+)
+def test_control_characters_are_stripped_from_text_and_names_where_they_enter(sent: str, kept: str) -> None:
+    """Issue 11 item 6: one control character in a client name broke every XLSX export."""
+    bridged = from_bridge_item({**GOOD, "text": sent, "sender_name": f"张\x08伟{sent}", "chat_name": "华东\x00销售群"})
+    assert (bridged.payload["text"], bridged.payload["sender_name"], bridged.payload["chat_name"]) == (
+        kept, f"张伟{kept}", "华东销售群"
+    )
+    doc = {"msgid": "ab-9", "chatid": "wr-sales-east", "chattype": "group", "from": {"userid": "lina"},
+           "msgtype": "text", "text": {"content": sent}}
+    assert from_aibot_json(json.dumps(doc, ensure_ascii=False), received_at=NOW).payload["text"] == kept
