@@ -100,6 +100,7 @@ def _run_whatif(
     if not _WHATIF_SLOTS.acquire(blocking=False):
         raise _Busy
     try:
+        session.rollback()  # the login check's transaction: a what-if only reads
         deadline = clock_time.monotonic() + WHATIF_BUDGET_S
         changes = parse_override(override)
         if proposes_patterns(changes) and not viewer.is_admin:
@@ -121,6 +122,9 @@ def _run_whatif(
                 raise WhatIfError("since/until: choose a date range")
             messages = stored_as_messages(messages_between(session, scope=viewer.scope, since=start, until=end))
             source = "stored"
+        # End the read before judging: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE),
+        # and callbacks must be able to commit to the inbox while the what-if runs.
+        session.rollback()
         return compare(state.config, proposed, messages, expired=lambda: clock_time.monotonic() > deadline), source
     finally:
         _WHATIF_SLOTS.release()
