@@ -88,5 +88,5 @@ def test_the_admin_sees_both_records_each_with_its_own_updates(as_user, reported
     c, _ = as_user("boss")
     assert sorted(x["id"] for x in c.get("/dashboard/api/clients?q=王总").json()) == sorted(reported.values())
     east, south = (c.get(f"/dashboard/clients/{reported[k]}").text for k in ("east", "south"))
-    assert EAST_ONLY in east and SOUTH_ONLY not in east
-    assert SOUTH_ONLY in south and EAST_ONLY not in south
+    assert EAST_ONLY in east and SOUTH_ONLY not in east and "华东销售群" in east
+    assert SOUTH_ONLY in south and EAST_ONLY not in south and "华南销售群" in south
