@@ -86,7 +86,8 @@ def test_a_manager_cannot_edit_the_other_scopes_record_and_their_edit_moves_noth
 
 def test_the_admin_sees_both_records_each_with_its_own_updates(as_user, reported):
     c, _ = as_user("boss")
-    assert sorted(x["id"] for x in c.get("/dashboard/api/clients?q=王总").json()) == sorted(reported.values())
+    listed = {x["chat_id"]: x["id"] for x in c.get("/dashboard/api/clients?q=王总").json()}
+    assert listed == {"wr-sales-east": reported["east"], "wr-sales-south": reported["south"]}
     east, south = (c.get(f"/dashboard/clients/{reported[k]}").text for k in ("east", "south"))
     assert EAST_ONLY in east and SOUTH_ONLY not in east and "华东销售群" in east
     assert SOUTH_ONLY in south and EAST_ONLY not in south and "华南销售群" in south
