@@ -100,7 +100,7 @@ def _run_whatif(
     if not _WHATIF_SLOTS.acquire(blocking=False):
         raise _Busy
     try:
-        session.rollback()  # the login check's transaction: a what-if only reads
+        session.commit()  # ends the login check's transaction (keeping whatever it wrote): a what-if only reads
         deadline = clock_time.monotonic() + WHATIF_BUDGET_S
         changes = parse_override(override)
         if proposes_patterns(changes) and not viewer.is_admin:
