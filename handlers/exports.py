@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,6 +44,8 @@ STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销
 FXIAOKE_LEVELS = {"A": "重要客户", "B": "普通客户", "C": "非优先客户"}
 # A leading = + - @ makes Excel evaluate the cell as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# C0 controls but tab, newline and CR; DEL and C1 controls; lone surrogates; U+FFFE/U+FFFF.
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class ExportError(ValueError):
@@ -135,7 +138,12 @@ def columns_for(kind: str, layout: str = "standard") -> tuple[str, ...]:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if not isinstance(value, str):
+        return value
+    # Control characters (and lone surrogates) cannot be stored in XLSX's XML: openpyxl would refuse
+    # the whole file, quoting the value. Stripped first, so "\x01=cmd" cannot smuggle a formula past the check.
+    value = _UNWRITABLE.sub("", value)
+    if value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
@@ -156,8 +164,12 @@ def to_xlsx(columns: Sequence[str], rows: Sequence[tuple], title: str) -> bytes:
     ws.append(list(columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in rows:
-        ws.append([_cell(v) for v in row])
+    for number, row in enumerate(rows, start=2):
+        try:
+            ws.append([_cell(v) for v in row])
+        except (ValueError, TypeError):
+            # openpyxl's messages quote the value; the export error names only the row.
+            raise ExportError(f"row {number}: a value cannot be written to XLSX") from None
     ws.freeze_panes = "A2"
     for index, name in enumerate(columns, start=1):
         width = max([len(str(name)) * 2] + [len(str(r[index - 1])) for r in rows[:200]] + [8])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,19 @@ MAX_LINES = 20_000
 
 class WhatIfError(ValueError):
     """Raised when the proposed rule change or the uploaded file cannot be read; says where."""
+
+
+class WhatIfTimeout(WhatIfError):
+    """Raised when a what-if runs past its time budget; it stops between two messages."""
+
+
+#: Which rule settings hold a user's regular expressions (only admins may propose them).
+PATTERN_SETTINGS = (("sensitive", "custom_patterns"),)
+
+
+def proposes_patterns(override: dict[str, dict[str, Any]]) -> bool:
+    """True when the rule change carries regular expressions of its own."""
+    return any(key in override.get(rule, {}) for rule, key in PATTERN_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -115,11 +128,20 @@ def read_jsonl(lines: Iterable[str]) -> list[GroupMessage]:
     return out
 
 
-def _verdicts(engine: RuleEngine, messages: Sequence[GroupMessage]) -> list[tuple[tuple[str, ...], str]]:
+def _never() -> bool:
+    return False
+
+
+def _verdicts(
+    engine: RuleEngine, messages: Sequence[GroupMessage], expired: Callable[[], bool] = _never
+) -> list[tuple[tuple[str, ...], str]]:
     """Each message's broken rules and masked text (an uploaded file is clear text: never shown)."""
     seen: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     out = []
     for msg in messages:
+        # Patterns run on RE2 (linear time), so one message is quick and checking here bounds the run.
+        if expired():
+            raise WhatIfTimeout("试算超时：消息太多或规则太复杂，请缩短时间范围后再试")
         history = seen[(msg.chat_id, msg.sender)]
         since = msg.sent_at - engine.lookback(msg.chat_id)
         prior = [t for t in history if since <= t <= msg.sent_at]
@@ -129,10 +151,17 @@ def _verdicts(engine: RuleEngine, messages: Sequence[GroupMessage]) -> list[tupl
     return out
 
 
-def compare(config: AppConfig, proposed: AppConfig, messages: Sequence[GroupMessage]) -> WhatIfResult:
+def compare(
+    config: AppConfig,
+    proposed: AppConfig,
+    messages: Sequence[GroupMessage],
+    *,
+    expired: Callable[[], bool] = _never,
+) -> WhatIfResult:
+    """Both verdicts for every message; `expired()` turning true stops the run with WhatIfTimeout."""
     ordered = sorted(messages, key=lambda m: m.sent_at)
-    before = _verdicts(engine_for(config), ordered)
-    after = _verdicts(engine_for(proposed), ordered)
+    before = _verdicts(engine_for(config), ordered, expired)
+    after = _verdicts(engine_for(proposed), ordered, expired)
     changes = tuple(
         Change(m.msgid, m.chat_id, m.sender, m.sent_at, masked, b, a)
         for m, (b, masked), (a, _) in zip(ordered, before, after, strict=True)

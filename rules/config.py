@@ -11,6 +11,7 @@ import re
 from datetime import date, time
 from typing import Any
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rules.model import Action, RuleSettings, SensitiveKind
@@ -104,6 +105,24 @@ class TemplateSettings(RuleSettings):
         return {name: merged[name] for name in FOLLOW_UP_FIELDS}
 
 
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    # RE2 logs parse errors to stderr itself; the caller's error already says what is wrong.
+    options.log_errors = False
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+def compile_custom_regex(regex: str) -> re2._Regexp:
+    """A user's pattern on RE2, a linear-time engine: no pattern can make matching take exponential time.
+
+    RE2 refuses what needs backtracking (backreferences, lookaround); `re2.error` says which construct.
+    """
+    return re2.compile(regex, _RE2_OPTIONS)
+
+
 class CustomPattern(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -116,9 +135,13 @@ class CustomPattern(BaseModel):
     @classmethod
     def _compiles(cls, value: str) -> str:
         try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
+            compiled = compile_custom_regex(value)
+        except re2.error as exc:
+            reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise ValueError(
+                f"invalid regular expression for RE2, the linear-time engine (no backreferences or lookaround): "
+                f"{reason}"
+            ) from None
         if compiled.match(""):
             raise ValueError("the regular expression matches the empty string")
         return value

@@ -1,7 +1,9 @@
-"""The mini-CRM: follow-up reports stored as updates, folded into one row per client.
+"""The mini-CRM: follow-up reports stored as updates, folded into one row per client and group.
 
-Reports about the same client are matched on a normalized (name, company) key, so "华星科技有限公司"
-and "华星科技 " are one company. A late-arriving older report is kept in the timeline but does not
+Reports about the same client in the same group are matched on a normalized (name, company) key, so
+"华星科技有限公司" and "华星科技 " are one company. The same client reported in two groups is two
+records, one per group: each group's managers see and edit only what their groups reported, and
+nothing moves between groups. A late-arriving older report is kept in the timeline but does not
 overwrite the client's current next step.
 """
 
@@ -88,11 +90,14 @@ def upsert_client(
     if key is None:
         return None
     insert_ignoring_conflict(
-        session, Client, conflict=["key"], key=key, name=update.client_name, company=update.company,
-        grade="B", owner=sender,
+        session, Client, conflict=["chat_id", "key"], chat_id=chat_id, key=key, name=update.client_name,
+        company=update.company, grade="B", owner=sender,
     )
     client = session.scalars(
-        select(Client).where(Client.key == key).with_for_update().execution_options(populate_existing=True)
+        select(Client)
+        .where(Client.chat_id == chat_id, Client.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
     newer = client.last_update_at is None or sent_at >= client.last_update_at
     if newer:
@@ -104,7 +109,6 @@ def upsert_client(
         client.next_action_due = update.next_action_due
         client.last_update_at = sent_at
         client.owner = sender
-        client.chat_id = chat_id
     else:
         # An older report only fills what the client does not know yet.
         client.contact_masked = client.contact_masked or update.contact

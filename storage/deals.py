@@ -13,9 +13,9 @@ from storage.models import Client, Deal
 
 
 def save_deal(session: Session, *, deal: ParsedDeal, msgid: str, chat_id: str, sender: str, sent_at: datetime) -> Deal:
-    """Store a parsed deal; links it to an existing client with the same normalized key."""
+    """Store a parsed deal; links it to the same group's client with the same normalized key."""
     key = client_key(deal.client_name, deal.company)
-    client_id = session.scalar(select(Client.id).where(Client.key == key)) if key else None
+    client_id = session.scalar(select(Client.id).where(Client.chat_id == chat_id, Client.key == key)) if key else None
     row = Deal(
         msgid=msgid,
         client_id=client_id,

@@ -206,14 +206,16 @@ class Client(Base):
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    #: Normalized (name, company) used to match reports about the same client.
-    key: Mapped[str] = mapped_column(ChatString(300), unique=True)
+    #: Normalized (name, company) used to match reports about the same client within one group.
+    key: Mapped[str] = mapped_column(ChatString(300))
     name: Mapped[str | None] = mapped_column(ChatString(200))
     company: Mapped[str | None] = mapped_column(ChatString(200))
     contact_masked: Mapped[str | None] = mapped_column(ChatString(200))
     grade: Mapped[str] = mapped_column(String(1), default="B")
     owner: Mapped[str | None] = mapped_column(String(128))
-    chat_id: Mapped[str | None] = mapped_column(String(128))
+    #: The group the reports came from. A client record belongs to one group and never moves, so a
+    #: manager sees and edits only what their own groups reported (issue 11 item 3).
+    chat_id: Mapped[str] = mapped_column(String(128))
     need: Mapped[str | None] = mapped_column(ChatText)
     next_action: Mapped[str | None] = mapped_column(ChatText)
     next_action_due: Mapped[date | None] = mapped_column(Date)
@@ -221,6 +223,7 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
+        UniqueConstraint("chat_id", "key", name="uq_clients_chat_id_key"),
         Index("ix_clients_owner_due", "owner", "next_action_due"),
         Index("ix_clients_last_update", "last_update_at"),
         # Follow-ups due across all owners (the daily reminder job).

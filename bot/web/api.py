@@ -50,6 +50,8 @@ class ClientOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    #: The group whose reports this record holds: a client reported in two groups is two records.
+    chat_id: str
     name: str | None
     company: str | None
     contact_masked: str | None

@@ -105,6 +105,11 @@ class Inbound:
         return self.payload.get("event") if self.kind == "event" else None
 
 
+# C0 controls but tab, newline and CR, DEL and C1 controls: nothing a rep types, and they break
+# exports (XLSX cannot hold them) and terminals. Ids are validated at the door instead.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def message_payload(
     *,
     msgid: str,
@@ -136,14 +141,14 @@ def message_payload(
         "chat_id": chat_id,
         "sender": sender,
         "sent_at": sent_at.isoformat(),
-        "text": text,
+        "text": _CONTROL.sub("", text),
         "msgtype": msgtype,
         "source": source,
     }
     if sender_name:
-        payload["sender_name"] = sender_name
+        payload["sender_name"] = _CONTROL.sub("", sender_name)
     if chat_name:
-        payload["chat_name"] = chat_name
+        payload["chat_name"] = _CONTROL.sub("", chat_name)
     return payload
 
 

@@ -49,6 +49,12 @@ def test_group_override_is_merged_over_company_rules() -> None:
         ("rules:\n  frequency:\n    action: shout\n", "rules.frequency.action (line 3)", "record"),
         ("rules:\n  sensitive:\n    custom_patterns: [{name: x, regex: '('}]\n",
          "rules.sensitive.custom_patterns[0].regex", "invalid regular expression"),
+        # Patterns that need backtracking are refused: they could freeze the service (issue 11 item 2).
+        ("rules:\n  sensitive:\n    custom_patterns: [{name: x, regex: '(\\d)\\1{5}'}]\n",
+         "rules.sensitive.custom_patterns[0].regex (line 3)", "linear-time engine"),
+        ("groups:\n  - chat_id: a\n    name: A\n    rules:\n      sensitive:\n        custom_patterns:\n"
+         "          - {name: arrears, regex: '欠(?=款)'}\n",
+         "groups[0].rules.sensitive", "invalid perl operator: (?="),
         ("groups:\n  - chat_id: a\n    name: A\n    rules: {frequency: {limit: -1}}\n",
          "groups[0].rules.frequency.limit", "greater than or equal to 1"),
         ("groups:\n  - chat_id: a\n    name: A\n    rules: {flood: {limit: 3}}\n", "groups[0].rules", "unknown rule"),

@@ -9,8 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from handlers.exports import ExportError, build_export, columns_for, mask_name, to_csv
-from storage.models import AuditLog
+from handlers.exports import ExportError, build_export, columns_for, mask_name, to_csv, to_xlsx
+from storage.models import AuditLog, Client, ClientUpdate
 from tests.bot.web.conftest import NOW, seed_data
 from tests.conftest import sh
 
@@ -91,11 +91,42 @@ def test_bad_requests_name_the_field(session, config, kw, reason):
         _export(session, config, **kw)
 
 
-@pytest.mark.parametrize(("value", "cell"), [("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+86 138", "'+86 138"),
-                                             ("周五上门演示", "周五上门演示")])
+@pytest.mark.parametrize(("value", "cell"), [
+    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+    ("+86 138", "'+86 138"),
+    ("-1+1", "'-1+1"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("\x01=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),  # a control character cannot hide a formula
+    ("周五上门演示", "周五上门演示"),
+])
 def test_formula_injection_is_defused(value, cell):
     parsed = list(csv.reader(io.StringIO(to_csv(["a"], [(value,)]).decode("utf-8-sig"))))
     assert parsed[1] == [cell]
+    sheet = load_workbook(io.BytesIO(to_xlsx(["a"], [(value,)], "t"))).active
+    assert sheet["A2"].value == cell and sheet["A2"].data_type == "s"
+
+
+@pytest.mark.parametrize("kind", ["clients", "updates"])
+def test_a_control_character_in_a_stored_name_does_not_break_exports(session, config, kind, caplog):
+    """Issue 11 item 6: rows stored before normalize stripped controls (or via replay) still export."""
+    seed_data(session)
+    for row in session.scalars(select(Client)):
+        row.name, row.company = f"{row.name}\x0b", f"\x1b{row.company}\x00"
+    for row in session.scalars(select(ClientUpdate)):
+        row.client_name, row.need = f"{row.client_name}\x0b", "需求\x07描述"
+    session.flush()
+    result = _export(session, config, kind=kind, full=True)
+    rows = list(load_workbook(io.BytesIO(result.content)).active.iter_rows(min_row=2, values_only=True))
+    names = sorted(str(r[1] if kind == "clients" else r[3]) for r in rows)
+    assert names == (["刘女士", "王建国"] if kind == "clients" else ["刘女士", "王建国", "王建国"])
+    assert not any(ch in str(cell) for r in rows for cell in r for ch in "\x0b\x1b\x00\x07")
+    assert not [r for r in caplog.records if "王建国" in r.getMessage()]
+
+
+def test_an_unwritable_value_is_refused_without_quoting_it():
+    with pytest.raises(ExportError) as caught:
+        to_xlsx(["a"], [(object(),)], "t")  # not a value openpyxl can write
+    assert str(caught.value) == "row 2: a value cannot be written to XLSX"
 
 
 @pytest.mark.parametrize(("name", "masked"), [("王建国", "王**"), ("刘女士", "刘**"), ("王", "王*"), (None, ""),

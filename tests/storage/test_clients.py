@@ -73,7 +73,7 @@ def test_a_report_that_names_no_one_has_no_client(session):
 @pytest.mark.parametrize(
     ("second_at", "expected"),
     [
-        (T + timedelta(days=2), ("本周五签合同", date(2026, 3, 6), "lisi", "wr-sales-south", T + timedelta(days=2))),
+        (T + timedelta(days=2), ("本周五签合同", date(2026, 3, 6), "lisi", "wr-sales-east", T + timedelta(days=2))),
         (T - timedelta(days=2), ("下周三上门演示", date(2026, 3, 11), "zhangwei", "wr-sales-east", T)),
     ],
     ids=["newer-report-moves-the-next-step", "older-report-arriving-late-does-not"],
@@ -81,7 +81,7 @@ def test_a_report_that_names_no_one_has_no_client(session):
 def test_reports_fold_into_one_client_keeping_the_newest_next_step(session, second_at, expected):
     save(session, "m-1", report())
     later = report(company="华星科技有限公司", action="本周五签合同", due=date(2026, 3, 6), contact=None)
-    save(session, "m-2", later, second_at, sender="lisi", chat="wr-sales-south")
+    save(session, "m-2", later, second_at, sender="lisi", chat="wr-sales-east")
     session.commit()
 
     client = session.scalars(select(Client)).one()
@@ -90,6 +90,25 @@ def test_reports_fold_into_one_client_keeping_the_newest_next_step(session, seco
     assert [u.msgid for u in clients.timeline(session, client_id=client.id)] == (
         ["m-2", "m-1"] if second_at > T else ["m-1", "m-2"]
     )
+
+
+def test_a_client_reported_in_two_groups_is_one_record_per_group_and_nothing_moves(session):
+    """Issue 11 item 3: a report in another group used to move the client there, with every update."""
+    save(session, "m-1", report(need="预算200万"), chat="wr-sales-east")
+    save(session, "m-2", report(company="华星科技有限公司", need="只要报价", action="发报价单", contact=None),
+         T + timedelta(days=2), sender="chenjing", chat="wr-sales-south")
+    save(session, "m-3", report(need=None, action="再约一次"), T + timedelta(days=3), chat="wr-sales-east")
+    session.commit()
+
+    records = {c.chat_id: c for c in session.scalars(select(Client))}
+    assert sorted(records) == ["wr-sales-east", "wr-sales-south"]
+    east, south = records["wr-sales-east"], records["wr-sales-south"]
+    assert (east.need, east.next_action, east.owner, east.contact_masked) == ("预算200万", "再约一次", "zhangwei",
+                                                                             "138****5678")
+    assert (south.need, south.next_action, south.owner, south.contact_masked) == ("只要报价", "发报价单", "chenjing",
+                                                                              None)
+    assert [u.msgid for u in clients.timeline(session, client_id=east.id)] == ["m-3", "m-1"]
+    assert [u.msgid for u in clients.timeline(session, client_id=south.id)] == ["m-2"]
 
 
 def test_two_sessions_meeting_a_new_client_make_one_row(engine):

@@ -90,3 +90,43 @@ def test_upgrading_twice_is_a_no_op(empty_url):
 
 def test_the_history_has_one_head():
     assert len(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()) == 1
+
+
+def test_upgrading_splits_clients_merged_across_groups(empty_url):
+    """Issue 11 item 3: a client merged across two groups becomes one record per group, each with its
+    own updates and deals; the record's current group keeps its grade and next step."""
+    command.upgrade(alembic_config(empty_url), "0001")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO clients (id, key, name, company, contact_masked, grade, owner, chat_id, need, next_action,"
+                " created_at, last_update_at) VALUES (7, '王总|华星科技', '王总', '华星科技', '138****5678', 'A',"
+                " 'chenjing', 'wr-sales-south', '预算200万', '经理改过的下一步', :t, :t2)"
+            ), {"t": "2026-03-01 01:00:00.000000", "t2": "2026-03-03 01:00:00.000000"})
+            for msgid, chat, sender, need, contact, at in [
+                ("u-1", "wr-sales-east", "zhangwei", "预算200万", "138****5678", "2026-03-02 01:00:00.000000"),
+                ("u-2", "wr-sales-south", "chenjing", None, None, "2026-03-03 01:00:00.000000"),
+            ]:
+                conn.execute(text(
+                    "INSERT INTO client_updates (msgid, client_id, chat_id, sender, sent_at, client_name, company,"
+                    " contact, need, next_action, complete) VALUES (:m, 7, :c, :s, :at, '王总', '华星科技', :contact,"
+                    " :need, '下周拜访', true)"
+                ), {"m": msgid, "c": chat, "s": sender, "at": at, "need": need, "contact": contact})
+            conn.execute(text(
+                "INSERT INTO deals (msgid, client_id, chat_id, sender, sent_at, client_name, company, amount_yuan)"
+                " VALUES ('d-1', 7, 'wr-sales-east', 'zhangwei', '2026-03-02 02:00:00.000000', '王总', '华星科技', 10)"
+            ))
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            records = {r.chat_id: r for r in conn.execute(text("SELECT * FROM clients ORDER BY id"))}
+            linked = dict(conn.execute(text("SELECT msgid, client_id FROM client_updates")).all())
+            deal = conn.execute(text("SELECT client_id FROM deals")).scalar_one()
+    finally:
+        engine.dispose()
+    south, east = records["wr-sales-south"], records["wr-sales-east"]
+    assert (south.id, south.grade, south.next_action, south.need, south.contact_masked) == (
+        7, "A", "经理改过的下一步", None, None)  # what it knew from the east group's report is gone
+    assert (east.owner, east.need, east.contact_masked, east.next_action) == (
+        "zhangwei", "预算200万", "138****5678", "下周拜访")
+    assert linked == {"u-1": east.id, "u-2": 7} and deal == east.id

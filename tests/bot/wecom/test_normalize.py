@@ -165,3 +165,30 @@ def test_bad_bridge_items_name_the_field(item, reason: str) -> None:
         from_bridge_item(item)
     assert caught.value.reason == reason
     assert "华星科技" not in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("客户姓名：王\x0b建国\n公司名称：华星\x1f科技", "客户姓名：王建国\n公司名称：华星科技"),
+        ("【跟进】\t刘女士\r\n需求：门禁\x07\x1b[31m", "【跟进】\t刘女士\r\n需求：门禁[31m"),
+        ("收到\x7f\x85\x9f", "收到"),
+    ],
+)
+def test_control_characters_are_stripped_from_text_where_it_enters(sent: str, kept: str) -> None:
+    """Issue 11 item 6: one control character in a client name broke every XLSX export. Text is
+    kept (minus the control characters); names are refused at the door instead (item 4), below."""
+    bridged = from_bridge_item({**GOOD, "text": sent})
+    assert bridged.payload["text"] == kept
+    doc = {"msgid": "ab-9", "chatid": "wr-sales-east", "chattype": "group", "from": {"userid": "lina"},
+           "msgtype": "text", "text": {"content": sent}}
+    assert from_aibot_json(json.dumps(doc, ensure_ascii=False), received_at=NOW).payload["text"] == kept
+
+
+@pytest.mark.parametrize("field", ["sender_name", "chat_name"])
+def test_a_name_with_a_control_character_is_refused_naming_the_field(field: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        from_bridge_item({**GOOD, field: "华东\x00销售群"})
+    assert caught.value.reason.startswith(f"{field}: ")
+    assert "华东" not in caught.value.reason
+
