@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import OutboxConfig
 from bot.errors import PermanentSendError, RetryableSendError, TokenExpiredError
+from handlers import wording
 from handlers.context import system_clock
 from storage import outbox, ratelimit
 from storage.models import OutboxItem
@@ -54,11 +56,28 @@ class Outgoing:
     target: str
     body: dict[str, Any]
     attempt: int
+    #: Userids the message was rendered without a name for (the directory did not know them yet).
+    unnamed: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: OutboxItem) -> Outgoing:
         body = {k: v for k, v in row.payload.items() if not k.startswith("_")}
-        return cls(row.id, row.idempotency_key, row.channel, row.target, body, row.attempts)
+        meta = row.payload.get("_meta") or {}
+        unnamed = tuple(meta.get("unnamed", ())) if isinstance(meta, dict) else ()
+        return cls(row.id, row.idempotency_key, row.channel, row.target, body, row.attempts, unnamed)
+
+    def named(self, names: Mapping[str, str]) -> Outgoing:
+        """This message with each known userid in its text replaced by the person's name."""
+        kind = self.body.get("msgtype")
+        part = self.body.get(kind) if isinstance(kind, str) else None
+        if not names or not isinstance(part, dict) or not isinstance(part.get("content"), str):
+            return self
+        content = part["content"]
+        for userid, name in names.items():
+            shown = wording.md(name) if kind == "markdown" else name
+            content = re.sub(rf"(?<![\w.@-]){re.escape(userid)}(?![\w.@-])", lambda _m, s=shown: s, content)
+        body = {**self.body, kind: {**part, "content": content}}
+        return replace(self, body=body, unnamed=())
 
 
 class Sender(Protocol):
@@ -106,6 +125,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         concurrency: int = 8,
         resend_in_doubt: Sequence[str] = ("app",),
+        names: Callable[[Sequence[str]], Awaitable[Mapping[str, str]]] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.senders = dict(senders)
@@ -115,6 +135,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.concurrency = concurrency
         self.resend_in_doubt = tuple(resend_in_doubt)
+        #: Resolves names for messages rendered before the directory knew the rep (handlers.directory).
+        self.names = names
         self._stop = asyncio.Event()
         #: Robot buckets the shared limiter said are full, until when (a local shortcut only).
         self._full_until: dict[str, datetime] = {}
@@ -258,6 +280,11 @@ class Dispatcher:
             return
         if item is None:
             return
+        if item.unnamed and self.names is not None:
+            try:
+                item = item.named(await self.names(item.unnamed))
+            except Exception:  # a name is a nicety: never let it hold a warning back
+                log.warning("name lookup before sending failed", extra={"outbox_id": item.id})
         try:
             await self.senders[item.channel].send(item)
         except PermanentSendError as exc:
