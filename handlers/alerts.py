@@ -85,6 +85,10 @@ def notify(
     rep = person(session, ctx.config, msg.sender)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
+    if update is not None:
+        # A follow-up report with a customer's clear number: managers are alerted, and the rep is told
+        # what to write in 联系方式 instead (templates.contact_hint), or the next report repeats it.
+        warn += [v for v in violations if v.rule == "sensitive" and v.action == "alert_managers"]
     alert = [v for v in violations if v.action == "alert_managers"]
     if warn:
         _warn_member(session, text, rep=rep, msg=msg, violations=warn, bucket=bucket, now=ctx.clock())
