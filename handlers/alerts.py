@@ -82,6 +82,7 @@ def notify(
     members.note_seen(session, userid=msg.sender)
     text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name)
     text.update = update
+    text.now = ctx.clock()
     rep = person(session, ctx.config, msg.sender)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
@@ -129,6 +130,8 @@ class AlertText:
         self.zone = ZoneInfo(config.timezone)
         self.public_url = public_url.rstrip("/")
         self.update: ClientUpdate | None = None
+        #: Processing time (the handler's clock): immediate messages are due from then.
+        self.now: datetime | None = None
 
     def render(self, source: str, **values: Any) -> str:
         """A WeCom markdown message: every value not marked Trusted is escaped (handlers.wording)."""
@@ -282,14 +285,23 @@ def _warn_member(
         if due is not None and mode == "hold":
             _hold_warning(session, text, rep=rep, msg=msg, violation=violation, robot=robot or "", due=due)
             continue
-        content = text.render_text(text.templates.member_warning, name=rep.name, hint=text.hint(violation))
+        if due is not None:  # quiet hours, private: say when, since the rep reads it on their own
+            sent = msg.sent_at.astimezone(text.zone)
+            content = text.render_text(
+                text.templates.quiet_warning, name=rep.name, day=_day_label(sent, now.astimezone(text.zone).date()),
+                since=f"{sent:%H:%M}", until=f"{sent:%H:%M}", count=1, hints=[text.hint(violation)],
+            )
+        else:
+            content = text.render_text(text.templates.member_warning, name=rep.name, hint=text.hint(violation))
         meta = {"violation_ids": [violation.id], **_unnamed(text.config, rep)}
         if robot and due is None:
             body = {"msgtype": "text", "text": {"content": content, "mentioned_list": [msg.sender]}}
-            outbox.enqueue(session, key=key, channel="robot", target=robot, payload={**body, "_meta": meta})
+            outbox.enqueue(session, key=key, channel="robot", target=robot, payload={**body, "_meta": meta},
+                           not_before=text.now)
         else:
             body = {"msgtype": "text", "text": {"content": content}}
-            outbox.enqueue(session, key=key, channel="app", target=msg.sender, payload={**body, "_meta": meta})
+            outbox.enqueue(session, key=key, channel="app", target=msg.sender, payload={**body, "_meta": meta},
+                           not_before=text.now)
 
 
 def _alert_managers(
@@ -372,7 +384,8 @@ def _single_alert(
         link=item["link"],
     )
     meta = {"violation_ids": item["violation_ids"], **_unnamed(text.config, rep)}
-    outbox.enqueue(session, key=key, channel="app", target=target, payload=_markdown(content, meta))
+    outbox.enqueue(session, key=key, channel="app", target=target, payload=_markdown(content, meta),
+                   not_before=text.now)
 
 
 def _escalate(
@@ -404,4 +417,5 @@ def _escalate(
         channel="app",
         target="|".join(contacts),
         payload=_markdown(content, {"escalation_id": escalation.id, **_unnamed(text.config, rep)}),
+        not_before=text.now,
     )
