@@ -23,12 +23,12 @@ class RepActivity:
     userid: str
     deal_amount: int = 0
     deals: int = 0
-    #: Deals whose amount could not be read (金额待确认): counted as deals, never as ¥0 in amounts.
-    pending_deals: int = 0
     reports: int = 0
     complete_reports: int = 0
     violations: int = 0
     violations_by_rule: dict[str, int] = field(default_factory=dict)
+    #: Deals whose amount could not be read (金额待确认): counted as deals, never as ¥0 in amounts.
+    pending_deals: int = 0
 
 
 def rep_activity(
