@@ -75,7 +75,9 @@ class Outgoing:
         content = part["content"]
         for userid, name in names.items():
             shown = wording.md(name) if kind == "markdown" else name
-            content = re.sub(rf"(?<![\w.@-]){re.escape(userid)}(?![\w.@-])", lambda _m, s=shown: s, content)
+            # ASCII boundaries: a userid is ASCII, and 「liuyang在」 must still match (\w would not).
+            pattern = rf"(?<![A-Za-z0-9_.@-]){re.escape(userid)}(?![A-Za-z0-9_.@-])"
+            content = re.sub(pattern, lambda _m, s=shown: s, content)
         body = {**self.body, kind: {**part, "content": content}}
         return replace(self, body=body, unnamed=())
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from handlers.charts import Bar, leaderboard_figure, render_png
 from handlers.directory import people
-from handlers.wording import deals_text, md
+from handlers.wording import AMOUNT_PENDING, deals_text, md
 from storage import reports
 from storage.outbox import enqueue
 
@@ -189,7 +189,11 @@ def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> s
 
 def chart_figure(board: Leaderboard) -> Figure:
     """The top 20 as bars (more would not be legible in a chat bubble)."""
-    bars = [Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations) for s in board.standings[:20]]
+    bars = [
+        Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations,
+            AMOUNT_PENDING if s.deals and s.pending_deals >= s.deals else None)
+        for s in board.standings[:20]
+    ]
     return leaderboard_figure(bars, title=f"{board.scope} 销售周榜 {board.week}")
 
 

@@ -91,6 +91,8 @@ def test_a_deal_whose_amount_cannot_be_read_is_never_shown_as_zero(session, conf
     ranked = [s.userid for s in board.standings]
     if deals == [None] or deals == [None, None]:
         assert ranked == ["liuyang", "zhangwei"]
+        notes = [t.get_text() for t in leaderboard.chart_figure(board).axes[0].texts]
+        assert any(n.startswith("金额待确认") for n in notes) and not any(n.startswith("0万") for n in notes)
     day = digest.digest_markdown(session, config, config.group(EAST), now=sh(2026, 3, 3, 17, 30))
     assert "¥0" not in day and ("金额待确认" in day) == (None in deals)
 
