@@ -52,13 +52,16 @@ def file_appeal(session: Session, ctx: HandlerContext, *, sender: str, reason: s
     if managers:
         link = f"{ctx.public_url.rstrip('/')}/dashboard/violations/{violation.id}"
         rule = rule_name(ctx.config, violation.rule)
-        who = name_with_id(person(session, ctx.config, sender).name, sender)
+        rep = person(session, ctx.config, sender)
+        who = name_with_id(rep.name, sender)
+        # Not in the directory yet: the dispatcher asks WeCom (user/get) before sending.
+        meta = {"unnamed": [sender]} if rep.name == sender and sender not in ctx.config.members else {}
         enqueue(
             session,
             key=f"appeal:{appeal.id}:filed",
             channel="app",
             target="|".join(managers),
-            payload=_text(f"{who} 对「{rule}」违规提出申诉，请处理：{link}"),
+            payload={**_text(f"{who} 对「{rule}」违规提出申诉，请处理：{link}"), "_meta": meta},
         )
     return AppealFiled(appeal, f"已收到申诉（编号 {appeal.id}），主管处理后会通知你。")
 
