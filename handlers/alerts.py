@@ -255,7 +255,9 @@ def _hold_warning(
         name=rep.name,
         day=_day_label(times[0], due.astimezone(text.zone).date()),
         since=f"{times[0]:%H:%M}",
-        until=f"{times[-1]:%H:%M}",
+        # Held over a weekend the span crosses days: the end then says which day.
+        until=f"{times[-1]:%H:%M}" if times[-1].date() == times[0].date() else
+        f"{times[-1].month}月{times[-1].day}日 {times[-1]:%H:%M}",
         count=len({i["msgid"] for i in items}),
         hints=list(dict.fromkeys(i["hint"] for i in items)),
     )

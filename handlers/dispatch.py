@@ -257,6 +257,10 @@ class Dispatcher:
             if row is None:
                 session.rollback()  # also gives the rate-limit slots back
                 return "lost", None
+            if item.body != Outgoing.of(row).body:
+                # Names filled in just now (`named`): the row records exactly what is sent.
+                meta = {k: v for k, v in (row.payload.get("_meta") or {}).items() if k != "unnamed"}
+                row.payload = {**item.body, "_meta": meta}
             fresh = Outgoing.of(row)
             session.commit()
         return "send", fresh
@@ -269,6 +273,11 @@ class Dispatcher:
 
     async def _deliver(self, claimed: Outgoing, outcome: Outcome) -> None:
         item_id = claimed.id
+        if claimed.unnamed and self.names is not None:
+            try:
+                claimed = claimed.named(await self.names(claimed.unnamed))
+            except Exception:  # a name is a nicety: never let it hold a warning back
+                log.warning("name lookup before sending failed", extra={"outbox_id": claimed.id})
         state, item = await asyncio.to_thread(self._begin, claimed)
         if state == "deferred":
             outcome.deferred += 1
@@ -282,11 +291,6 @@ class Dispatcher:
             return
         if item is None:
             return
-        if item.unnamed and self.names is not None:
-            try:
-                item = item.named(await self.names(item.unnamed))
-            except Exception:  # a name is a nicety: never let it hold a warning back
-                log.warning("name lookup before sending failed", extra={"outbox_id": item.id})
         try:
             await self.senders[item.channel].send(item)
         except PermanentSendError as exc:

@@ -71,6 +71,13 @@ NIGHT = [
             [],
         ),
         (
+            # Held over the weekend: the span says on which day it ends.
+            "hold", [message("w-1", sh(2026, 3, 6, 21, 40), LATE), message("w-2", sh(2026, 3, 7, 10, 0), "周六加班中")],
+            [(sh(2026, 3, 9, 9, 0),
+              "张伟，温馨提醒：3月6日 21:40–3月7日 10:00 你有 2 条消息在非工作时段发送。" + WARNING)],
+            [],
+        ),
+        (
             "private", NIGHT,
             [],
             [(p.sent_at, f"张伟，温馨提醒：今天 {p.sent_at:%H:%M} 你有 1 条消息在非工作时段发送。" + WARNING)
