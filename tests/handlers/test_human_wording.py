@@ -15,6 +15,7 @@ from bot.config import AppConfig
 from bot.simulator.clock import ManualClock
 from handlers import digest, leaderboard, monthly
 from handlers.appeals import file_appeal
+from handlers.directory import people
 from storage.db import make_session_factory
 from storage.models import OutboxItem
 from tests.conftest import sh
@@ -106,6 +107,10 @@ def test_the_first_alert_about_a_new_rep_names_them(factory, config: AppConfig) 
         records = deliver(config, sim, factory)
     [alert] = [r for r in records if r.target == "lisi"]
     assert "> 成员：刘洋\n" in alert.content and "liuyang" not in alert.content
+    with factory() as session:  # the outbox row records what was sent, and the directory now knows him
+        [row] = [i for i in session.scalars(select(OutboxItem)) if i.target == "lisi"]
+        assert row.payload["markdown"]["content"] == alert.content and "unnamed" not in row.payload["_meta"]
+        assert people(session, config, ["liuyang"])["liuyang"].name == "刘洋"
 
 
 def test_an_appeal_notice_names_the_rep_next_to_the_userid(factory, config: AppConfig) -> None:
