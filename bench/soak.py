@@ -120,7 +120,10 @@ def soak_config(path: Path, workdir: Path, burst_minutes: int) -> Path:
         schedules[job] = {**schedules[job], "enabled": True, "cron": "* * * * *", "workdays_only": False}
     schedules["reports_dir"] = str(workdir / "reports")
     data["outbox"] = {**(data.get("outbox") or {}), "burst_minutes": burst_minutes, "send_timeout_seconds": 3,
-                      "backoff_max_seconds": 10, "lease_seconds": 10}
+                      "backoff_max_seconds": 10, "lease_seconds": 10,
+                      # Wall-clock traffic runs at night and on weekends too: warnings go out at once
+                      # (held ones would wait for the next window and the drain would never end).
+                      "quiet_hours": "off"}
     data["ingest"] = {**(data.get("ingest") or {}), "worker": {"batch_size": 50, "poll_seconds": 0.5,
                                                                "lease_seconds": 15}}
     out = workdir / "config.yaml"

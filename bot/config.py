@@ -7,6 +7,8 @@ they refuse the same files with the same words. Secrets never live here (see bot
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -131,6 +133,17 @@ class IngestConfig(_Model):
     archive: ArchiveConfig = ArchiveConfig()
     #: Request bodies above this size are refused with 413.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    #: Messages older than this when judged (history imports, a long outage) are stored and counted
+    #: but ping nobody: no warning, alert or escalation. "2h", "90m", "1d" or seconds.
+    alert_max_age: timedelta = timedelta(hours=2)
+
+    @field_validator("alert_max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", value)):
+            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+            return timedelta(**{unit: int(m.group(1))})
+        return value
 
 
 class DashboardAccount(_Model):
@@ -200,9 +213,12 @@ TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
     "manager_alert": _ALERT_VARIABLES,
     "manager_alert_grouped": frozenset({"name", "department", "group", "since", "until", "items", "more"}),
     "member_warning": frozenset({"name", "hint"}),
+    "quiet_warning": frozenset({"name", "since", "until", "count", "day", "hints"}),
     "escalation": (_ALERT_VARIABLES - {"snippet"}) | {"days", "count"},
 }
-RULE_TEXT_VARIABLES = frozenset({"sent", "windows", "limit", "window_minutes", "missing", "kinds"})
+RULE_TEXT_VARIABLES = frozenset(
+    {"sent", "windows", "limit", "window_minutes", "missing", "kinds", "contact_hint", "recognised", "format"}
+)
 
 
 def _jinja_ok(name: str, source: str, known: frozenset[str]) -> str:
@@ -235,6 +251,12 @@ class TemplatesConfig(_Model):
         "{% endfor %}{% if more %}> 另有 {{ more }} 条较早的违规，请到看板查看\n{% endif %}"
     )
     member_warning: str = "{{ name }}，温馨提醒：{{ hint }}谢谢配合！"
+    #: Warnings held over quiet hours, one post per member at the next posting window.
+    quiet_warning: str = (
+        "{{ name }}，温馨提醒：{{ day }} {{ since }}{% if until != since %}–{{ until }}{% endif %} "
+        "你有 {{ count }} 条消息在非工作时段发送。"
+        "{% for hint in hints %}{{ hint }}{% endfor %}谢谢配合！"
+    )
     escalation: str = (
         "**【多次违规】{{ group }}**\n> 成员：{{ name }}{% if department %}（{{ department }}）{% endif %}\n"
         "> 近 {{ days }} 天违规 {{ count }} 次，最近一次：{{ when }} {{ rule }}（{{ why }}）\n\n"
@@ -249,6 +271,8 @@ class TemplatesConfig(_Model):
             "content_type": "消息类型",
         }
     )
+    #: What a rep should write in 联系方式 instead of a customer's number.
+    contact_hint: str = "已加企业微信"
     #: Why a message broke the rule, for managers.
     reasons: dict[str, str] = Field(
         default_factory=lambda: {
@@ -264,8 +288,10 @@ class TemplatesConfig(_Model):
         default_factory=lambda: {
             "posting_window": "工作消息请在工作日 {{ windows }} 发送，急事请在消息里加上【紧急】。",
             "frequency": "每 {{ window_minutes }} 分钟最多发 {{ limit }} 条，内容多可以合并成一条发。",
-            "template": "跟进报告还缺少 {{ missing }}，请补全六项后再发一次。",
-            "sensitive": "客户的联系方式和财务情况请不要发在群里，可以私下或在系统里记录。",
+            "template": "跟进报告{% if recognised %}已识别 {{ recognised }}，{% endif %}还缺少 {{ missing }}，"
+            "请按格式补全后再发一次：{{ format }}。",
+            "sensitive": "客户的联系方式和财务情况请不要发在群里，联系方式一栏请写「{{ contact_hint }}」"
+            "或打码的号码（如 138****5678）。",
             "content_type": "本群不接受这类消息（名片、红包、小程序等），请改发文字。",
         }
     )
@@ -310,6 +336,9 @@ class OutboxConfig(_Model):
     member_per_hour: int = Field(1000, ge=1, le=1000)
     #: Names from the contacts API (user/get) are fetched again after this many hours.
     directory_refresh_hours: int = Field(24, ge=1)
+    #: The bot's own group posts (warnings) outside the posting windows: `hold` them for the next
+    #: window (one post per member), send them `private`ly to the rep, or `off` (post at once).
+    quiet_hours: Literal["hold", "private", "off"] = "hold"
 
 
 class AppConfig(_Model):

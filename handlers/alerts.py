@@ -20,31 +20,42 @@ of `outbox.burst_minutes` by `sent_at`, per (group, member):
   gets its own alert (``alert:msg:{msgid}``) instead;
 - warnings: at most one per rule per member per bucket (the rest are recorded, not posted);
 - escalations: at most one per member per group per day.
+
+Quiet hours (`outbox.quiet_hours`): a warning the group robot would post outside the posting windows
+(the same windows and work calendar the posting_window rule uses) is `hold`: folded into one post per
+member, due at the next window (key ``quiet:{chat}:{member}:{window start}``; folding follows the
+same never-claimed rule as grouped alerts, so each warning is in exactly one post); or `private`: sent
+to the rep as an app message at once; or `off`: posted at once. Managers' private alerts always go at
+once.
+
+Every user-supplied value in a markdown message (the snippet, names, group names) is escaped by
+handlers.wording (no planted link or <font> survives); a rep whose name the directory does not know
+yet is listed in `_meta.unnamed`, and the dispatcher puts the name in before sending.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, StrictUndefined, Template
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, GroupConfig
+from handlers import wording
 from handlers.context import HandlerContext
 from handlers.directory import Person, person
-from rules.config import RulesConfig
-from rules.model import GroupMessage
+from handlers.wording import WEEKDAYS, Trusted
+from rules.config import PostingWindowSettings, RulesConfig
+from rules.model import ClientUpdate, GroupMessage
+from rules.workdays import WorkCalendar
 from storage import members, outbox
 from storage.models import Escalation, Message, Violation
 
 log = logging.getLogger(__name__)
 
-WEEKDAYS = "一二三四五六日"
 SNIPPET_CHARS = 60
 #: message/send markdown limit (WeCom answers 45002 beyond it).
 MARKDOWN_BYTES = 2048
@@ -57,35 +68,35 @@ def notify(
     msg: GroupMessage,
     violations: Sequence[Violation],
     escalation: Escalation | None,
+    update: ClientUpdate | None = None,
 ) -> None:
-    """Queue the warnings, alerts and escalation that `violations` call for; never commits."""
+    """Queue the warnings, alerts and escalation that `violations` call for; never commits.
+
+    `update` is the parsed follow-up report, if the message was one: the rep's warning then says
+    which fields were recognised.
+    """
     if not violations and escalation is None:
         return
     if any(v.id is None for v in violations):
         session.flush()  # the dashboard links need the violations' ids
     members.note_seen(session, userid=msg.sender)
     text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name)
+    text.update = update
+    text.now = ctx.clock()
     rep = person(session, ctx.config, msg.sender)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
+    if update is not None:
+        # A follow-up report with a customer's clear number: managers are alerted, and the rep is told
+        # what to write in 联系方式 instead (templates.contact_hint), or the next report repeats it.
+        warn += [v for v in violations if v.rule == "sensitive" and v.action == "alert_managers"]
     alert = [v for v in violations if v.action == "alert_managers"]
     if warn:
-        _warn_member(session, text, rep=rep, msg=msg, violations=warn, bucket=bucket)
+        _warn_member(session, text, rep=rep, msg=msg, violations=warn, bucket=bucket, now=ctx.clock())
     if alert:
         _alert_managers(session, text, rep=rep, msg=msg, violations=alert, bucket=bucket)
     if escalation is not None:
         _escalate(session, text, rep=rep, msg=msg, escalation=escalation)
-
-
-# Plain text and WeCom markdown, never HTML: no autoescape; StrictUndefined so a typo in a template
-# fails the test suite instead of sending a blank.
-_ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-
-
-@lru_cache(maxsize=256)
-def _compiled(source: str) -> Template:
-    """Compiling a template costs more than rendering it; templates come from config and are few."""
-    return _ENV.from_string(source)
 
 
 class Bucket:
@@ -118,39 +129,37 @@ class AlertText:
         self.rules: RulesConfig = config.rules.with_overrides(overrides) if overrides else config.rules
         self.zone = ZoneInfo(config.timezone)
         self.public_url = public_url.rstrip("/")
+        self.update: ClientUpdate | None = None
+        #: Processing time (the handler's clock): immediate messages are due from then.
+        self.now: datetime | None = None
 
     def render(self, source: str, **values: Any) -> str:
-        return _compiled(source).render(**values).strip()
+        """A WeCom markdown message: every value not marked Trusted is escaped (handlers.wording)."""
+        return wording.render(source, markdown=True, **values)
+
+    def render_text(self, source: str, **values: Any) -> str:
+        """A plain-text message (WeCom shows it literally; nothing to escape)."""
+        return wording.render(source, markdown=False, **values)
 
     def when(self, at: datetime) -> str:
         local = at.astimezone(self.zone)
         return f"{local.month}月{local.day}日（周{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
 
     def rule_name(self, rule: str) -> str:
-        return self.templates.rule_names.get(rule, rule)
-
-    def _rule_values(self, violation: Violation) -> dict[str, Any]:
-        local = violation.occurred_at.astimezone(self.zone)
-        fields = self.rules.template.fields
-        return {
-            "sent": f"周{WEEKDAYS[local.weekday()]} {local:%H:%M}",
-            "windows": "、".join(str(w) for w in self.rules.posting_window.windows),
-            "limit": self.rules.frequency.limit,
-            "window_minutes": self.rules.frequency.window_minutes,
-            "missing": "、".join(fields[m].label if m in fields else m for m in violation.missing or ()),
-            "kinds": "、".join(self.templates.kind_names.get(k, k) for k in violation.kinds or ()),
-        }
+        return Trusted(wording.rule_name(self.config, rule))
 
     def why(self, violation: Violation) -> str:
-        source = self.templates.reasons.get(violation.rule)
-        return self.render(source, **self._rule_values(violation)) if source else self.rule_name(violation.rule)
+        # Config wording filled with our own facts (times, limits, field labels): nothing from the rep.
+        return Trusted(wording.reason(self.config, violation))
 
     def hint(self, violation: Violation) -> str:
-        source = self.templates.hints.get(violation.rule)
-        return self.render(source, **self._rule_values(violation)) if source else self.why(violation)
+        extra: dict[str, Any] = {}
+        if self.update is not None and violation.rule == "template":
+            extra["recognised"] = wording.recognised_fields(self.config, violation.chat_id, self.update.missing)
+        return wording.hint(self.config, violation, extra)
 
     def link(self, violation: Violation) -> str:
-        return f"{self.public_url}/violations/{violation.id}"
+        return Trusted(f"{self.public_url}/violations/{violation.id}")
 
 
 def _snippet(session: Session, violation: Violation) -> str:
@@ -167,6 +176,99 @@ def _markdown(content: str, meta: dict[str, Any]) -> dict[str, Any]:
     return {"msgtype": "markdown", "markdown": {"content": content}, "_meta": meta}
 
 
+def _unnamed(config: AppConfig, rep: Person) -> dict[str, Any]:
+    """`_meta` marking a rep the directory has no name for yet: the dispatcher resolves it (user/get)."""
+    return {"unnamed": [rep.userid]} if rep.name == rep.userid and rep.userid not in config.members else {}
+
+
+# Quiet hours -----------------------------------------------------------------------------------------
+
+_CALENDARS: dict[tuple[frozenset[date], frozenset[date]], WorkCalendar] = {}
+
+
+def _calendar(settings: PostingWindowSettings) -> WorkCalendar:
+    key = (frozenset(settings.extra_holidays), frozenset(settings.extra_workdays))
+    if key not in _CALENDARS:
+        _CALENDARS[key] = WorkCalendar(settings.extra_holidays, settings.extra_workdays)
+    return _CALENDARS[key]
+
+
+def next_window_start(settings: PostingWindowSettings, now: datetime) -> datetime | None:
+    """None when `now` is inside a posting window, else when the next one opens (the same windows
+    and work calendar the posting_window rule judges reps by)."""
+    zone = ZoneInfo(settings.timezone)
+    local = now.astimezone(zone)
+    calendar = _calendar(settings)
+    for offset in range(0, 60):
+        day = local.date() + timedelta(days=offset)
+        if settings.workdays_only and not calendar.is_workday(day):
+            continue
+        for window in settings.windows:
+            start = datetime.combine(day, window.start, tzinfo=zone)
+            end = datetime.combine(day, window.end, tzinfo=zone)
+            if offset == 0 and start <= local < end:
+                return None
+            if start > local:
+                return start
+    return None  # no window within 60 days: do not hold a warning that long
+
+
+def _day_label(sent: datetime, posted: date) -> str:
+    """How the rep reads the day of the first held post: 今天, 昨晚 (昨天 before noon), or 11月28日."""
+    if sent.date() == posted:
+        return "今天"
+    if sent.date() == posted - timedelta(days=1):
+        return "昨晚" if sent.hour >= 12 else "昨天"
+    return f"{sent.month}月{sent.day}日"
+
+
+def _hold_warning(
+    session: Session,
+    text: AlertText,
+    *,
+    rep: Person,
+    msg: GroupMessage,
+    violation: Violation,
+    robot: str,
+    due: datetime,
+) -> None:
+    """Fold one warning into the member's held post for the window opening at `due`."""
+    item = {
+        "msgid": msg.msgid,
+        "sent_at": msg.sent_at.astimezone(UTC).isoformat(),
+        "rule": violation.rule,
+        "hint": text.hint(violation),
+        "violation_id": violation.id,
+    }
+    key = f"quiet:{msg.chat_id}:{msg.sender}:{due.astimezone(UTC):%Y%m%dT%H%M}"
+    held = outbox.get_by_key(session, key=key, for_update=True)
+    if held is None:
+        items = [item]
+    elif outbox.never_claimed(held):
+        items = [*held.payload["_meta"]["items"], item]
+    else:
+        # Already on its way (the window opened): this warning goes in a post of its own.
+        items, key, held = [item], f"quiet:msg:{msg.msgid}:{violation.rule}", None
+    times = sorted(datetime.fromisoformat(i["sent_at"]).astimezone(text.zone) for i in items)
+    content = text.render_text(
+        text.templates.quiet_warning,
+        name=rep.name,
+        day=_day_label(times[0], due.astimezone(text.zone).date()),
+        since=f"{times[0]:%H:%M}",
+        # Held over a weekend the span crosses days: the end then says which day.
+        until=f"{times[-1]:%H:%M}" if times[-1].date() == times[0].date() else
+        f"{times[-1].month}月{times[-1].day}日 {times[-1]:%H:%M}",
+        count=len({i["msgid"] for i in items}),
+        hints=list(dict.fromkeys(i["hint"] for i in items)),
+    )
+    meta = {"items": items, "violation_ids": [i["violation_id"] for i in items], **_unnamed(text.config, rep)}
+    payload = {"msgtype": "text", "text": {"content": content, "mentioned_list": [msg.sender]}, "_meta": meta}
+    if held is None:
+        outbox.enqueue(session, key=key, channel="robot", target=robot, payload=payload, not_before=due)
+    else:
+        held.payload = payload  # a new dict, so the JSON column sees the change
+
+
 def _warn_member(
     session: Session,
     text: AlertText,
@@ -175,18 +277,33 @@ def _warn_member(
     msg: GroupMessage,
     violations: Sequence[Violation],
     bucket: Bucket,
+    now: datetime,
 ) -> None:
     robot = text.group.robot if text.group else None
+    mode = text.config.outbox.quiet_hours
+    due = next_window_start(text.rules.posting_window, now) if robot and mode != "off" else None
     for violation in violations:
         key = f"warn:{msg.chat_id}:{msg.sender}:{bucket.name}:{violation.rule}"
-        content = text.render(text.templates.member_warning, name=rep.name, hint=text.hint(violation))
-        meta = {"violation_ids": [violation.id]}
-        if robot:
+        if due is not None and mode == "hold":
+            _hold_warning(session, text, rep=rep, msg=msg, violation=violation, robot=robot or "", due=due)
+            continue
+        if due is not None:  # quiet hours, private: say when, since the rep reads it on their own
+            sent = msg.sent_at.astimezone(text.zone)
+            content = text.render_text(
+                text.templates.quiet_warning, name=rep.name, day=_day_label(sent, now.astimezone(text.zone).date()),
+                since=f"{sent:%H:%M}", until=f"{sent:%H:%M}", count=1, hints=[text.hint(violation)],
+            )
+        else:
+            content = text.render_text(text.templates.member_warning, name=rep.name, hint=text.hint(violation))
+        meta = {"violation_ids": [violation.id], **_unnamed(text.config, rep)}
+        if robot and due is None:
             body = {"msgtype": "text", "text": {"content": content, "mentioned_list": [msg.sender]}}
-            outbox.enqueue(session, key=key, channel="robot", target=robot, payload={**body, "_meta": meta})
+            outbox.enqueue(session, key=key, channel="robot", target=robot, payload={**body, "_meta": meta},
+                           not_before=text.now)
         else:
             body = {"msgtype": "text", "text": {"content": content}}
-            outbox.enqueue(session, key=key, channel="app", target=msg.sender, payload={**body, "_meta": meta})
+            outbox.enqueue(session, key=key, channel="app", target=msg.sender, payload={**body, "_meta": meta},
+                           not_before=text.now)
 
 
 def _alert_managers(
@@ -235,18 +352,23 @@ def _alert_managers(
             department=rep.department,
             since=f"{bucket.start.astimezone(text.zone):%H:%M}",
             until=f"{bucket.end.astimezone(text.zone):%H:%M}",
-            items=shown,
+            items=[_trusted_item(i) for i in shown],
             more=len(items) - len(shown),
         )
         # WeCom refuses app markdown over 2,048 bytes: show the latest items, count the rest.
         if len(content.encode()) <= MARKDOWN_BYTES or len(shown) == 1:
             break
         shown = shown[1:]
-    payload = _markdown(content, {"items": items})
+    payload = _markdown(content, {"items": items, **_unnamed(text.config, rep)})
     if grouped is None:
         outbox.enqueue(session, key=burst_key, channel="app", target=target, payload=payload, not_before=bucket.end)
     else:
         grouped.payload = payload  # a new dict, so the JSON column sees the change
+
+
+def _trusted_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item read back from `_meta` (plain JSON): our own parts are Trusted again, the snippet not."""
+    return {**item, **{k: Trusted(item[k]) for k in ("rule", "why", "link") if k in item}}
 
 
 def _single_alert(
@@ -263,8 +385,9 @@ def _single_alert(
         snippet=item["snippet"],
         link=item["link"],
     )
-    meta = {"violation_ids": item["violation_ids"]}
-    outbox.enqueue(session, key=key, channel="app", target=target, payload=_markdown(content, meta))
+    meta = {"violation_ids": item["violation_ids"], **_unnamed(text.config, rep)}
+    outbox.enqueue(session, key=key, channel="app", target=target, payload=_markdown(content, meta),
+                   not_before=text.now)
 
 
 def _escalate(
@@ -288,12 +411,13 @@ def _escalate(
         when=text.when(violation.occurred_at) if violation else text.when(msg.sent_at),
         rule=text.rule_name(violation.rule) if violation else "",
         why=text.why(violation) if violation else "",
-        link=text.link(violation) if violation else text.public_url,
+        link=text.link(violation) if violation else Trusted(text.public_url),
     )
     outbox.enqueue(
         session,
         key=f"escalation:{msg.chat_id}:{msg.sender}:{day}",
         channel="app",
         target="|".join(contacts),
-        payload=_markdown(content, {"escalation_id": escalation.id}),
+        payload=_markdown(content, {"escalation_id": escalation.id, **_unnamed(text.config, rep)}),
+        not_before=text.now,
     )

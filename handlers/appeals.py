@@ -13,13 +13,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from handlers.context import HandlerContext
+from handlers.directory import person
+from handlers.wording import name_with_id, rule_name
 from storage import appeals as appeal_store
 from storage import violations as violation_store
 from storage.models import Appeal
 from storage.outbox import enqueue
 from storage.users import audit
 
-RULE_NAMES = {"posting_window": "发言时段", "frequency": "发言频率", "template": "跟进模板", "sensitive": "敏感信息"}
 MAX_REASON = 500
 
 
@@ -50,13 +51,17 @@ def file_appeal(session: Session, ctx: HandlerContext, *, sender: str, reason: s
     managers = group.managers if group else ()
     if managers:
         link = f"{ctx.public_url.rstrip('/')}/dashboard/violations/{violation.id}"
-        rule = RULE_NAMES.get(violation.rule, violation.rule)
+        rule = rule_name(ctx.config, violation.rule)
+        rep = person(session, ctx.config, sender)
+        who = name_with_id(rep.name, sender)
+        # Not in the directory yet: the dispatcher asks WeCom (user/get) before sending.
+        meta = {"unnamed": [sender]} if rep.name == sender and sender not in ctx.config.members else {}
         enqueue(
             session,
             key=f"appeal:{appeal.id}:filed",
             channel="app",
             target="|".join(managers),
-            payload=_text(f"{sender} 对「{rule}」违规提出申诉，请处理：{link}"),
+            payload={**_text(f"{who} 对「{rule}」违规提出申诉，请处理：{link}"), "_meta": meta},
         )
     return AppealFiled(appeal, f"已收到申诉（编号 {appeal.id}），主管处理后会通知你。")
 

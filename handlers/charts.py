@@ -29,6 +29,8 @@ class Bar:
     amount_yuan: int
     complete_reports: int
     violations: int
+    #: Shown instead of the amount when no deal's amount could be read (金额待确认, never 0万).
+    amount_note: str | None = None
 
 
 @cache
@@ -59,7 +61,7 @@ def leaderboard_figure(bars: Sequence[Bar], *, title: str) -> Figure:
     top = max(values, default=0) or 1
     ax.set_xlim(0, top * 1.45)
     for pos, value, bar in zip(positions, values, bars, strict=True):
-        note = f"{value:g}万 · 完整跟进{bar.complete_reports} · 违规{bar.violations}"
+        note = f"{bar.amount_note or f'{value:g}万'} · 完整跟进{bar.complete_reports} · 违规{bar.violations}"
         ax.text(value + top * 0.02, pos, note, va="center", fontproperties=font, fontsize=9)
     if not bars:
         ax.text(0.5, 0.5, "本周暂无数据", transform=ax.transAxes, ha="center", fontproperties=font)

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, GroupConfig
 from handlers.directory import people
-from handlers.periods import day_range, rule_label, truncate_utf8
+from handlers.periods import day_range, truncate_utf8
 from handlers.reminders import client_title
+from handlers.wording import AMOUNT_PENDING, md, rule_name
 from storage import reports
 from storage.outbox import enqueue
 
@@ -33,9 +34,10 @@ def digest_markdown(session: Session, config: AppConfig, group: GroupConfig, *, 
     activity = reports.rep_activity(session, start=start, end=end, chat_id=group.chat_id)
     overdue = reports.overdue_follow_ups(session, today=today, chat_id=group.chat_id, limit=TOP_OVERDUE)
     ids = {s for s, _, _ in violations} | set(activity) | {c.owner for c in overdue if c.owner}
-    names = {u: p.name for u, p in people(session, config, ids).items()}
+    # Names, client titles and plans come from reps and WeCom: escaped for WeCom markdown.
+    names = {u: md(p.name) for u, p in people(session, config, ids).items()}
 
-    lines = [f"### {group.name} 今日汇总 {today:%m月%d日}"]
+    lines = [f"### {md(group.name)} 今日汇总 {today:%m月%d日}"]
     by_rule: Counter[str] = Counter()
     by_member: Counter[str] = Counter()
     for sender, rule, count in violations:
@@ -44,7 +46,7 @@ def digest_markdown(session: Session, config: AppConfig, group: GroupConfig, *, 
     total = sum(by_rule.values())
     lines.append(f"**违规** {total} 条")
     if total:
-        lines.append("> 按规则：" + "，".join(f"{rule_label(r)} {n}" for r, n in by_rule.most_common()))
+        lines.append("> 按规则：" + "，".join(f"{rule_name(config, r)} {n}" for r, n in by_rule.most_common()))
         lines.append("> 按成员：" + "，".join(f"{names[u]} {n}" for u, n in by_member.most_common()))
     sent = sum(a.reports for a in activity.values())
     complete = sum(a.complete_reports for a in activity.values())
@@ -55,13 +57,18 @@ def digest_markdown(session: Session, config: AppConfig, group: GroupConfig, *, 
     deals = sum(a.deals for a in activity.values())
     if deals:
         amount = sum(a.deal_amount for a in activity.values())
-        lines.append(f"**成交** {deals} 单，¥{amount:,}")
+        pending = sum(a.pending_deals for a in activity.values())
+        if pending >= deals:
+            lines.append(f"**成交** {deals} 单，{AMOUNT_PENDING}")
+        else:
+            tail = f"（其中{pending}单{AMOUNT_PENDING}）" if pending else ""
+            lines.append(f"**成交** {deals} 单，¥{amount:,}{tail}")
     if overdue:
         lines.append(f"**逾期未跟进（前{len(overdue)}）**")
         for c in overdue:
             late = (today - c.next_action_due).days
-            owner = names.get(c.owner, c.owner or "未分配")
-            lines.append(f"- {client_title(c)}（{owner}，逾期{late}天）：{c.next_action or '未写计划'}")
+            owner = names.get(c.owner, md(c.owner) or "未分配")
+            lines.append(f"- {md(client_title(c))}（{owner}，逾期{late}天）：{md(c.next_action) or '未写计划'}")
     return truncate_utf8("\n".join(lines), MAX_MARKDOWN_BYTES)
 
 

@@ -94,3 +94,35 @@ async def refresh_directory(
             )
             session.commit()
     return asked
+
+
+async def resolve_names(
+    session_factory: sessionmaker[Session],
+    config: AppConfig,
+    lookup: Lookup | None,
+    userids: Iterable[str],
+    *,
+    now: datetime,
+) -> dict[str, str]:
+    """Names for `userids` right now: overrides, the cache, else one `user/get` each (then cached).
+
+    The dispatcher calls this before sending a message rendered while a rep's name was still
+    unknown (their first alert), so nobody reads 「成员：liuyang」. Userids nobody can name are left
+    out of the answer; a failed lookup is logged and left to the next directory round.
+    """
+    wanted = list(dict.fromkeys(userids))
+    with session_factory() as session:
+        known = people(session, config, wanted)
+    out = {u: p.name for u, p in known.items() if p.name != u}
+    for userid in (u for u in wanted if u not in out and lookup is not None):
+        try:
+            found = await lookup(userid)  # type: ignore[misc]
+        except SendError as exc:
+            log.warning("directory lookup failed", extra={"userid": userid, "errcode": exc.errcode})
+            continue
+        with session_factory() as session:
+            members.save_profile(session, userid=userid, name=found.name if found else None, department=None, now=now)
+            session.commit()
+        if found is not None and found.name and found.name != userid:
+            out[userid] = found.name
+    return out

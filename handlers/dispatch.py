@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import OutboxConfig
 from bot.errors import PermanentSendError, RetryableSendError, TokenExpiredError
+from handlers import wording
 from handlers.context import system_clock
 from storage import outbox, ratelimit
 from storage.models import OutboxItem
@@ -54,11 +56,30 @@ class Outgoing:
     target: str
     body: dict[str, Any]
     attempt: int
+    #: Userids the message was rendered without a name for (the directory did not know them yet).
+    unnamed: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: OutboxItem) -> Outgoing:
         body = {k: v for k, v in row.payload.items() if not k.startswith("_")}
-        return cls(row.id, row.idempotency_key, row.channel, row.target, body, row.attempts)
+        meta = row.payload.get("_meta") or {}
+        unnamed = tuple(meta.get("unnamed", ())) if isinstance(meta, dict) else ()
+        return cls(row.id, row.idempotency_key, row.channel, row.target, body, row.attempts, unnamed)
+
+    def named(self, names: Mapping[str, str]) -> Outgoing:
+        """This message with each known userid in its text replaced by the person's name."""
+        kind = self.body.get("msgtype")
+        part = self.body.get(kind) if isinstance(kind, str) else None
+        if not names or not isinstance(part, dict) or not isinstance(part.get("content"), str):
+            return self
+        content = part["content"]
+        for userid, name in names.items():
+            shown = wording.md(name) if kind == "markdown" else name
+            # ASCII boundaries: a userid is ASCII, and 「liuyang在」 must still match (\w would not).
+            pattern = rf"(?<![A-Za-z0-9_.@-]){re.escape(userid)}(?![A-Za-z0-9_.@-])"
+            content = re.sub(pattern, lambda _m, s=shown: s, content)
+        body = {**self.body, kind: {**part, "content": content}}
+        return replace(self, body=body, unnamed=())
 
 
 class Sender(Protocol):
@@ -106,6 +127,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         concurrency: int = 8,
         resend_in_doubt: Sequence[str] = ("app",),
+        names: Callable[[Sequence[str]], Awaitable[Mapping[str, str]]] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.senders = dict(senders)
@@ -115,6 +137,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.concurrency = concurrency
         self.resend_in_doubt = tuple(resend_in_doubt)
+        #: Resolves names for messages rendered before the directory knew the rep (handlers.directory).
+        self.names = names
         self._stop = asyncio.Event()
         #: Robot buckets the shared limiter said are full, until when (a local shortcut only).
         self._full_until: dict[str, datetime] = {}
@@ -233,6 +257,10 @@ class Dispatcher:
             if row is None:
                 session.rollback()  # also gives the rate-limit slots back
                 return "lost", None
+            if item.body != Outgoing.of(row).body:
+                # Names filled in just now (`named`): the row records exactly what is sent.
+                meta = {k: v for k, v in (row.payload.get("_meta") or {}).items() if k != "unnamed"}
+                row.payload = {**item.body, "_meta": meta}
             fresh = Outgoing.of(row)
             session.commit()
         return "send", fresh
@@ -245,6 +273,11 @@ class Dispatcher:
 
     async def _deliver(self, claimed: Outgoing, outcome: Outcome) -> None:
         item_id = claimed.id
+        if claimed.unnamed and self.names is not None:
+            try:
+                claimed = claimed.named(await self.names(claimed.unnamed))
+            except Exception:  # a name is a nicety: never let it hold a warning back
+                log.warning("name lookup before sending failed", extra={"outbox_id": claimed.id})
         state, item = await asyncio.to_thread(self._begin, claimed)
         if state == "deferred":
             outcome.deferred += 1

@@ -25,6 +25,8 @@ from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
+from handlers import wording
+from handlers.directory import people
 from storage.dashboard import clients_since, updates_since, violations_since
 from storage.users import audit
 
@@ -38,7 +40,6 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-RULE_LABELS = {"posting_window": "发言时段", "frequency": "发言频率", "template": "跟进模板", "sensitive": "敏感信息"}
 STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销"}
 #: 纷享销客's default 客户级别 options, by our A/B/C grade.
 FXIAOKE_LEVELS = {"A": "重要客户", "B": "普通客户", "C": "非优先客户"}
@@ -69,11 +70,13 @@ def mask_name(name: str | None) -> str:
 
 
 class _Fmt:
-    def __init__(self, config: AppConfig, full: bool) -> None:
+    def __init__(self, config: AppConfig, full: bool, names: dict[str, str] | None = None) -> None:
+        self.config = config
         self.zone = ZoneInfo(config.timezone)
         self.full = full
         self.groups = {g.chat_id: g.name for g in config.groups}
-        self.members = {uid: m.name for uid, m in config.members.items()}
+        #: Members' names from the directory (config overrides, then WeCom user/get).
+        self.members = names or {}
 
     def time(self, value: datetime | None) -> str:
         return value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if value else ""
@@ -85,7 +88,22 @@ class _Fmt:
         return (name or "") if self.full else mask_name(name)
 
     def member(self, userid: str | None) -> str:
-        return self.members.get(userid or "", userid or "")
+        """The member's name (CRMs match owners by name); the userid only when nobody can name them."""
+        return self.members.get(userid or "") or userid or ""
+
+    def rule(self, rule: str) -> str:
+        return wording.rule_name(self.config, rule)
+
+    def reason(self, violation: Any) -> str:
+        text = wording.reason(self.config, violation)
+        return f"【补录】{text}" if getattr(violation, "backfilled", False) else text
+
+    def kinds(self, kinds: Sequence[str] | None) -> str:
+        return "、".join(self.config.templates.kind_names.get(k, k) for k in kinds or ())
+
+    def fields(self, missing: Sequence[str] | None) -> str:
+        labels = {key: spec.label for key, spec in self.config.rules.template.fields.items()}
+        return "、".join(labels.get(m, m) for m in missing or ())
 
     def group(self, chat_id: str | None) -> str:
         return self.groups.get(chat_id or "", chat_id or "")
@@ -126,8 +144,8 @@ LAYOUT_COLUMNS: dict[tuple[str, str], tuple[tuple[str, ...], Row]] = {
         ("编号", "时间", "群", "成员", "规则", "说明", "敏感类型", "缺失字段", "处理动作", "状态", "处理备注",
          "处理人"),
         lambda v, f: (v.id, f.time(v.occurred_at), f.group(v.chat_id), f.member(v.sender),
-                      RULE_LABELS.get(v.rule, v.rule), v.detail, "、".join(v.kinds or ()),
-                      "、".join(v.missing or ()), v.action, STATUS_LABELS.get(v.status, v.status), v.note or "",
+                      f.rule(v.rule), f.reason(v), f.kinds(v.kinds),
+                      f.fields(v.missing), v.action, STATUS_LABELS.get(v.status, v.status), v.note or "",
                       v.handled_by or ""),
     ),
 }
@@ -203,7 +221,8 @@ def build_export(
     query = {"clients": clients_since, "updates": updates_since, "violations": violations_since}[kind]
     records = query(session, scope=scope, since=since)
     columns, build_row = LAYOUT_COLUMNS[(kind, layout)]
-    fmt_ = _Fmt(config, full)
+    userids = {getattr(r, attr) for r in records for attr in ("owner", "sender") if getattr(r, attr, None)}
+    fmt_ = _Fmt(config, full, {u: p.name for u, p in people(session, config, userids).items()})
     rows = [build_row(record, fmt_) for record in records]
     stamp = now.astimezone(fmt_.zone).strftime("%Y%m%d-%H%M")
     suffix = "" if layout == "standard" else f"-{layout}"

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from handlers.charts import Bar, leaderboard_figure, render_png
 from handlers.directory import people
+from handlers.wording import AMOUNT_PENDING, deals_text, md
 from storage import reports
 from storage.outbox import enqueue
 
@@ -43,6 +44,8 @@ class Standing:
     violations: int
     #: Places gained since last week (negative: lost); None when the rep was not ranked then.
     change: int | None
+    #: Deals whose amount is 金额待确认: counted in `deals`, never in `deal_amount` or the ranking.
+    pending_deals: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ def build(session: Session, config: AppConfig, *, week: str, chat_id: str | None
             reports=rep.reports,
             violations=rep.violations,
             change=(last_rank[rep.userid] - place) if rep.userid in last_rank else None,
+            pending_deals=rep.pending_deals,
         )
         for place, rep in current
     )
@@ -163,7 +167,7 @@ def _change(change: int | None) -> str:
 def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> str:
     """WeCom markdown within `limit` bytes (the tail is cut, with a count of the rest)."""
     head = (
-        f"### {board.scope} 销售周榜 {board.week}\n"
+        f"### {md(board.scope)} 销售周榜 {board.week}\n"
         f"> {board.start:%m月%d日}—{board.end:%m月%d日}　按成交金额、完整跟进数排名\n"
     )
     if not board.standings:
@@ -172,7 +176,8 @@ def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> s
     for s in board.standings:
         color = "info" if s.rank <= 3 else "comment"
         lines.append(
-            f"{s.rank}. **{s.name}** <font color=\"{color}\">成交 ¥{s.deal_amount:,}（{s.deals}单）</font>"
+            f"{s.rank}. **{md(s.name)}** "
+            f"<font color=\"{color}\">{deals_text(s.deal_amount, s.deals, s.pending_deals)}</font>"
             f" 完整跟进 {s.complete_reports}/{s.reports} 违规 {s.violations} {_change(s.change)}"
         )
     text = head + "\n".join(lines)
@@ -184,7 +189,11 @@ def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> s
 
 def chart_figure(board: Leaderboard) -> Figure:
     """The top 20 as bars (more would not be legible in a chat bubble)."""
-    bars = [Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations) for s in board.standings[:20]]
+    bars = [
+        Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations,
+            AMOUNT_PENDING if s.deals and s.pending_deals >= s.deals else None)
+        for s in board.standings[:20]
+    ]
     return leaderboard_figure(bars, title=f"{board.scope} 销售周榜 {board.week}")
 
 

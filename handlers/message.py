@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from handlers import alerts
+from handlers import alerts, wording
 from handlers.context import HandlerContext
 from rules.model import GroupMessage, Verdict
 from rules.policy import decide
@@ -81,7 +81,12 @@ def _evaluate(session: Session, ctx: HandlerContext, msg: GroupMessage, *, exclu
 
 
 def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Verdict) -> None:
-    message = messages.save_message(session, msg=msg, verdict=verdict, hmac_key=ctx.hmac_key)
+    # A message judged long after it was sent (a history import) is stored and counted like any
+    # other, but pings nobody: a warning about February posted today helps no one.
+    backfilled = ctx.clock() - msg.sent_at > ctx.config.ingest.alert_max_age
+    message = messages.save_message(
+        session, msg=msg, verdict=verdict, hmac_key=ctx.hmac_key, backfilled=backfilled
+    )
 
     rows: list[ViolationRow] = []
     escalation: Escalation | None = None
@@ -93,7 +98,12 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
         )
         decision = decide(settings, verdict.violations, prior_count)
         rows = [
-            violations.save_violation(session, message=message, violation=violation, action=action)
+            violations.save_violation(
+                session, message=message, violation=violation, action=action,
+                facts=wording.violation_facts(
+                    ctx.config, rule=violation.rule, chat_id=msg.chat_id, occurred_at=msg.sent_at
+                ),
+            )
             for violation, action in decision.actions
         ]
         if decision.escalate and rows:
@@ -115,7 +125,8 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
             session, deal=verdict.deal, msgid=msg.msgid, chat_id=msg.chat_id, sender=msg.sender, sent_at=msg.sent_at
         )
 
-    alerts.notify(session, ctx, msg=msg, violations=rows, escalation=escalation)
+    if not backfilled:
+        alerts.notify(session, ctx, msg=msg, violations=rows, escalation=escalation, update=verdict.update)
 
 
 def _finish_duplicate(session: Session, ctx: HandlerContext, inbox_event_id: int | None) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from handlers.directory import people
 from handlers.leaderboard import managers
-from handlers.periods import RULE_LABELS, month_range, previous_month, rule_label, truncate_utf8
+from handlers.periods import month_range, previous_month, truncate_utf8
+from handlers.wording import AMOUNT_PENDING, md, rule_name
 from storage import reports
 from storage.outbox import enqueue
 
@@ -38,6 +39,8 @@ class RepMonth:
     violations_by_rule: dict[str, int] = field(default_factory=dict)
     on_time: int = 0
     late: int = 0
+    #: Deals whose amount is 金额待确认 (not in deal_amount).
+    pending_deals: int = 0
 
     @property
     def complete_share(self) -> float:
@@ -63,28 +66,31 @@ def evaluate(session: Session, config: AppConfig, *, month: date) -> list[RepMon
         rows.append(
             RepMonth(
                 userid, names[userid], a.reports, a.complete_reports, a.deals, a.deal_amount,
-                dict(a.violations_by_rule), on_time, late,
+                dict(a.violations_by_rule), on_time, late, a.pending_deals,
             )
         )
     rows.sort(key=lambda r: (-r.deal_amount, -r.complete_reports, r.userid))
     return rows
 
 
-def write_xlsx(rows: list[RepMonth], path: Path, *, month: date) -> Path:
+def write_xlsx(rows: list[RepMonth], path: Path, *, month: date, config: AppConfig) -> Path:
     """One sheet, one row per rep, a column per rule; written atomically (temp file, then rename)."""
     wb = Workbook()
     ws = wb.active
     ws.title = f"{month:%Y-%m}"
-    rules = list(RULE_LABELS) + sorted({r for row in rows for r in row.violations_by_rule} - set(RULE_LABELS))
-    header = ["姓名", "userid", "跟进报告", "完整报告", "完整率", "成交单数", "成交金额(元)", "违规合计"]
-    header += [f"违规:{rule_label(r)}" for r in rules] + ["按时跟进", "逾期跟进"]
+    known = list(config.templates.rule_names)
+    rules = known + sorted({r for row in rows for r in row.violations_by_rule} - set(known))
+    header = ["姓名", "userid", "跟进报告", "完整报告", "完整率", "成交单数", "成交金额(元)", "金额待确认单数"]
+    header += ["违规合计"]
+    header += [f"违规:{rule_name(config, r)}" for r in rules] + ["按时跟进", "逾期跟进"]
     ws.append(header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in rows:
         ws.append(
-            [r.name, r.userid, r.reports, r.complete_reports, round(r.complete_share, 4), r.deals, r.deal_amount,
-             r.violations, *(r.violations_by_rule.get(rule, 0) for rule in rules), r.on_time, r.late]
+            [r.name, r.userid, r.reports, r.complete_reports, round(r.complete_share, 4), r.deals,
+             AMOUNT_PENDING if r.deals and r.pending_deals >= r.deals else r.deal_amount,
+             r.pending_deals, r.violations, *(r.violations_by_rule.get(rule, 0) for rule in rules), r.on_time, r.late]
         )
         ws.cell(row=ws.max_row, column=5).number_format = "0.0%"
     ws.freeze_panes = "A2"
@@ -99,10 +105,18 @@ def summary_markdown(rows: list[RepMonth], *, month: date, link: str) -> str:
     lines = [f"### {month:%Y年%m月} 销售月度考核", f"共 {len(rows)} 人，[下载完整表格（XLSX）]({link})"]
     for r in rows:
         lines.append(
-            f"- **{r.name}** 跟进 {r.reports}（完整 {r.complete_share:.0%}） 成交 {r.deals}单 ¥{r.deal_amount:,}"
+            f"- **{md(r.name)}** 跟进 {r.reports}（完整 {r.complete_share:.0%}） 成交 {r.deals}单 {_amount(r)}"
             f" 违规 {r.violations} 按时/逾期 {r.on_time}/{r.late}"
         )
     return truncate_utf8("\n".join(lines), MAX_MARKDOWN_BYTES)
+
+
+def _amount(r: RepMonth) -> str:
+    """¥150,000; 金额待确认 when no deal's amount could be read (never ¥0)."""
+    if r.deals and r.pending_deals >= r.deals:
+        return AMOUNT_PENDING
+    tail = f"（其中{r.pending_deals}单{AMOUNT_PENDING}）" if r.pending_deals else ""
+    return f"¥{r.deal_amount:,}{tail}"
 
 
 def report_file_name(month: date) -> str:
@@ -114,7 +128,7 @@ def send_monthly(session: Session, config: AppConfig, *, now: datetime) -> int:
     month = previous_month(now, ZoneInfo(config.schedules.timezone))
     rows = evaluate(session, config, month=month)
     name = report_file_name(month)
-    write_xlsx(rows, Path(config.schedules.reports_dir) / name, month=month)
+    write_xlsx(rows, Path(config.schedules.reports_dir) / name, month=month, config=config)
     recipients = sorted(managers(config, None))
     if not recipients:
         return 0

@@ -1,21 +1,9 @@
-"""Local days and months as UTC ranges, the scheduler's period keys, and rule names in Chinese."""
+"""Local days and months as UTC ranges and the scheduler's period keys (rule names: handlers.wording)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-#: How managers and reps read rule ids.
-RULE_LABELS = {
-    "posting_window": "非工作时段发言",
-    "frequency": "刷屏",
-    "template": "跟进报告缺项",
-    "sensitive": "敏感信息",
-}
-
-
-def rule_label(rule: str) -> str:
-    return RULE_LABELS.get(rule, rule)
 
 
 def day_range(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -49,3 +50,31 @@ def totals_by_sender(
     if chat_id is not None:
         query = query.where(Deal.chat_id == chat_id)
     return {s: (int(n), int(total)) for s, n, total in session.execute(query.group_by(Deal.sender))}
+
+
+def deals_in_scope(
+    session: Session, *, scope: Collection[str] | None, pending_only: bool = False, limit: int = 200
+) -> list[Deal]:
+    """Deals in the viewer's groups (None: all), 金额待确认 ones first, newest first."""
+    query = select(Deal)
+    if scope is not None:
+        query = query.where(Deal.chat_id.in_(list(scope)))
+    if pending_only:
+        query = query.where(Deal.amount_yuan.is_(None))
+    query = query.order_by(Deal.amount_yuan.is_not(None), Deal.sent_at.desc(), Deal.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def get_deal(session: Session, *, deal_id: int, scope: Collection[str] | None) -> Deal | None:
+    """One deal, only when it is in the viewer's groups (else None, as if it did not exist)."""
+    query = select(Deal).where(Deal.id == deal_id)
+    if scope is not None:
+        query = query.where(Deal.chat_id.in_(list(scope)))
+    return session.scalar(query.with_for_update())
+
+
+def set_amount(*, deal: Deal, amount_yuan: int) -> int | None:
+    """A manager's reading of an amount the parser could not read; returns the previous value."""
+    previous = deal.amount_yuan
+    deal.amount_yuan = amount_yuan
+    return previous

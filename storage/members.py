@@ -62,3 +62,8 @@ def save_profile(
         member.department = department
     member.fetched_at = now
     return member
+
+
+def all_members(session: Session) -> dict[str, Member]:
+    """Every member the directory knows (a few hundred rows in a sales team), for name lookups."""
+    return {m.userid: m for m in session.scalars(select(Member))}

@@ -27,7 +27,9 @@ def get_by_msgid(session: Session, *, msgid: str) -> Message | None:
     return session.scalar(select(Message).where(Message.msgid == msgid))
 
 
-def save_message(session: Session, *, msg: GroupMessage, verdict: Verdict, hmac_key: bytes) -> Message:
+def save_message(
+    session: Session, *, msg: GroupMessage, verdict: Verdict, hmac_key: bytes, backfilled: bool = False
+) -> Message:
     """Add the judged message and flush so that its id can be referenced; never commits.
 
     A concurrent writer of the same msgid makes the flush raise IntegrityError (msgid is
@@ -43,6 +45,7 @@ def save_message(session: Session, *, msg: GroupMessage, verdict: Verdict, hmac_
         masked_text=verdict.masked_text,
         text_hmac=text_hmac(msg.text, hmac_key),
         is_report=verdict.update is not None,
+        backfilled=backfilled,
     )
     session.add(row)
     session.flush()

@@ -146,6 +146,8 @@ class Message(Base):
     #: HMAC-SHA256 (keyed with the service secret) of the original text, hex.
     text_hmac: Mapped[str] = mapped_column(String(64))
     is_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Judged more than `ingest.alert_max_age` after it was sent (a history import): counted, never pinged.
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -168,6 +170,11 @@ class Violation(Base):
     kinds: Mapped[list[Any]] = mapped_column(default=list)
     missing: Mapped[list[Any]] = mapped_column(default=list)
     action: Mapped[str] = mapped_column(String(20))
+    #: What the Chinese wording needs (local send time, windows, limits in force): `detail` is the
+    #: engine's English line for tools; people read handlers.wording.reason(facts).
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The message was a history import (see Message.backfilled): shown as 补录, no one was pinged.
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     occurred_at: Mapped[datetime]
     #: open -> handled (with a note) or void (appeal accepted); void leaves rankings and escalation.
     status: Mapped[str] = mapped_column(String(20), default="open")

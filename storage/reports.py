@@ -27,6 +27,8 @@ class RepActivity:
     complete_reports: int = 0
     violations: int = 0
     violations_by_rule: dict[str, int] = field(default_factory=dict)
+    #: Deals whose amount could not be read (金额待确认): counted as deals, never as ¥0 in amounts.
+    pending_deals: int = 0
 
 
 def rep_activity(
@@ -43,13 +45,16 @@ def rep_activity(
         return out.setdefault(userid, RepActivity(userid))
 
     deals = select(
-        Deal.sender, func.count(), func.coalesce(func.sum(Deal.amount_yuan), 0)
+        Deal.sender,
+        func.count(),
+        func.coalesce(func.sum(Deal.amount_yuan), 0),
+        func.sum(case((Deal.amount_yuan.is_(None), 1), else_=0)),
     ).where(Deal.sent_at >= start, Deal.sent_at < end)
     if chat_id is not None:
         deals = deals.where(Deal.chat_id == chat_id)
-    for sender, count, amount in session.execute(deals.group_by(Deal.sender)):
+    for sender, count, amount, pending in session.execute(deals.group_by(Deal.sender)):
         r = rep(sender)
-        r.deals, r.deal_amount = int(count), int(amount)
+        r.deals, r.deal_amount, r.pending_deals = int(count), int(amount), int(pending or 0)
 
     updates = select(
         ClientUpdate.sender, func.count(), func.sum(case((ClientUpdate.complete, 1), else_=0))

@@ -7,7 +7,7 @@ was accepted). Void violations leave escalation counts and rankings.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,8 +20,18 @@ Status = Literal["open", "handled", "void"]
 STATUSES: tuple[str, ...] = ("open", "handled", "void")
 
 
-def save_violation(session: Session, *, message: Message, violation: RuleViolation, action: Action) -> Violation:
-    """Add one broken rule of a stored message; flushes so alerts can reference the row's id."""
+def save_violation(
+    session: Session,
+    *,
+    message: Message,
+    violation: RuleViolation,
+    action: Action,
+    facts: dict[str, Any] | None = None,
+) -> Violation:
+    """Add one broken rule of a stored message; flushes so alerts can reference the row's id.
+
+    `facts` is the structured data the Chinese wording is rendered from (handlers/wording.py).
+    """
     row = Violation(
         message_id=message.id,
         msgid=message.msgid,
@@ -32,6 +42,8 @@ def save_violation(session: Session, *, message: Message, violation: RuleViolati
         kinds=list(violation.kinds),
         missing=list(violation.missing),
         action=action,
+        facts=dict(facts or {}),
+        backfilled=bool(message.backfilled),
         occurred_at=message.sent_at,
         status="open",
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from bot.senders import build_senders, token_cache
 from bot.senders.contacts import ContactsLookup
 from bot.settings import Settings
 from handlers.context import system_clock
-from handlers.directory import refresh_directory
+from handlers.directory import refresh_directory, resolve_names
 from handlers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,10 @@ class Outbound:
         self.client = httpx.AsyncClient(timeout=config.outbox.send_timeout_seconds, transport=transport)
         self.tokens = token_cache(self.client, settings, session_factory, clock)
         self.senders = build_senders(self.client, settings, config, self.tokens)
-        self.dispatcher = Dispatcher(session_factory, self.senders, config.outbox, owner=owner, clock=clock)
         self.lookup = ContactsLookup(self.client, self.tokens, api_base=settings.wecom_api_base)
+        self.dispatcher = Dispatcher(
+            session_factory, self.senders, config.outbox, owner=owner, clock=clock, names=self._names
+        )
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -57,6 +59,10 @@ class Outbound:
             await asyncio.gather(self.dispatcher.run(), self._directory_loop())
         finally:
             await self.client.aclose()
+
+    async def _names(self, userids: Sequence[str]) -> dict[str, str]:
+        lookup = self.lookup if self.settings.corp_id and self.settings.app_secret else None
+        return await resolve_names(self.session_factory, self.config, lookup, userids, now=self.clock())
 
     def stop(self) -> None:
         self._stop.set()

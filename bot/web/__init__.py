@@ -5,30 +5,32 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import URLSafeTimedSerializer
+from jinja2 import pass_context
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
 from bot.secret_key import require_secret_key
 from bot.settings import Settings
-from bot.web import api, auth, clients, deadletters, exports, overview, rules, violations
+from bot.web import api, auth, clients, deadletters, deals, exports, overview, rules, violations
 from bot.web.deps import WebState
+from handlers.wording import amount_text, name_with_id, reason
+from storage.members import all_members
 
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_FILES = {"style.css": "text/css"}
 #: Every module with dashboard routes, in mounting order (tests walk this list).
-ROUTE_MODULES = (auth, overview, violations, clients, exports, rules, deadletters, api)
-RULE_LABELS = {"posting_window": "发言时段", "frequency": "发言频率", "template": "跟进模板", "sensitive": "敏感信息"}
-KIND_LABELS = {"mobile": "手机号", "id_card": "身份证号", "bank_card": "银行卡号", "email": "邮箱",
-               "im_account": "微信/QQ号", "financial": "客户财务状况"}
+ROUTE_MODULES = (auth, overview, violations, clients, deals, exports, rules, deadletters, api)
 FIELD_LABELS = {"client_name": "客户姓名", "company": "公司名称", "contact": "联系方式", "need": "需求描述",
                 "last_contact_at": "上次沟通时间", "next_action": "下一步行动计划"}
 STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销",
@@ -37,6 +39,36 @@ STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class _Names:
+    """Members' names for the pages: config overrides, then the directory cache (WeCom user/get).
+
+    Read at most once a minute, not per row: a list page shows a hundred rows of the same few reps.
+    Uses the request's own session (`request.state.db`).
+    """
+
+    TTL_SECONDS = 60.0
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self._names: dict[str, str] = {}
+        self._loaded = -1e9
+
+    def __call__(self, context: Any, userid: str | None) -> str:
+        if not userid:
+            return ""
+        request = context.get("request")
+        session = getattr(getattr(request, "state", None), "db", None)
+        now = time.monotonic()
+        stale = now - self._loaded > self.TTL_SECONDS
+        if session is not None and (stale or (userid not in self._names and now - self._loaded > 1.0)):
+            cached = {u: m.name for u, m in all_members(session).items() if m.name}
+            # Overrides in config.yaml win, as everywhere else (handlers.directory.people).
+            self._names = {**cached, **{u: m.name for u, m in self.config.members.items()}}
+            self._loaded = now
+        name = self._names.get(userid) or (m.name if (m := self.config.members.get(userid)) else None)
+        return name_with_id(name, userid)
 
 
 def _templates(config: AppConfig, prefix: str) -> Jinja2Templates:
@@ -50,16 +82,24 @@ def _templates(config: AppConfig, prefix: str) -> Jinja2Templates:
             return value.astimezone(zone).strftime(fmt)
         return value.isoformat()
 
-    members = {uid: m.name for uid, m in config.members.items()}
     groups = {g.chat_id: g.name for g in config.groups}
+    rule_labels = dict(config.templates.rule_names)  # the one name of each rule, as alerts say it
     templates.env.filters["local"] = local
-    templates.env.filters["member"] = lambda uid: f"{members[uid]}（{uid}）" if uid in members else uid or ""
+    names = _Names(config)
+
+    @pass_context
+    def member(context: Any, userid: str | None) -> str:
+        return names(context, userid)
+
+    templates.env.filters["member"] = member
     templates.env.filters["group"] = lambda cid: groups.get(cid, cid or "")
-    templates.env.filters["rule"] = lambda r: RULE_LABELS.get(r, r)
+    templates.env.filters["rule"] = lambda r: rule_labels.get(r, r)
+    templates.env.filters["reason"] = lambda v: reason(config, v)
+    templates.env.filters["amount"] = amount_text
     templates.env.filters["status"] = lambda s: STATUS_LABELS.get(s, s)
-    templates.env.filters["kinds"] = lambda ks: "、".join(KIND_LABELS.get(k, k) for k in ks or ())
+    templates.env.filters["kinds"] = lambda ks: "、".join(config.templates.kind_names.get(k, k) for k in ks or ())
     templates.env.filters["fields"] = lambda fs: "、".join(FIELD_LABELS.get(f, f) for f in fs or ())
-    templates.env.globals.update(prefix=prefix, rule_labels=RULE_LABELS)
+    templates.env.globals.update(prefix=prefix, rule_labels=rule_labels)
     return templates
 
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from bot.web.deps import SessionDep, StateDep, ViewerDep
 from bot.web.overview import overview_data
 from bot.web.timeutil import range_bounds
+from handlers.directory import people
+from handlers.wording import reason, rule_name
 from rules.model import RuleName
 from storage.dashboard import ViolationFilter, list_violations, search_clients
 
@@ -37,7 +39,13 @@ class ViolationOut(BaseModel):
     chat_id: str
     sender: str
     rule: str
+    #: The rule's one Chinese name (templates.rule_names).
+    rule_name: str = ""
+    #: Why, in Chinese, from the stored facts (the engine's English line stays in `groupbot replay`).
     detail: str
+    sender_name: str = ""
+    #: A history import: counted, nobody was alerted (补录 on the dashboard).
+    backfilled: bool
     kinds: list[str]
     missing: list[str]
     action: str
@@ -88,7 +96,16 @@ def api_violations(
     except ValueError as exc:
         raise HTTPException(400, f"since/until: {exc}") from None
     filt = ViolationFilter(chat_id=group, sender=member, rule=rule, status=status, since=start, until=end)
-    return list_violations(session, scope=viewer.scope, filt=filt, limit=limit, offset=offset)
+    rows = list_violations(session, scope=viewer.scope, filt=filt, limit=limit, offset=offset)
+    config = state.config
+    names = people(session, config, {v.sender for v in rows})
+    return [
+        ViolationOut.model_validate(v).model_copy(update={
+            "rule_name": rule_name(config, v.rule), "detail": reason(config, v),
+            "sender_name": names[v.sender].name,
+        })
+        for v in rows
+    ]
 
 
 @router.get("/clients", response_model=list[ClientOut])

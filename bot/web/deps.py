@@ -72,8 +72,11 @@ def get_state(request: Request) -> WebState:
 StateDep = Annotated[WebState, Depends(get_state)]
 
 
-def get_db(state: StateDep) -> Iterator[Session]:
+def get_db(request: Request, state: StateDep) -> Iterator[Session]:
     with state.sessions() as session:
+        # The page's templates read member names through the same session (on SQLite a second one
+        # would wait for this one's write lock).
+        request.state.db = session
         yield session
 
 

@@ -22,6 +22,12 @@ def run_offline() -> None:
 def run_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite changes a column by rebuilding the table (batch mode): with foreign keys on,
+            # dropping the old copy would cascade and delete every row that points at it (appeals of
+            # violations, updates of clients). The pragma only takes effect outside a transaction,
+            # so it goes to the driver directly, before alembic begins one.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -95,7 +95,7 @@ def test_manager_works_through_the_dashboard(server, page):
     page.click("#filters button[type=submit]")
     page.wait_for_url("**rule=sensitive**")
     rows = page.locator("#violations tbody tr")
-    assert rows.count() == 1 and "敏感信息" in rows.first.inner_text()
+    assert rows.count() == 1 and "客户隐私" in rows.first.inner_text()
     assert "华南" not in page.content()  # lisi manages only 华东销售群
     shot(page, "03-violations")
 

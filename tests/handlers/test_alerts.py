@@ -19,11 +19,14 @@ from storage.models import Escalation, Member, Message, OutboxItem, Violation
 from tests.conftest import sh
 
 URL = "https://groupbot.example.com"
+#: Processing time of these tests: Tuesday 10:00, inside a posting window (quiet hours do not apply).
+IN_WINDOW = sh(2026, 3, 3, 10, 0)
 
 
-def ctx_for(config: AppConfig) -> HandlerContext:
+def ctx_for(config: AppConfig, now: datetime = IN_WINDOW) -> HandlerContext:
     # notify never consults the rule engine: verdicts arrive already judged.
-    return HandlerContext(config=config, engine=None, hmac_key=b"test-key", public_url=URL)  # type: ignore[arg-type]
+    return HandlerContext(config=config, engine=None, hmac_key=b"test-key", public_url=URL,  # type: ignore[arg-type]
+                          clock=lambda: now)
 
 
 def store(
@@ -102,7 +105,8 @@ def test_manager_alert_says_who_where_when_what_why_and_links(session: Session, 
         ),
         (
             "wr-sales-east", sh(2026, 3, 2, 9, 30), "template", ["contact", "need"],
-            "张伟，温馨提醒：跟进报告还缺少 联系方式、需求描述，请补全六项后再发一次。谢谢配合！",
+            "张伟，温馨提醒：跟进报告还缺少 联系方式、需求描述，请按格式补全后再发一次："
+            "客户姓名：… 公司名称：… 联系方式：… 需求描述：… 上次沟通时间：… 下一步行动计划：…。谢谢配合！",
         ),
         (
             # 华南销售群 overrides the frequency limit to 15.
@@ -330,7 +334,7 @@ def test_handle_message_commits_the_violation_and_its_alert_together_or_not_at_a
 
     factory = make_session_factory(engine)
     ctx = HandlerContext(config=config, engine=RuleEngine.from_config(config.rules, config.group_rules()),
-                         hmac_key=b"test-key", public_url=URL)
+                         hmac_key=b"test-key", public_url=URL, clock=lambda: sh(2026, 3, 2, 10, 16))
     msg = GroupMessage(msgid="m-atomic", chat_id="wr-sales-east", sender="zhangwei", sent_at=sh(2026, 3, 2, 10, 15),
                        text="王总手机13812345678，说公司现金流断了，欠了供应商不少钱", source="callback")
 

@@ -42,7 +42,7 @@ def test_digest_of_a_day_in_each_group(session, config):
     assert east.payload["markdown"]["content"].splitlines() == [
         "### 华东销售群 今日汇总 11月23日",
         "**违规** 3 条",
-        "> 按规则：非工作时段发言 2，敏感信息 1",
+        "> 按规则：发帖时段 2，客户隐私 1",
         "> 按成员：张伟 2，liuyang 1",
         "**跟进报告** 收到 3 份，完整 2 份",
         "> 张伟 1/2，王芳 1/1",

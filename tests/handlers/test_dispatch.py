@@ -315,14 +315,16 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     from rules.engine import RuleEngine
     from rules.model import GroupMessage
 
+    # Judged as it arrives; the 21:40 post's warning is posted in the group when the window opens.
     ctx = HandlerContext(config=config, engine=RuleEngine.from_config(config.rules, config.group_rules()),
-                         hmac_key=b"k", public_url="https://groupbot.example.com")
+                         hmac_key=b"k", public_url="https://groupbot.example.com", clock=sim.clock)
     posts = [
         ("m-e2e-1", sh(2026, 3, 2, 10, 15), "王总手机13812345678，说公司现金流断了，欠了供应商不少钱"),
         ("m-e2e-2", sh(2026, 3, 2, 21, 40), "明天上午去华星科技拜访王总"),
     ]
     with factory() as session:
         for msgid, at, text in posts:
+            sim.clock.advance((at - sim.clock()).total_seconds())  # judged as it arrives
             handle_message(session, ctx, GroupMessage(msgid=msgid, chat_id="wr-sales-east", sender="zhangwei",
                                                       sent_at=at, text=text, source="callback"))
     # config.yaml's 华东销售群 posts through robot "east"; here its key is the simulator's robot0.
@@ -337,7 +339,9 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     assert "_meta" not in alert.body
     [warning] = sim.messages(api="webhook/send", status="delivered")
     assert (warning.target, warning.mentioned) == ("robot0", ["zhangwei"])
-    assert warning.content.startswith("张伟，温馨提醒：工作消息请在工作日 09:00-11:00、14:00-17:00 发送")
+    # The bot keeps the quiet hours it enforces: the 21:40 post's warning waits for Tuesday 09:00.
+    assert warning.at >= sh(2026, 3, 3, 9, 0)
+    assert warning.content.startswith("张伟，温馨提醒：昨晚 21:40 你有 1 条消息在非工作时段发送。工作消息请在工作日")
 
 
 def test_35_alerts_to_one_manager_are_paced_so_wecom_drops_none(

@@ -59,12 +59,12 @@ def test_send_monthly_writes_the_xlsx_and_links_it(session, config, tmp_path):
     sheet = load_workbook(tmp_path / "monthly-2026-10.xlsx").active
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert values[0] == [
-        "姓名", "userid", "跟进报告", "完整报告", "完整率", "成交单数", "成交金额(元)", "违规合计",
-        "违规:非工作时段发言", "违规:刷屏", "违规:跟进报告缺项", "违规:敏感信息", "按时跟进", "逾期跟进",
+        "姓名", "userid", "跟进报告", "完整报告", "完整率", "成交单数", "成交金额(元)", "金额待确认单数", "违规合计",
+        "违规:发帖时段", "违规:发帖频率", "违规:跟进报告格式", "违规:客户隐私", "违规:消息类型", "按时跟进", "逾期跟进",
     ]
     assert values[1:] == [
-        ["张伟", "zhangwei", 4, 3, 0.75, 2, 150000, 3, 2, 0, 0, 1, 1, 1],
-        ["王芳", "wangfang", 1, 1, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ["张伟", "zhangwei", 4, 3, 0.75, 2, 150000, 0, 3, 2, 0, 0, 1, 0, 1, 1],
+        ["王芳", "wangfang", 1, 1, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     ]
     item = session.scalars(select(OutboxItem)).one()
     assert (item.idempotency_key, item.channel, item.target) == ("monthly:2026-10", "app", "lisi|zhaolei")

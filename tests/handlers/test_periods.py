@@ -57,9 +57,3 @@ def test_truncate_utf8_cuts_at_a_line_and_marks_it(text, limit, expected):
     out = periods.truncate_utf8(text, limit)
     assert out == expected and len(out.encode()) <= limit
 
-
-@pytest.mark.parametrize(
-    ("rule", "label"), [("posting_window", "非工作时段发言"), ("sensitive", "敏感信息"), ("new_rule", "new_rule")]
-)
-def test_rule_labels(rule, label):
-    assert periods.rule_label(rule) == label

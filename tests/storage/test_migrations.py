@@ -130,3 +130,33 @@ def test_upgrading_splits_clients_merged_across_groups(empty_url):
     assert (east.owner, east.need, east.contact_masked, east.next_action) == (
         "zhangwei", "预算200万", "138****5678", "下周拜访")
     assert linked == {"u-1": east.id, "u-2": 7} and deal == east.id
+
+
+def test_upgrading_keeps_every_row_that_points_at_a_rebuilt_table(empty_url):
+    """SQLite rebuilds a table to change a column; with foreign keys on, dropping the old copy would
+    cascade and silently delete every appeal of every violation. Migrations run with them off."""
+    command.upgrade(alembic_config(empty_url), "0001")
+    engine = make_engine(empty_url)
+    t = "2026-03-02 01:00:00.000000"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO messages (id, msgid, chat_id, sender, sent_at, msgtype, source, masked_text, text_hmac,"
+                " is_report, created_at) VALUES (1, 'm-1', 'wr-sales-east', 'zhangwei', :t, 'text', 'archive',"
+                " '王总手机138****5678', 'h', false, :t)"), {"t": t})
+            conn.execute(text(
+                "INSERT INTO violations (id, message_id, msgid, chat_id, sender, rule, detail, kinds, missing, action,"
+                " occurred_at, status, created_at) VALUES (1, 1, 'm-1', 'wr-sales-east', 'zhangwei', 'sensitive',"
+                " 'customer mobile number shared in group', '[\"mobile\"]', '[]', 'alert_managers', :t, 'open', :t)"),
+                {"t": t})
+            conn.execute(text(
+                "INSERT INTO appeals (id, violation_id, sender, reason, status, created_at)"
+                " VALUES (1, 1, 'zhangwei', '客户让我转发的', 'pending', :t)"), {"t": t})
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            appeals = conn.execute(text("SELECT violation_id, reason FROM appeals")).all()
+            violations = conn.execute(text("SELECT id, rule FROM violations")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in violations] == [(1, "sensitive")]
+    assert [tuple(r) for r in appeals] == [(1, "客户让我转发的")]

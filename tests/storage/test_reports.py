@@ -44,9 +44,11 @@ def test_group_filter_void_violations_and_unparsed_amounts(session):
     seed.violation(session, sender="zhangwei", chat_id=EAST, at=sh(2026, 11, 23, 12), rule="frequency",
                    status="handled")
     east = reports.rep_activity(session, start=DAY[0], end=DAY[1], chat_id=EAST)
-    assert east == {"zhangwei": reports.RepActivity("zhangwei", 0, 1, 1, 0, 1, {"frequency": 1})}
+    # The unread amount is a deal (金额待确认), never ¥0 in the amount.
+    assert east == {"zhangwei": reports.RepActivity("zhangwei", 0, 1, 1, 0, 1, {"frequency": 1}, pending_deals=1)}
     company = reports.rep_activity(session, start=DAY[0], end=DAY[1])
-    assert company["zhangwei"].deal_amount == 5_000 and company["zhangwei"].deals == 2
+    assert (company["zhangwei"].deal_amount, company["zhangwei"].deals, company["zhangwei"].pending_deals) == (
+        5_000, 2, 1)
 
 
 def test_violation_counts_most_frequent_first(session):

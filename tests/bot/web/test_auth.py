@@ -118,7 +118,7 @@ def _every_route():
         for route in module.router.routes:
             for method in route.methods:
                 yield method, "/dashboard" + route.path.replace("{violation_id}", "1").replace(
-                    "{client_id}", "1").replace("{appeal_id}", "1").replace("{item_id}", "1")
+                    "{client_id}", "1").replace("{appeal_id}", "1").replace("{deal_id}", "1").replace("{item_id}", "1")
 
 
 OPEN = {("GET", "/dashboard/login"), ("POST", "/dashboard/login")}

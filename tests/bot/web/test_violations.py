@@ -46,7 +46,7 @@ def test_detail_shows_masked_message_with_context(as_user, seeded):
     html = c.get(f"/dashboard/violations/{seeded['v_east']}").text
     assert "138****5678" in html
     assert html.index("大家今天把跟进报告发一下") < html.index("138****5678") < html.index("好的收到")
-    assert "敏感信息" in html and "张伟（zhangwei）" in html
+    assert "客户隐私" in html and "张伟（zhangwei）" in html
 
 
 def test_handle_then_reopen(as_user, seeded, engine):
