@@ -1,6 +1,7 @@
 # Two commands set up everything on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
 VENV   := .venv
+PORT   ?= 8000
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
@@ -12,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## Start the service on SQLite; without WeCom credentials the simulator feeds demo traffic.
+## Start the service on SQLite; without WeCom credentials the simulator feeds demo traffic (make run PORT=8080).
 run: $(STAMP)
-	$(BIN)/groupbot run
+	$(BIN)/groupbot run --port $(PORT)
 
 ## Lint, import contracts, then the whole test suite (SQLite and PostgreSQL).
 test: $(STAMP) lint browser

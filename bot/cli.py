@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bot.cli_dashboard import register as register_dashboard_commands
 from bot.config import load_config
-from bot.errors import ConfigError, StorageUnavailable
+from bot.errors import ConfigError, PortInUse, StorageUnavailable
 from bot.senders.command import register as register_outbox_commands
 from bot.simulator.command import register as register_simulator_command
 
@@ -136,8 +136,12 @@ def run_cmd(
 
     app_config = _load_or_exit(config)
     try:
+        # soft_wrap: a URL stays on one line whatever the terminal's width (rich wraps at 80 in a pipe).
         serve(app_config, host=host, port=port, log_level=log_level.upper(),
-              say=lambda line: out.print(line, highlight=False))
+              say=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))
+    except PortInUse as exc:
+        err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None

@@ -102,8 +102,13 @@ def create_dashboard_router(
 
 
 def create_alert_link_router(prefix: str = "/dashboard") -> APIRouter:
-    """`/violations/{id}` (the short link in alerts) redirects into the dashboard."""
+    """`/` and `/violations/{id}` (the short link in alerts) redirect into the dashboard."""
     router = APIRouter()
+
+    @router.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # A new user opens the bare address first; 307 keeps it a redirect, not a page of its own.
+        return RedirectResponse(f"{prefix}/", status_code=307)
 
     @router.get("/violations/{violation_id}", include_in_schema=False)
     def short_link(violation_id: int) -> RedirectResponse:
