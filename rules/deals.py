@@ -1,7 +1,12 @@
 """Deal reports: 【成交】/#成交 or a labelled amount, read into client, company and yuan.
 
-Amounts are written the way reps type them: 5万, 12.5万元, 3000元, ¥8,000, ￥12,800, 五万, 十二万.
-Chinese numerals go through cn2an; everything else is decimal arithmetic on the digits.
+Amounts are written the way reps type them: 5万, 12.5万元, 3000元, ¥8,000, ￥12,800, 五万, 十二万,
+3千5百元 (3500), 2万5 (25000), 2万5千, RMB 20,000, 人民币2万元, 20k. One regex finds candidate
+amounts (a run of Arabic and Chinese numerals and units, with an optional currency marker before and
+元 after); a candidate is an amount when it carries a currency marker, 元, or a 万/千/亿/k/w unit, and
+holds at least one digit (千万不要 is no amount). The numeral itself is read by cn2an's "smart" mode,
+which handles mixed forms (3千5百, 2万5) after k/w are spelled 千/万 and thousands separators dropped.
+An amount that cannot be read, or reads as zero, is no amount: `amount_yuan` is then None, never 0.
 """
 
 from __future__ import annotations
@@ -9,7 +14,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 import cn2an
 
@@ -17,53 +21,62 @@ from rules.config import DealSettings
 from rules.model import Deal
 from rules.template import LabelParser, strip_prefix
 
-_CN_DIGITS = "零〇一二两三四五六七八九十百千万亿点"
-_UNITS = {"万": Decimal(10_000), "千": Decimal(1_000), "w": Decimal(10_000), "W": Decimal(10_000)}
-_NUMBER = r"\d[\d,，]*(?:\.\d+)?"
-
-# With a currency sign or a unit an amount can stand anywhere in the text.
+_CN = "零〇一二两三四五六七八九十百千万亿点"
+# Thousands separators only between groups of three, so "3个仓库，200把" stays two numbers.
+_ARABIC = r"\d+(?:[,，]\d{3})*(?:\.\d+)?"
 _AMOUNT = re.compile(
     rf"""
-    [¥￥]\s*(?P<sign>{_NUMBER})\s*(?P<sign_unit>万|千)?
-  | (?<![\d.])(?P<num>{_NUMBER})\s*(?:(?P<unit>万|千|[wW])\s*元?|元)
-  | (?P<cn>[{_CN_DIGITS}]+)(?P<cn_yuan>元)?
+    (?P<cur>[¥￥]|(?<![A-Za-z])(?:RMB|rmb|Rmb|CNY|cny)|人民币)?\s*
+    (?P<body>(?:{_ARABIC}|[{_CN}])++(?:\s*[kKwW](?![A-Za-z]))?)
+    (?P<yuan>\s*元)?
     """,
     re.VERBOSE,
 )
-# Behind an amount label a bare number is an amount too (成交金额：50000).
-_BARE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*$")
+#: Units that make a number an amount without a currency marker (not 百: 五百强, 3百个).
+_UNITS = frozenset("万千亿kKwW")
+_DIGITS = frozenset("0123456789零〇一二两三四五六七八九十")
+#: Longer numerals are no amount a rep writes; capping them keeps cn2an's work bounded.
+_MAX_BODY = 24
+# Behind an amount label a bare number is an amount too (成交金额：50000, 合同金额：20,000).
+_BARE = re.compile(rf"^\s*(?P<num>{_ARABIC})\s*$")
 
 
 def parse_amount(text: str, *, bare: bool = False) -> int | None:
-    """Yuan in the first amount of `text`, or None. Example: parse_amount("签了12.5万元") == 125000."""
+    """Yuan in the first readable amount of `text`, or None.
+
+    >>> parse_amount("签了12.5万元"), parse_amount("3千5百元"), parse_amount("RMB 20,000")
+    (125000, 3500, 20000)
+    """
     if bare and (m := _BARE.match(text)):
-        return _decimal_yuan(m["num"], None)
+        return _yuan(m["num"])
     for m in _AMOUNT.finditer(text):
-        if m["sign"]:
-            return _decimal_yuan(m["sign"], m["sign_unit"])
-        if m["num"]:
-            return _decimal_yuan(m["num"], m["unit"])
-        # A Chinese numeral is an amount with 元 or a 万/千 in it (not the 三 of 三个仓库).
-        if (m["cn_yuan"] or any(u in m["cn"] for u in "万千亿")) and (value := _cn_yuan(m["cn"])):
+        body = m["body"]
+        if not m["cur"] and m.start("body") and text[m.start("body") - 1] in _GLUED:
+            continue  # the tail of a code or a decimal: INV-2026, v3.5
+        if not (m["cur"] or m["yuan"] or _UNITS.intersection(body)) or not _DIGITS.intersection(body):
+            continue
+        if (value := _yuan(body)) is not None:
             return value
     return None
 
 
-def _decimal_yuan(number: str, unit: str | None) -> int | None:
-    try:
-        value = Decimal(number.replace(",", "").replace("，", ""))
-    except InvalidOperation:
-        return None
-    return int((value * _UNITS.get(unit or "", Decimal(1))).to_integral_value())
+#: A numeral right after one of these is part of something else (a code, a version, a decimal).
+_GLUED = frozenset("0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_/")
 
 
 @functools.lru_cache(maxsize=4096)  # cn2an costs ~0.25 ms a call; reps repeat the same few amounts
-def _cn_yuan(text: str) -> int | None:
+def _yuan(body: str) -> int | None:
+    """The positive whole yuan of a numeral, or None when it cannot be read."""
+    text = "".join(body.split()).replace(",", "").replace("，", "")
+    text = text.replace("k", "千").replace("K", "千").replace("w", "万").replace("W", "万")
+    if not text or len(text) > _MAX_BODY:
+        return None
     try:
         value = cn2an.cn2an(text, "smart")
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, IndexError, TypeError):
         return None
-    return int(round(value))
+    yuan = int(round(value))
+    return yuan if yuan > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
