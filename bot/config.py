@@ -96,9 +96,9 @@ class SchedulesConfig(_Model):
     digest: JobSchedule = JobSchedule(cron="30 17 * * *", workdays_only=True)
     missing_report: JobSchedule = JobSchedule(enabled=False, cron="30 16 * * *", workdays_only=True)
     monthly: JobSchedule = JobSchedule(cron="0 9 1-7 * *", workdays_only=True)
-    #: Where the monthly evaluation XLSX files are written, and the URL they are served under.
+    #: Where the monthly evaluation XLSX files are written; the dashboard serves them at
+    #: GROUPBOT_PUBLIC_URL/dashboard/reports/<file>, each viewer's groups only.
     reports_dir: str = "data/reports"
-    reports_url: str = "http://127.0.0.1:8000/reports"
 
     @field_validator("timezone")
     @classmethod
