@@ -17,7 +17,8 @@ from bot.simulator.render import image_data_url, render_markdown
     [
         ("**张伟** 发送了客户手机号", '<div class="wc-line"><strong>张伟</strong> 发送了客户手机号</div>'),
         ("> 原文：王总电话 138****5678", '<div class="wc-quote">原文：王总电话 138****5678</div>'),
-        ('<font color="warning">3 次违规</font>', '<div class="wc-line"><span class="wc-warning">3 次违规</span></div>'),
+        ('<font color="warning">3 次违规</font>',
+         '<div class="wc-line"><span class="wc-warning">3 次违规</span></div>'),
         ("<font color=info>已处理</font>", '<div class="wc-line"><span class="wc-info">已处理</span></div>'),
         ("<font color='comment'>备注</font>", '<div class="wc-line"><span class="wc-comment">备注</span></div>'),
         ("### 2026年11月 销售月度考核", '<div class="wc-heading">2026年11月 销售月度考核</div>'),
@@ -47,7 +48,8 @@ def _png() -> bytes:
 
 def test_an_image_message_becomes_an_inline_picture_and_other_bytes_do_not() -> None:
     raw = _png()
-    body = {"msgtype": "image", "image": {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()}}
+    encoded = base64.b64encode(raw).decode()
+    body = {"msgtype": "image", "image": {"base64": encoded, "md5": hashlib.md5(raw).hexdigest()}}
     assert image_data_url(body) == "data:image/png;base64," + base64.b64encode(raw).decode()
     html_page = base64.b64encode(b"<html><script>alert(1)</script>").decode()
     assert image_data_url({"msgtype": "image", "image": {"base64": html_page}}) is None
