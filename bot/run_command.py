@@ -139,6 +139,7 @@ def _serve_on(
     dashboard = f"{public_url.rstrip('/')}/dashboard/"
     if demo is not None:
         app.state.archive_sdk = demo.archive_sdk()
+        demo.on_backlog = lambda: _demo_jobs(config, engine, public_url)
         demo.start()
         banner += [
             "No WeCom credentials in the environment: demo mode with the built-in WeCom simulator.",
@@ -146,9 +147,10 @@ def _serve_on(
             f"  simulator (what WeCom shows the groups): {demo.page_url}",
             f"  demo traffic: {len(demo.messages)} messages (last week and this week), one every {demo_interval:g} s",
             "Try:",
-            f"  1. {dashboard} : this week's violations by rule and the leaderboard with ↑↓ against last week",
-            f"  2. {dashboard}appeals : a rep's pending appeal (申诉), accept or reject it",
-            f"  3. {demo.page_url} : the grouped alert the managers got, and the monthly report link (XLSX)",
+            f"  1. {dashboard} : this week's violations by rule, and the leaderboard with ↑↓ against last week",
+            f"  2. {demo.page_url} : what groups and managers saw: warnings, a grouped alert (违规汇总),"
+            " today's reminders (今天到期), the monthly report link (XLSX after login)",
+            "  3. the appeal (申诉) message there links to the violation on the dashboard: accept or reject it",
         ]
     else:
         banner += [
@@ -170,6 +172,25 @@ def _serve_on(
         if demo is not None:
             demo.stop()
         engine.dispose()
+
+
+def _demo_jobs(config: AppConfig, engine, public_url: str) -> None:
+    """Once the demo's past traffic is judged: today's follow-up reminders and this month's evaluation
+    so far, which the schedule would send only on a workday morning and on the 1st, so a first look
+    finds both (with the report link) in the simulator."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers import monthly, reminders
+    from storage.db import make_session_factory
+
+    now = datetime.now(UTC)
+    this_month = now.astimezone(ZoneInfo(config.schedules.timezone)).date().replace(day=1)
+    with make_session_factory(engine)() as session:
+        reminders.send_reminders(session, config, now=now)
+        monthly.send_monthly(session, config, now=now, public_url=public_url, month=this_month)
+        session.commit()
+    log.info("demo: today's reminders and this month's evaluation issued")
 
 
 def _demo_admin(engine) -> str:
