@@ -21,10 +21,10 @@ run: $(STAMP)
 test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -q
 
-## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download), a CJK font for its screenshots.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei; \
 		else echo "chromium missing: run 'sudo apt-get install chromium' (browser tests will skip)"; fi; }
 
 lint: $(STAMP)
