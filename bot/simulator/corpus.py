@@ -226,16 +226,20 @@ def _scenes(now: datetime, groups: Mapping[str, Sequence[str]]) -> list[DemoMess
     reps = [m for m in groups[chat_id] if m in REPS] or list(groups[chat_id])
     rep, other = reps[0], reps[-1]
     yesterday = now.astimezone(SHANGHAI).date() - timedelta(days=1)
-    phone = mobile(random.Random(7))
+    rng = random.Random(7)
+    phone = mobile(rng)
+    fifty_ago = int((now - timedelta(minutes=50)).timestamp())
+    burst = datetime.fromtimestamp(fifty_ago - fifty_ago % 300 + 30, SHANGHAI)
     scenes = [
         # 明天 from yesterday is today: this client's next step is due today (我的待办, the reminders).
         ("scene_due", chat_id, rep, _at(yesterday, 10, 15),
          "【跟进】\n客户姓名：王总\n公司名称：上海恒信贸易有限公司\n联系方式：已加王总企业微信\n"
          "需求描述：采购一批办公电脑，预算30万左右\n上次沟通时间：今天上午\n下一步行动计划：明天电话确认预算"),
-        # Three violations within minutes: the managers get one grouped alert, not three.
-        ("scene_burst", chat_id, other, now - timedelta(minutes=50), f"王总的手机是{phone}，帮忙回个电话"),
-        ("scene_burst", chat_id, other, now - timedelta(minutes=48), "【跟进】客户：王总 需求：明天再说"),
-        ("scene_burst", chat_id, other, now - timedelta(minutes=46), "对方老板说最近现金流很紧张，可能要延期付款"),
+        # Three violations within a minute, inside one 5-minute alert bucket (outbox.burst_minutes'
+        # default): the managers get the first alert, then one grouped alert (违规汇总) for the rest.
+        ("scene_burst", chat_id, other, burst, f"王总的手机是{phone}，帮忙回个电话"),
+        ("scene_burst", chat_id, other, burst + timedelta(seconds=30), f"王总开户的身份证号{id_card(rng)}，先登记一下"),
+        ("scene_burst", chat_id, other, burst + timedelta(seconds=60), f"王总的付款卡号 {bank_card(rng)}，财务对一下"),
         # The rep contests that latest violation (1:1 to the app): a pending appeal on the dashboard.
         ("scene_appeal", "", other, now - timedelta(minutes=40), "申诉 客户主动发来的号码，我马上撤回了"),
         ("scene_todo", "", rep, now - timedelta(minutes=30), "我的待办"),

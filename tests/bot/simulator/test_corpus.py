@@ -173,6 +173,10 @@ def test_the_demo_spans_last_week_and_this_week_relative_to_today(now):
     due = scenes["scene_due"]
     assert due.sent_at.date() == today - timedelta(days=1) and "下一步行动计划：明天" in due.text  # due today
     assert scenes["scene_appeal"].text.startswith("申诉 ") and scenes["scene_appeal"].chat_id == ""
+    # One rep, three violations, one 5-minute alert bucket: a grouped alert for the managers.
+    burst = [m for m in past if m.kind == "scene_burst"]
+    assert len(burst) == 3 and len({m.sender for m in burst}) == 1
+    assert len({int(m.sent_at.timestamp()) // 300 for m in burst}) == 1
 
 
 def test_a_demo_database_from_an_earlier_week_takes_this_weeks_traffic_as_new():
