@@ -240,6 +240,13 @@ def test_a_new_user_runs_the_demo_and_finds_something_everywhere(tmp_path: Path)
                 return next((link[1] for link in links if link), None)
 
             link = _until(report_link, timeout=180)
+
+            def seen(word: str) -> int:
+                return httpx.get(f"{simulator}messages", params={"contains": word}).json()["count"]
+
+            # What the tour points at: a grouped alert, today's reminders, the rep's appeal.
+            for word in ("违规汇总", "今天到期", "申诉"):
+                assert _until(lambda word=word: seen(word), timeout=120), word
             assert link and link.startswith(f"{demo.base}/dashboard/reports/monthly-")
             before_login = httpx.get(link, follow_redirects=False)
             assert (before_login.status_code, before_login.headers["location"]) == (303, "/dashboard/login")
