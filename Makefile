@@ -1,6 +1,7 @@
 # Two commands set up everything on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
 VENV   := .venv
+PORT   ?= 8000
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
@@ -12,18 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## Start the service on SQLite; without WeCom credentials the simulator feeds demo traffic.
+## Start the service on SQLite; without WeCom credentials the simulator feeds demo traffic (make run PORT=8080).
 run: $(STAMP)
-	$(BIN)/groupbot run
+	$(BIN)/groupbot run --port $(PORT)
 
 ## Lint, import contracts, then the whole test suite (SQLite and PostgreSQL).
 test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -q
 
-## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download), a CJK font for its screenshots.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei; \
 		else echo "chromium missing: run 'sudo apt-get install chromium' (browser tests will skip)"; fi; }
 
 lint: $(STAMP)

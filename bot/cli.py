@@ -12,7 +12,7 @@ from rich.console import Console
 
 from bot.cli_dashboard import register as register_dashboard_commands
 from bot.config import load_config
-from bot.errors import ConfigError, StorageUnavailable
+from bot.errors import ConfigError, PortInUse, StorageUnavailable
 from bot.senders.command import register as register_outbox_commands
 from bot.simulator.command import register as register_simulator_command
 
@@ -143,8 +143,12 @@ def run_cmd(
     # No --config and no GROUPBOT_CONFIG: serve() picks the demo's groups in demo mode, else config.yaml.
     app_config = _load_or_exit(config) if config is not None or os.environ.get("GROUPBOT_CONFIG") else None
     try:
+        # soft_wrap: a URL stays on one line whatever the terminal's width (rich wraps at 80 in a pipe).
         serve(app_config, host=host, port=port, log_level=log_level.upper(),
-              say=lambda line: out.print(line, highlight=False))
+              say=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))
+    except PortInUse as exc:
+        err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None

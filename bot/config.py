@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
 from rules.config import GroupRules, RulesConfig
@@ -99,9 +100,9 @@ class SchedulesConfig(_Model):
     digest: JobSchedule = JobSchedule(cron="30 17 * * *", workdays_only=True)
     missing_report: JobSchedule = JobSchedule(enabled=False, cron="30 16 * * *", workdays_only=True)
     monthly: JobSchedule = JobSchedule(cron="0 9 1-7 * *", workdays_only=True)
-    #: Where the monthly evaluation XLSX files are written, and the URL they are served under.
+    #: Where the monthly evaluation XLSX files are written; the dashboard serves them at
+    #: GROUPBOT_PUBLIC_URL/dashboard/reports/<file>, each viewer's groups only.
     reports_dir: str = "data/reports"
-    reports_url: str = "http://127.0.0.1:8000/reports"
 
     @field_validator("timezone")
     @classmethod
@@ -365,11 +366,16 @@ class AppConfig(_Model):
 
     @model_validator(mode="after")
     def _groups_consistent(self) -> AppConfig:
-        seen: set[str] = set()
-        for group in self.groups:
+        seen: dict[str, int] = {}
+        for index, group in enumerate(self.groups):
             if group.chat_id in seen:
-                raise ValueError(f"duplicate chat_id {group.chat_id!r}")
-            seen.add(group.chat_id)
+                # A typed error, so parse_config can point at groups[index].chat_id and its line.
+                raise PydanticCustomError(
+                    "duplicate_chat_id",
+                    "duplicate chat_id {chat_id} (groups[{first}] has it too)",
+                    {"chat_id": repr(group.chat_id), "index": index, "first": seen[group.chat_id]},
+                )
+            seen[group.chat_id] = index
         return self
 
     def group(self, chat_id: str) -> GroupConfig | None:
@@ -421,15 +427,53 @@ def _validate_group_overrides(config: AppConfig) -> list[tuple[tuple[int | str, 
     return problems
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, str]:
+    """Where a YAML syntax error really is, in the words PyYAML found for it.
+
+    PyYAML notices an unclosed quote or bracket, or a key without its colon, only at a later token
+    (often lines further down); the `context_mark` of "while scanning ..." / "while parsing a flow ..."
+    is where the broken construct starts, which is the line to fix. Block errors (bad indentation)
+    are noticed on the offending line itself.
+    """
+    problem, mark = getattr(exc, "problem", None) or str(exc), getattr(exc, "problem_mark", None)
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if mark is None:
+        return "(file)", f"not valid YAML: {problem}"
+    if start is not None and context and (context.startswith("while scanning") or "flow" in context):
+        return f"line {start.line + 1}", f"not valid YAML: {problem} (noticed on line {mark.line + 1}, {context})"
+    return f"line {mark.line + 1}", f"not valid YAML: {problem}"
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...] = ()) -> list[tuple[str, str]]:
+    """Every key given twice in one mapping: YAML keeps the last silently, which hides a typo's victim."""
+    problems: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name != "<<":
+                if name in seen:
+                    problems.append((f"{key_path((*loc, name))} (line {key.start_mark.line + 1})",
+                                     f"duplicate key {name!r} (first on line {seen[name]})"))
+                else:
+                    seen[name] = key.start_mark.line + 1
+            problems += _duplicate_keys(value, (*loc, name if name is not None else "?"))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems += _duplicate_keys(item, (*loc, index))
+    return problems
+
+
 def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
     """Validate YAML text; raise ConfigError listing every problem with key path and line."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError([(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")], source) from None
+        raise ConfigError([_yaml_problem(exc)], source) from None
+    duplicates = _duplicate_keys(root)
+    if duplicates:
+        raise ConfigError(duplicates, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -439,10 +483,15 @@ def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
         line = _line_of(root, loc)
         return (key_path(loc) + (f" (line {line})" if line else ""), msg)
 
+    def where(error) -> tuple[int | str, ...]:
+        if error["type"] == "duplicate_chat_id":
+            return ("groups", error["ctx"]["index"], "chat_id")
+        return tuple(error["loc"])
+
     try:
         config = AppConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([located(tuple(e["loc"]), e["msg"]) for e in exc.errors()], source) from None
+        raise ConfigError([located(where(e), e["msg"]) for e in exc.errors()], source) from None
     problems = _validate_group_overrides(config)
     if problems:
         raise ConfigError([located(loc, msg) for loc, msg in problems], source)

@@ -7,6 +7,7 @@
     │   └── PayloadError       body unreadable: XML/JSON, padding, key, receive id, size (→ 400/413)
     ├── StorageUnavailable     the database cannot be reached (→ HTTP 503, WeCom retries)
     ├── ArchiveSdkError        the chat-archive SDK (native, or the simulator's) failed: operation + native code
+    ├── PortInUse              `groupbot run` cannot listen on its host and port (exit 2)
     └── SendError              an outbound WeCom call failed
         ├── RetryableSendError     try again later (5xx, timeouts, 45009, -1 system busy)
         ├── TokenExpiredError      refresh the access token, then retry (40014, 42001)
@@ -73,6 +74,20 @@ class ArchiveSdkError(GroupbotError):
         self.operation = operation
         self.code = code
         super().__init__(reason)
+
+
+class PortInUse(GroupbotError):
+    """Raised before anything starts when `groupbot run`'s host:port is taken (or not ours to bind)."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host, self.port, self.reason = host, port, reason
+        super().__init__(
+            f"cannot listen on {host}:{port} ({reason}); another groupbot? "
+            f"Choose a free port: groupbot run --port 8080, or make run PORT=8080"
+        )
+
+    def __repr__(self) -> str:
+        return f"PortInUse(host={self.host!r}, port={self.port}, reason={self.reason!r})"
 
 
 class SendError(GroupbotError):

@@ -1,4 +1,7 @@
-"""JSON log lines with request ids, and a filter that masks personal identifiers in any record.
+"""Log lines for people (a terminal) or machines (JSON), and a filter that masks personal identifiers.
+
+On a terminal the lines are rich's, with Asia/Shanghai times; anywhere else (a pipe, a file,
+journald, a container) and with `GROUPBOT_LOG_FORMAT=json` they are one JSON object per line.
 
 Code never logs message text; the filter is the second line of defence for what slips through
 (an exception quoting a driver parameter, a userid that is a phone number): digit runs shaped like
@@ -8,7 +11,8 @@ hold WeCom ids (msgid is a 19-digit number) and are left as they are.
 
 Example::
 
-    configure_logging("INFO")
+    configure_logging("INFO")                 # console on a terminal, JSON otherwise
+    configure_logging("INFO", fmt="json")
     log.info("stored %s", msgid, extra={"msgid": msgid})
 """
 
@@ -20,6 +24,16 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.text import Text
+
+LogFormat = Literal["auto", "console", "json"]
+#: The operators read Beijing time, whatever the server's clock zone is.
+LOG_ZONE = ZoneInfo("Asia/Shanghai")
 
 #: The id of the HTTP request being served (set by bot.app's middleware), "-" outside requests.
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -39,6 +53,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 # Attributes every LogRecord has; anything else was passed as `extra`.
 _STANDARD = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
+# uvicorn adds its message again with ANSI colour codes; neither format wants it.
+_DROPPED = frozenset({"color_message"})
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def redact(text: str) -> str:
@@ -52,8 +69,10 @@ class RedactionFilter(logging.Filter):
     """Rewrites each record in place so no handler ever sees the unmasked values."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = redact(_ANSI.sub("", record.getMessage()))
         record.args = None
+        for key in _DROPPED & vars(record).keys():
+            delattr(record, key)
         for key, value in list(vars(record).items()):
             if key in _STANDARD or key in SAFE_FIELDS:
                 continue
@@ -88,22 +107,62 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def make_handler(stream=None) -> logging.Handler:
-    handler = logging.StreamHandler(stream or sys.stderr)
+class ConsoleFormatter(logging.Formatter):
+    """The message, then its extra fields as `key=value` (rich's handler adds time, level and logger)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        extras = [f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD and k != "request_id"]
+        if extras:
+            text += "  " + " ".join(extras)
+        if record.exc_text:
+            text += "\n" + record.exc_text
+        return text
+
+
+def _local_time(when: datetime) -> Text:
+    # rich hands over a naive local-time datetime; astimezone() reads it as the machine's zone.
+    return Text(when.astimezone(LOG_ZONE).strftime("%m-%d %H:%M:%S"))
+
+
+def resolve_format(fmt: str | None, stream) -> Literal["console", "json"]:
+    """"console" or "json": as asked, else console only when `stream` is a terminal."""
+    if fmt in ("console", "json"):
+        return fmt
+    if fmt not in (None, "", "auto"):
+        raise ValueError(f"log format must be auto, console or json, got {fmt!r}")
+    isatty = getattr(stream, "isatty", None)
+    return "console" if isatty is not None and isatty() else "json"
+
+
+def make_handler(stream=None, fmt: str | None = "json") -> logging.Handler:
+    stream = stream or sys.stderr
+    handler: logging.Handler
+    if resolve_format(fmt, stream) == "console":
+        console = Console(file=stream, stderr=stream is sys.stderr)
+        handler = RichHandler(
+            console=console, show_path=False, markup=False, rich_tracebacks=False, log_time_format=_local_time
+        )
+        handler.setFormatter(ConsoleFormatter())
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactionFilter())
-    handler.setFormatter(JsonFormatter())
     return handler
 
 
-def configure_logging(level: str = "INFO", *, stream=None) -> None:
-    """Route the root logger (and uvicorn's) through one redacting JSON handler."""
+def configure_logging(level: str = "INFO", *, stream=None, fmt: str | None = "auto") -> None:
+    """Route the root logger (and uvicorn's) through one redacting handler: console or JSON (`resolve_format`)."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(make_handler(stream))
+    root.addHandler(make_handler(stream, fmt))
     root.setLevel(level)
     # One line per outbound HTTP request is noise: the dispatcher logs each outcome itself.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # Start-up chatter (each job added, the migration context) repeats what the banner says.
+    for name in ("apscheduler", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

@@ -7,7 +7,9 @@ throw-away set of keys, the WeCom simulator on its own port, demo traffic posted
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from collections.abc import Callable
 
 import uvicorn
@@ -17,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import create_app
 from bot.config import AppConfig, load_config
-from bot.errors import ConfigError, StorageUnavailable
+from bot.errors import ConfigError, PortInUse, StorageUnavailable
 from bot.log import configure_logging
 from bot.secret_key import data_dir, demo_secret_key, require_secret_key
 from bot.settings import Settings
@@ -64,6 +66,37 @@ def config_to_serve(config: AppConfig | None, *, demo: bool) -> AppConfig:
     return load_demo_config() if demo else load_config()
 
 
+def bind_port(host: str, port: int) -> socket.socket:
+    """Bind the listening socket first, so a taken port is one clear line before anything starts.
+
+    uvicorn serves on this very socket: no window between checking and listening.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or type(exc).__name__)
+        raise PortInUse(host, port, reason) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _BannerServer(uvicorn.Server):
+    """uvicorn's server that prints the start-up banner once it listens (not before, not between log lines)."""
+
+    def __init__(self, config: uvicorn.Config, banner: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self._banner()
+
+
 def serve(
     config: AppConfig | None,
     *,
@@ -73,17 +106,38 @@ def serve(
     say: Callable[[str], None] = print,
     demo_interval: float = 1.0,
 ) -> None:
-    configure_logging(log_level)
     settings = load_settings()
+    configure_logging(log_level, fmt=settings.log_format)
+    listener = bind_port(host, port)
+    try:
+        _serve_on(listener, config, settings, host=host, port=port, say=say, demo_interval=demo_interval)
+    finally:
+        listener.close()
+
+
+def _serve_on(
+    listener: socket.socket,
+    config: AppConfig | None,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    say: Callable[[str], None],
+    demo_interval: float,
+) -> None:
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     service_url = f"http://{local}:{port}"
+    # Links in alerts and reports: GROUPBOT_PUBLIC_URL when set, else this very server.
+    public_url = settings.public_url if "public_url" in settings.model_fields_set else service_url
     demo: DemoEnvironment | None = None
     config = config_to_serve(config, demo=not settings.has_wecom_credentials)
     if not settings.has_wecom_credentials:
         demo = DemoEnvironment(config, service_url=service_url, interval=demo_interval)
         # The demo's key is kept in its data directory: sessions and message hashes survive a restart.
         key = settings.secret_key or demo_secret_key(data_dir(settings.database_url))
-        settings = load_settings(**{**demo.settings_overrides(), "secret_key": key}, public_url=service_url)
+        settings = load_settings(**{**demo.settings_overrides(), "secret_key": key}, public_url=public_url)
+    elif public_url != settings.public_url:
+        settings = load_settings(public_url=public_url)
     require_secret_key(settings)  # real WeCom: no start without a strong key (exit 2 naming it)
     try:
         migrated = migrate(settings.database_url)
@@ -91,25 +145,64 @@ def serve(
         raise StorageUnavailable(
             f"database {_safe_url(settings.database_url)} unreachable at start-up ({type(exc).__name__})"
         ) from None
-    say(f"database: {_safe_url(settings.database_url)} ({migrated})")
+    banner = [f"database: {_safe_url(settings.database_url)} ({migrated})"]
     engine = make_engine(settings.database_url)
     app = create_app(config, settings, engine)
+    dashboard = f"{public_url.rstrip('/')}/dashboard/"
     if demo is not None:
         app.state.archive_sdk = demo.archive_sdk()
+        demo.on_backlog = lambda: _demo_jobs(config, engine, public_url)
         demo.start()
-        say("No WeCom credentials in the environment: demo mode with the built-in WeCom simulator.")
-        say(f"  simulator (what WeCom shows the groups): {demo.page_url}")
-        say(f"  demo traffic: {len(demo.messages)} messages, one every {demo_interval:g} s")
-        say(f"  dashboard login (this demo only): admin / {_demo_admin(engine)}")
+        banner += [
+            "No WeCom credentials in the environment: demo mode with the built-in WeCom simulator.",
+            f"  dashboard: {dashboard}   login (this demo only): admin / {_demo_admin(engine)}",
+            f"  simulator (what WeCom shows the groups): {demo.page_url}",
+            f"  demo traffic: {len(demo.messages)} messages (last week and this week), one every {demo_interval:g} s",
+            "Try:",
+            f"  1. {dashboard} : this week's violations by rule, and the leaderboard with ↑↓ against last week",
+            f"  2. {demo.page_url} : what groups and managers saw: warnings, a grouped alert (违规汇总),"
+            " today's reminders (今天到期), the monthly report link (XLSX after login)",
+            "  3. the appeal (申诉) message there links to the violation on the dashboard: accept or reject it",
+        ]
     else:
-        say("Serving real WeCom: point the app's 接收消息 URL at /wecom/callback (AI bot: /wecom/aibot).")
-    say(f"  dashboard: {service_url}/dashboard/   health: {service_url}/healthz")
+        banner += [
+            "Serving real WeCom: point the app's 接收消息 URL at /wecom/callback (AI bot: /wecom/aibot).",
+            f"  dashboard: {dashboard}",
+        ]
+    banner.append(f"  health: {service_url}/healthz")
+
+    def print_banner() -> None:
+        for line in banner:
+            say(line)
+
+    server = _BannerServer(
+        uvicorn.Config(app, host=host, port=port, workers=1, log_config=None, access_log=False), print_banner
+    )
     try:
-        uvicorn.run(app, host=host, port=port, workers=1, log_config=None, access_log=False)
+        server.run(sockets=[listener])
     finally:
         if demo is not None:
             demo.stop()
         engine.dispose()
+
+
+def _demo_jobs(config: AppConfig, engine, public_url: str) -> None:
+    """Once the demo's past traffic is judged: today's follow-up reminders and this month's evaluation
+    so far, which the schedule would send only on a workday morning and on the 1st, so a first look
+    finds both (with the report link) in the simulator."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from handlers import monthly, reminders
+    from storage.db import make_session_factory
+
+    now = datetime.now(UTC)
+    this_month = now.astimezone(ZoneInfo(config.schedules.timezone)).date().replace(day=1)
+    with make_session_factory(engine)() as session:
+        reminders.send_reminders(session, config, now=now)
+        monthly.send_monthly(session, config, now=now, public_url=public_url, month=this_month)
+        session.commit()
+    log.info("demo: today's reminders and this month's evaluation issued")
 
 
 def _demo_admin(engine) -> str:

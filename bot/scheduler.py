@@ -43,6 +43,8 @@ class Job:
     run: Callable[..., int]
     #: The claim key for a fire time, e.g. '2026-W47' or '2026-11-23'.
     period: Callable[[datetime, ZoneInfo], str]
+    #: The job's posts carry links: it gets `public_url=` (GROUPBOT_PUBLIC_URL) too.
+    links: bool = False
 
 
 JOBS: dict[str, Job] = {
@@ -51,7 +53,7 @@ JOBS: dict[str, Job] = {
     "stale_clients": Job(nudges.nudge_stale_clients, day_period),
     "digest": Job(digest.send_digests, day_period),
     "missing_report": Job(nudges.nudge_missing_reports, day_period),
-    "monthly": Job(monthly.send_monthly, month_period),
+    "monthly": Job(monthly.send_monthly, month_period, links=True),
 }
 
 
@@ -82,6 +84,7 @@ def run_job(
     owner: str,
     is_workday: Callable[[date], bool],
     wall_clock: Callable[[], datetime] | None = None,
+    public_url: str | None = None,
 ) -> JobOutcome:
     """Run `name` for the period of `now` unless a replica already has; commit claim and posts together."""
     schedule = schedule_of(config, name)
@@ -97,7 +100,8 @@ def run_job(
         if not claim_run(session, job=name, period=period, owner=owner, now=wall()):
             session.rollback()
             return "taken"
-        queued = job.run(session, config, now=now)
+        links = {"public_url": public_url} if job.links and public_url else {}
+        queued = job.run(session, config, now=now, **links)
         finish_run(session, job=name, period=period, now=wall(), detail=f"{queued} queued")
         session.commit()
     log.info("job %s period %s done by %s: %d post(s) queued", name, period, owner, queued)
@@ -130,8 +134,10 @@ class JobScheduler:
         owner: str | None = None,
         clock: Callable[[], datetime] = system_clock,
         is_workday: Callable[[date], bool] | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.config = config
+        self.public_url = public_url
         self.session_factory = session_factory
         self.owner = owner or default_owner()
         self.clock = clock
@@ -154,6 +160,7 @@ class JobScheduler:
             owner=self.owner,
             is_workday=self.is_workday,
             wall_clock=self.clock,
+            public_url=self.public_url,
         )
 
     def fire(self, name: str) -> JobOutcome:
@@ -214,7 +221,10 @@ async def start_scheduler(scheduler: JobScheduler) -> AsyncIOScheduler:
 
 async def run_scheduler_task(app: Any, stop: asyncio.Event) -> None:
     """`bot.app` background task: this replica's scheduler, from start-up (with catch-up) to `stop`."""
-    scheduler = JobScheduler(app.state.config, app.state.sessions, clock=app.state.clock)
+    settings = getattr(app.state, "settings", None)
+    scheduler = JobScheduler(
+        app.state.config, app.state.sessions, clock=app.state.clock, public_url=getattr(settings, "public_url", None)
+    )
     await start_scheduler(scheduler)
     try:
         await stop.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,8 +62,11 @@ class Settings(BaseSettings):
 
     #: Base URL of the WeCom API; the simulator's address in demos and tests.
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin"
-    #: Public base URL of this service, for links in alerts.
+    #: Public base URL of this service, for every link it sends (alerts, reports); `groupbot run`
+    #: defaults it to http://127.0.0.1:<port>.
     public_url: str = "http://127.0.0.1:8000"
+    #: Log lines: "auto" (readable on a terminal, JSON otherwise), "console" or "json".
+    log_format: Literal["auto", "console", "json"] = "auto"
 
     @field_validator("database_url")
     @classmethod

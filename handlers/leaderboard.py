@@ -189,9 +189,10 @@ def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> s
 
 def chart_figure(board: Leaderboard) -> Figure:
     """The top 20 as bars (more would not be legible in a chat bubble)."""
+    # The change against last week's rank, as in the markdown (a new name has none to show).
     bars = [
-        Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations,
-            AMOUNT_PENDING if s.deals and s.pending_deals >= s.deals else None)
+        Bar(f"{s.rank}. {s.name}" + (f" {_change(s.change)}" if s.change else ""), s.deal_amount, s.complete_reports,
+            s.violations, AMOUNT_PENDING if s.deals and s.pending_deals >= s.deals else None)
         for s in board.standings[:20]
     ]
     return leaderboard_figure(bars, title=f"{board.scope} 销售周榜 {board.week}")

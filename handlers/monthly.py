@@ -2,12 +2,17 @@
 
 Per rep for last month: follow-up reports sent and the complete share, deals and amount, violations
 by rule, and follow-ups done on time vs late. Managers get a markdown summary plus a link to the
-full XLSX, written under `schedules.reports_dir` where the dashboard serves it
-(`schedules.reports_url` + file name).
+full XLSX: the company-wide file is kept under `schedules.reports_dir`, and the dashboard serves
+`{public_url}/dashboard/reports/monthly-YYYY-MM.xlsx` scoped like exports (`evaluate(scope=...)`:
+a manager's file has their groups only, an admin's every group).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -51,12 +56,34 @@ class RepMonth:
         return sum(self.violations_by_rule.values())
 
 
-def evaluate(session: Session, config: AppConfig, *, month: date) -> list[RepMonth]:
-    """Every rep active in `month` (managers left out), best deal amount first."""
+def _merge(parts: list[dict[str, reports.RepActivity]]) -> dict[str, reports.RepActivity]:
+    """Per-group numbers summed per rep (a rep may post in several of a manager's groups)."""
+    out: dict[str, reports.RepActivity] = {}
+    for part in parts:
+        for userid, a in part.items():
+            total = out.setdefault(userid, reports.RepActivity(userid))
+            total.deals += a.deals
+            total.deal_amount += a.deal_amount
+            total.reports += a.reports
+            total.complete_reports += a.complete_reports
+            total.violations += a.violations
+            for rule, count in a.violations_by_rule.items():
+                total.violations_by_rule[rule] = total.violations_by_rule.get(rule, 0) + count
+    return out
+
+
+def evaluate(
+    session: Session, config: AppConfig, *, month: date, scope: Collection[str] | None = None
+) -> list[RepMonth]:
+    """Every rep active in `month` (managers left out), best deal amount first; `scope` limits the
+    numbers to those groups' chat ids (None: every group)."""
     tz = ZoneInfo(config.schedules.timezone)
     start, end = month_range(month, tz)
-    activity = reports.rep_activity(session, start=start, end=end)
-    timely = reports.follow_up_timeliness(session, start=start, end=end, tz=tz)
+    if scope is None:
+        activity = reports.rep_activity(session, start=start, end=end)
+    else:
+        activity = _merge([reports.rep_activity(session, start=start, end=end, chat_id=c) for c in sorted(scope)])
+    timely = reports.follow_up_timeliness(session, start=start, end=end, tz=tz, chat_ids=scope)
     ids = (set(activity) | set(timely)) - managers(config, None)
     names = {u: p.name for u, p in people(session, config, ids).items()}
     rows = []
@@ -74,7 +101,16 @@ def evaluate(session: Session, config: AppConfig, *, month: date) -> list[RepMon
 
 
 def write_xlsx(rows: list[RepMonth], path: Path, *, month: date, config: AppConfig) -> Path:
-    """One sheet, one row per rep, a column per rule; written atomically (temp file, then rename)."""
+    """`xlsx_bytes` written atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(xlsx_bytes(rows, month=month, config=config))
+    tmp.replace(path)
+    return path
+
+
+def xlsx_bytes(rows: list[RepMonth], *, month: date, config: AppConfig) -> bytes:
+    """One sheet, one row per rep, a column per rule."""
     wb = Workbook()
     ws = wb.active
     ws.title = f"{month:%Y-%m}"
@@ -94,11 +130,9 @@ def write_xlsx(rows: list[RepMonth], path: Path, *, month: date, config: AppConf
         )
         ws.cell(row=ws.max_row, column=5).number_format = "0.0%"
     ws.freeze_panes = "A2"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    wb.save(tmp)
-    tmp.replace(path)
-    return path
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
 
 def summary_markdown(rows: list[RepMonth], *, month: date, link: str) -> str:
@@ -119,20 +153,53 @@ def _amount(r: RepMonth) -> str:
     return f"¥{r.deal_amount:,}{tail}"
 
 
+_FILE_NAME = re.compile(r"monthly-(\d{4})-(\d{2})\.xlsx")
+
+
 def report_file_name(month: date) -> str:
     return f"monthly-{month:%Y-%m}.xlsx"
 
 
-def send_monthly(session: Session, config: AppConfig, *, now: datetime) -> int:
-    """Write last month's XLSX and queue the summary with its link to every group manager."""
-    month = previous_month(now, ZoneInfo(config.schedules.timezone))
-    rows = evaluate(session, config, month=month)
-    name = report_file_name(month)
-    write_xlsx(rows, Path(config.schedules.reports_dir) / name, month=month, config=config)
-    recipients = sorted(managers(config, None))
-    if not recipients:
-        return 0
-    link = f"{config.schedules.reports_url.rstrip('/')}/{name}"
-    payload = {"msgtype": "markdown", "markdown": {"content": summary_markdown(rows, month=month, link=link)}}
-    item = enqueue(session, key=f"monthly:{month:%Y-%m}", channel="app", target="|".join(recipients), payload=payload)
-    return int(item is not None)
+def month_of_file(name: str) -> date | None:
+    """The month a report file name stands for ('monthly-2026-10.xlsx'), None for any other name."""
+    match = _FILE_NAME.fullmatch(name)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        return None
+    return date(int(match[1]), int(match[2]), 1)
+
+
+def report_link(public_url: str, month: date) -> str:
+    """Where the dashboard serves the month's report (login required, scoped to the viewer)."""
+    return f"{public_url.rstrip('/')}/dashboard/reports/{report_file_name(month)}"
+
+
+def recipients_by_scope(config: AppConfig) -> dict[frozenset[str], list[str]]:
+    """Managers grouped by the set of groups they manage: each set gets its own summary and numbers."""
+    out: dict[frozenset[str], list[str]] = {}
+    for manager in sorted(managers(config, None)):
+        scope = frozenset(g.chat_id for g in config.groups if manager in g.managers)
+        out.setdefault(scope, []).append(manager)
+    return out
+
+
+def send_monthly(
+    session: Session, config: AppConfig, *, now: datetime, public_url: str = "http://127.0.0.1:8000",
+    month: date | None = None,
+) -> int:
+    """Write last month's company-wide XLSX (or `month`'s) and queue each manager the summary of
+    their own groups, with the link the dashboard serves scoped the same way."""
+    month = month or previous_month(now, ZoneInfo(config.schedules.timezone))
+    write_xlsx(evaluate(session, config, month=month), Path(config.schedules.reports_dir) / report_file_name(month),
+               month=month, config=config)
+    link = report_link(public_url, month)
+    queued = 0
+    for scope, recipients in recipients_by_scope(config).items():
+        rows = evaluate(session, config, month=month, scope=scope)
+        payload = {"msgtype": "markdown", "markdown": {"content": summary_markdown(rows, month=month, link=link)}}
+        groups = ",".join(sorted(scope))
+        # The key column holds 200 characters; a manager of many groups gets a digest instead.
+        if len(groups) > 150:
+            groups = hashlib.sha256(groups.encode()).hexdigest()
+        key = f"monthly:{month:%Y-%m}:{groups}"
+        queued += enqueue(session, key=key, channel="app", target="|".join(recipients), payload=payload) is not None
+    return queued

@@ -7,6 +7,7 @@ appeals) never count.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
@@ -88,13 +89,13 @@ def violation_counts(
 
 
 def follow_up_timeliness(
-    session: Session, *, start: datetime, end: datetime, tz: tzinfo
+    session: Session, *, start: datetime, end: datetime, tz: tzinfo, chat_ids: Collection[str] | None = None
 ) -> dict[str, tuple[int, int]]:
     """Per rep: (on time, late) follow-ups among the reports sent in `[start, end)`.
 
     A report is a follow-up when the previous report on the same client planned a next step with a
     due date; it is on time when its local date (`tz`) is no later than that date. LAG runs in the
-    database (SQLite >= 3.25 and PostgreSQL alike).
+    database (SQLite >= 3.25 and PostgreSQL alike). `chat_ids` keeps the reports sent in those groups.
     """
     previous_due = (
         func.lag(ClientUpdate.next_action_due, type_=Date)
@@ -102,15 +103,16 @@ def follow_up_timeliness(
         .label("previous_due")
     )
     timeline = (
-        select(ClientUpdate.sender, ClientUpdate.sent_at, previous_due)
+        select(ClientUpdate.sender, ClientUpdate.sent_at, ClientUpdate.chat_id, previous_due)
         .where(ClientUpdate.client_id.is_not(None), ClientUpdate.sent_at < end)
         .subquery()
     )
-    rows = session.execute(
-        select(timeline.c.sender, timeline.c.sent_at, timeline.c.previous_due).where(
-            timeline.c.sent_at >= start, timeline.c.previous_due.is_not(None)
-        )
+    stmt = select(timeline.c.sender, timeline.c.sent_at, timeline.c.previous_due).where(
+        timeline.c.sent_at >= start, timeline.c.previous_due.is_not(None)
     )
+    if chat_ids is not None:
+        stmt = stmt.where(timeline.c.chat_id.in_(sorted(chat_ids)))
+    rows = session.execute(stmt)
     out: dict[str, tuple[int, int]] = {}
     for sender, sent_at, due in rows:
         on_time, late = out.get(sender, (0, 0))

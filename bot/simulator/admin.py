@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bot.simulator.content import MARKDOWN_LIMIT, ROBOT_TYPES, ContentError, check_body
 from bot.simulator.faults import FaultConfig
+from bot.simulator.render import image_data_url, render_markdown
 from bot.simulator.state import SimulatorState, Status
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -119,6 +120,8 @@ def create_admin_router(state: SimulatorState) -> APIRouter:
                     "status": STATUS_LABELS[record.status],
                     "status_class": record.status.value,
                     "content": record.content,
+                    "markdown": render_markdown(record.content) if record.msgtype == "markdown" else None,
+                    "image": image_data_url(record.body) if record.msgtype == "image" else None,
                 }
             )
         html = env.get_template("simulator.html").render(rows=rows, total=len(records), shown=len(rows))

@@ -197,3 +197,51 @@ def generate_corpus(
         DemoMessage(kind, chat_id, sender, sent_at, text, msgid=f"{seed}{index:07d}")
         for index, (kind, chat_id, sender, sent_at, text) in enumerate(out, start=1)
     ]
+
+
+def demo_corpus(
+    *, now: datetime, seed: int = 2026, groups: Mapping[str, Sequence[str]] = GROUP_MEMBERS
+) -> list[DemoMessage]:
+    """Last week and this week up to today (Asia/Shanghai), plus the scenes a first look needs.
+
+    Last week gives the leaderboard something to compare with (↑↓), this week fills the overview;
+    the scenes, in the hour before `now`, leave a follow-up due today, a pending appeal and a burst
+    of violations by one rep (one grouped alert). Message ids carry the week, so a demo database
+    kept from an earlier week takes this week's traffic as new.
+    """
+    today = now.astimezone(SHANGHAI).date()
+    start = today - timedelta(days=today.weekday() + 7)
+    base = generate_corpus(seed=seed, start=start, days=(today - start).days + 1, groups=groups)
+    messages = [m for m in base if m.sent_at <= now] + _scenes(now, groups)
+    messages.sort(key=lambda m: m.sent_at)
+    later = [m for m in base if m.sent_at > now]  # the rest of today: sent live, one per interval
+    return [
+        DemoMessage(m.kind, m.chat_id, m.sender, m.sent_at, m.text, msgid=f"{seed}{start:%y%m%d}{i:05d}")
+        for i, m in enumerate(messages + later, start=1)
+    ]
+
+
+def _scenes(now: datetime, groups: Mapping[str, Sequence[str]]) -> list[DemoMessage]:
+    chat_id = sorted(groups)[0]
+    reps = [m for m in groups[chat_id] if m in REPS] or list(groups[chat_id])
+    rep, other = reps[0], reps[-1]
+    yesterday = now.astimezone(SHANGHAI).date() - timedelta(days=1)
+    rng = random.Random(7)
+    phone = mobile(rng)
+    fifty_ago = int((now - timedelta(minutes=50)).timestamp())
+    burst = datetime.fromtimestamp(fifty_ago - fifty_ago % 300 + 30, SHANGHAI)
+    scenes = [
+        # 明天 from yesterday is today: this client's next step is due today (我的待办, the reminders).
+        ("scene_due", chat_id, rep, _at(yesterday, 10, 15),
+         "【跟进】\n客户姓名：王总\n公司名称：上海恒信贸易有限公司\n联系方式：已加王总企业微信\n"
+         "需求描述：采购一批办公电脑，预算30万左右\n上次沟通时间：今天上午\n下一步行动计划：明天电话确认预算"),
+        # Three violations within a minute, inside one 5-minute alert bucket (outbox.burst_minutes'
+        # default): the managers get the first alert, then one grouped alert (违规汇总) for the rest.
+        ("scene_burst", chat_id, other, burst, f"王总的手机是{phone}，帮忙回个电话"),
+        ("scene_burst", chat_id, other, burst + timedelta(seconds=30), f"王总开户的身份证号{id_card(rng)}，先登记一下"),
+        ("scene_burst", chat_id, other, burst + timedelta(seconds=60), f"王总的付款卡号 {bank_card(rng)}，财务对一下"),
+        # The rep contests that latest violation (1:1 to the app): a pending appeal on the dashboard.
+        ("scene_appeal", "", other, now - timedelta(minutes=40), "申诉 客户主动发来的号码，我马上撤回了"),
+        ("scene_todo", "", rep, now - timedelta(minutes=30), "我的待办"),
+    ]
+    return [DemoMessage(kind, chat, sender, at, text, msgid="") for kind, chat, sender, at, text in scenes]

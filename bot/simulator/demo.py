@@ -21,7 +21,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -36,7 +36,7 @@ from bot.config import AppConfig, load_config
 from bot.settings import Settings
 from bot.simulator.api import create_simulator_app
 from bot.simulator.archive_sdk import ArchiveStore, SimArchiveSdk, generate_archive_key
-from bot.simulator.corpus import DemoMessage, generate_corpus
+from bot.simulator.corpus import DemoMessage, demo_corpus
 from bot.simulator.directory import GROUP_MEMBERS
 from bot.simulator.faults import FaultConfig
 from bot.simulator.serve import ThreadedServer, free_port
@@ -166,9 +166,10 @@ class DemoEnvironment:
         self.archive = ArchiveStore({1: archive_key.public_key()}, corp_id=creds.corp_id, secret=creds.archive_secret)
         groups = {g.chat_id: GROUP_MEMBERS.get(g.chat_id, ()) for g in config.groups}
         groups = {chat: members for chat, members in groups.items() if members} or GROUP_MEMBERS
-        self.messages = list(messages) if messages is not None else generate_corpus(
-            seed=seed, start=last_monday(clock()), groups=groups
-        )
+        self.clock = clock
+        self.messages = list(messages) if messages is not None else demo_corpus(now=clock(), seed=seed, groups=groups)
+        #: Called once the messages dated up to now are in and judged (the demo issues reports then).
+        self.on_backlog: Callable[[], None] | None = None
         self.delivered: list[tuple[str, int | None]] = []
         self._stop = threading.Event()
         self._server: ThreadedServer | None = None
@@ -250,17 +251,44 @@ class DemoEnvironment:
         return False
 
     def run_traffic(self) -> None:
-        """Feed every demo message to the service, one per `interval` seconds, until done or stopped."""
+        """Feed the messages dated up to now at once (they happened already: the backlog), then the
+        rest one per `interval` seconds, stamped with the time they are sent; until done or stopped."""
         if not self.wait_for_service():
             log.warning("demo traffic not started: the service did not answer /healthz")
             return
+        now = self.clock()
         with self.poster() as poster:
-            for message in self.messages:
+            backlog = [m for m in self.messages if m.sent_at <= now]
+            for message in backlog:
                 if self._stop.is_set():
                     return
                 self.send(poster, message)
-                self._stop.wait(self.interval)
+            if self.on_backlog is not None and self.wait_until_judged():
+                try:
+                    self.on_backlog()
+                except Exception:
+                    log.exception("demo: the start-up jobs failed")
+            for message in self.messages[len(backlog):]:
+                if self._stop.wait(self.interval):
+                    return
+                self.send(poster, replace(message, sent_at=self.clock()))
         log.info("demo traffic done", extra={"messages": len(self.messages)})
+
+    def wait_until_judged(self, timeout: float = 60.0) -> bool:
+        """True once the service's inbox has nothing pending (the archive poller has pulled too)."""
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        quiet = 0
+        while not self._stop.is_set() and datetime.now(UTC) < deadline:
+            try:
+                health = httpx.get(f"{self.service_url}/healthz", timeout=5).json()
+                # Two quiet looks in a row: the poller may not have pulled the last notify yet.
+                quiet = quiet + 1 if health["inbox"]["pending"] == 0 else 0
+            except (httpx.TransportError, ValueError, KeyError):
+                quiet = 0
+            if quiet >= 2:
+                return True
+            self._stop.wait(1.0)
+        return False
 
     def send(self, poster: CallbackPoster, message: DemoMessage) -> None:
         """One message, through the channels real WeCom would use for it."""

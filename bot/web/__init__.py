@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import AppConfig
 from bot.secret_key import require_secret_key
 from bot.settings import Settings
-from bot.web import api, auth, clients, deadletters, deals, exports, overview, rules, violations
+from bot.web import api, auth, clients, deadletters, deals, exports, overview, reports, rules, violations
 from bot.web.deps import WebState
 from handlers.wording import amount_text, name_with_id, reason
 from storage.members import all_members
@@ -30,7 +30,7 @@ from storage.members import all_members
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_FILES = {"style.css": "text/css"}
 #: Every module with dashboard routes, in mounting order (tests walk this list).
-ROUTE_MODULES = (auth, overview, violations, clients, deals, exports, rules, deadletters, api)
+ROUTE_MODULES = (auth, overview, violations, clients, deals, exports, reports, rules, deadletters, api)
 FIELD_LABELS = {"client_name": "客户姓名", "company": "公司名称", "contact": "联系方式", "need": "需求描述",
                 "last_contact_at": "上次沟通时间", "next_action": "下一步行动计划"}
 STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销",
@@ -143,8 +143,13 @@ def create_dashboard_router(
 
 
 def create_alert_link_router(prefix: str = "/dashboard") -> APIRouter:
-    """`/violations/{id}` (the short link in alerts) redirects into the dashboard."""
+    """`/` and `/violations/{id}` (the short link in alerts) redirect into the dashboard."""
     router = APIRouter()
+
+    @router.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # A new user opens the bare address first; 307 keeps it a redirect, not a page of its own.
+        return RedirectResponse(f"{prefix}/", status_code=307)
 
     @router.get("/violations/{violation_id}", include_in_schema=False)
     def short_link(violation_id: int) -> RedirectResponse:

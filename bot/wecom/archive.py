@@ -258,7 +258,8 @@ class ArchivePoller:
                 result.duplicates += not created
             _advance(session, result.seq_after, self.clock())
             session.commit()
-        log.info(
+        # Routine: one line per poll (every second in the demo) would bury everything else at INFO.
+        log.debug(
             "archive pulled",
             extra={
                 "seq": result.seq_after,

@@ -458,3 +458,9 @@ def test_aibot_answers_503_within_its_one_second_budget_while_the_database_is_lo
     assert "longer than 0.8 s" in locked.json()["error"]
     assert [r.dedupe_key for r in inbox_rows(engine)] == ["aib-locked-1"]
     engine.dispose()
+
+
+@pytest.mark.parametrize(("path", "location"), [("/", "/dashboard/"), ("/violations/7", "/dashboard/violations/7")])
+def test_the_bare_address_and_alert_links_lead_into_the_dashboard(client: TestClient, path: str, location: str) -> None:
+    response = client.get(path, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (307, location)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -108,3 +109,25 @@ def test_a_given_config_is_served_as_is_even_in_demo_mode(shipped_config) -> Non
     from bot.run_command import config_to_serve
 
     assert config_to_serve(shipped_config, demo=True) is shipped_config
+
+
+def test_a_taken_port_is_one_line_and_exit_2_before_any_banner_or_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["run", "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"cannot listen on 127.0.0.1:{port} (already in use); another groupbot? "
+        "Choose a free port: groupbot run --port 8080, or make run PORT=8080"
+    ]
+    assert not (tmp_path / "data").exists()  # nothing started: no database, no demo, no password
+
+
+def test_make_run_takes_the_port_from_make() -> None:
+    dry = subprocess.run(["make", "-n", "run", "PORT=8080"], cwd=REPO, capture_output=True, text=True, check=True)
+    assert "groupbot run --port 8080" in dry.stdout

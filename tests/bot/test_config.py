@@ -109,3 +109,29 @@ def test_check_config_cli_accepts_the_default_file() -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected_key", "expected_words"),
+    [
+        # An unclosed quote is noticed at the end of the file, an unclosed bracket and a missing colon
+        # on the next line; the line to fix is where each starts.
+        ("groups:\n  - chat_id: 'a\n    name: A\n    robot: east\nmembers: {}\n", "line 2", "noticed on line 6"),
+        ("groups:\n  - chat_id: a\n    managers: [lisi, zhaolei\n    name: A\n", "line 3", "expected ',' or ']'"),
+        ("groups:\n  - chat_id: a\n    name A\n    robot: east\n", "line 3", "could not find expected ':'"),
+        ("groups:\n  - chat_id: a\n    name: A\n   robot: east\n", "line 4", "expected <block end>"),
+        # YAML would keep the second silently.
+        ("groups:\n  - chat_id: a\n    name: A\n    managers: [lisi]\n    managers: [zhaolei]\n",
+         "groups[0].managers (line 5)", "duplicate key 'managers' (first on line 4)"),
+        ("timezone: Asia/Shanghai\ntimezone: UTC\n", "timezone (line 2)", "first on line 1"),
+        ("groups:\n  - chat_id: a\n    name: A\n  - chat_id: b\n    name: B\n  - chat_id: a\n    name: C\n",
+         "groups[2].chat_id (line 6)", "duplicate chat_id 'a' (groups[0] has it too)"),
+    ],
+)
+def test_syntax_errors_duplicate_keys_and_chat_ids_name_the_real_line(
+    yaml_text: str, expected_key: str, expected_words: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml_text)
+    (problem,) = caught.value.problems
+    assert problem[0] == expected_key and expected_words in problem[1], problem

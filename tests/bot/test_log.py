@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+from datetime import UTC, datetime
 
 import pytest
 
-from bot.log import configure_logging, redact, request_id
+from bot.log import configure_logging, redact, request_id, resolve_format
 
 
 @pytest.mark.parametrize(
@@ -86,3 +88,58 @@ def test_outbound_request_lines_never_show_a_token_or_robot_key(captured: io.Str
     text = captured.getvalue()
     assert "robot-secret-key-1" not in text and "tok-secret" not in text
     assert "key=[redacted]" in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("asked", "stream", "expected"),
+    [
+        ("auto", _Terminal(), "console"),  # a person at a terminal
+        ("auto", io.StringIO(), "json"),  # a pipe, a file, journald
+        (None, io.StringIO(), "json"),
+        ("json", _Terminal(), "json"),  # GROUPBOT_LOG_FORMAT=json on a terminal
+        ("console", io.StringIO(), "console"),
+    ],
+)
+def test_log_format_is_readable_on_a_terminal_and_json_elsewhere(asked, stream, expected) -> None:
+    assert resolve_format(asked, stream) == expected
+
+
+def test_a_bad_log_format_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match="'yaml'"):
+        resolve_format("yaml", io.StringIO())
+
+
+@pytest.fixture
+def terminal() -> _Terminal:
+    stream = _Terminal()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("INFO", stream=stream)
+    yield stream
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+def test_on_a_terminal_a_line_is_readable_in_beijing_time_and_still_redacted(terminal: _Terminal) -> None:
+    record = logging.LogRecord("handlers.dispatch", logging.WARNING, __file__, 1, "rep %s sent", ("13812345678",), None)
+    record.created = datetime(2026, 3, 2, 1, 5, 9, tzinfo=UTC).timestamp()  # 09:05:09 in Shanghai
+    record.msgid = "4561255354251345929"
+    logging.getLogger().handlers[0].handle(record)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue())  # rich's colours
+    assert "03-02 09:05:09" in text and "WARNING" in text
+    assert "rep [mobile] sent" in text and "msgid=4561255354251345929" in text
+    assert "13812345678" not in text and not text.lstrip().startswith("{")
+
+
+def test_uvicorn_colour_codes_never_reach_a_json_line(captured: io.StringIO) -> None:
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"}
+    )
+    (line,) = lines(captured)
+    assert line["msg"] == "Started server process [42]"
+    assert "color_message" not in line and "\x1b" not in captured.getvalue()

@@ -244,3 +244,17 @@ def test_fire_job_logs_a_failure_without_raising_into_apscheduler(config, db_url
     assert [r.getMessage() for r in failures] == [
         "job monthly failed on replica-0; the period stays unclaimed for another try"
     ]
+
+
+def test_the_monthly_link_is_built_from_the_public_url(db_url, config, session, tmp_path):
+    config = config.model_copy(
+        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
+    )
+    engine = make_engine(db_url)
+    clock = Clock(sh(2026, 12, 1, 9, 0))
+    scheduler = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=clock,
+                             public_url="https://bot.example.cn")
+    assert scheduler.fire("monthly") == "done"
+    contents = [item.payload["markdown"]["content"] for item in session.scalars(select(OutboxItem))]
+    assert contents and all("(https://bot.example.cn/dashboard/reports/monthly-2026-11.xlsx)" in c for c in contents)
+    engine.dispose()

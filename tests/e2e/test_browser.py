@@ -1,23 +1,34 @@
 """The dashboard in a real browser: Playwright drives Debian's chromium against the real app.
 
 Logs in, filters violations, marks one handled, opens a client timeline, runs a what-if and
-downloads an export; each page is saved under docs/screenshots/. Skips when chromium or
+downloads an export; and a new user's first look: `groupbot run` in demo mode, the banner, `/`,
+a non-empty overview, the monthly report link from the simulator downloading after login. Each
+page is saved under docs/screenshots/. Skips when chromium or
 playwright is missing, except with CI=true (then the run fails: `make browser` installs it).
 """
 
 from __future__ import annotations
 
 import io
+import os
+import queue
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 
 from bot.app import create_app
 from bot.settings import Settings
-from bot.simulator.serve import serve_in_thread
+from bot.simulator.serve import free_port, serve_in_thread
 from bot.web.auth import hash_password
 from storage.db import make_engine, make_session_factory
 from storage.models import Base, Violation
@@ -139,3 +150,121 @@ def test_manager_works_through_the_dashboard(server, page):
 
     page.goto(f"{base}/dashboard/rules")
     shot(page, "08-rules")
+
+
+class DemoRun:
+    """`groupbot run` in demo mode as a new user starts it: a subprocess on a free port, in an empty folder."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPBOT_") and k != "DATABASE_URL"}
+        env |= {"DATABASE_URL": f"sqlite:///{workdir / 'demo.db'}", "GROUPBOT_CONFIG": str(REPO / "config.yaml")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--port", str(self.port)],
+            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        self.banner: list[str] = []
+
+    def read_banner(self, timeout: float = 60) -> list[str]:
+        """Lines up to the health URL, the banner's last."""
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in self.proc.stdout], daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not any(line.startswith("  health:") for line in self.banner):
+            self.banner.append(lines.get(timeout=max(deadline - time.monotonic(), 0.1)).rstrip("\n"))
+        return self.banner
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _until(check, timeout: float = 60, pause: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(pause)
+
+
+@pytest.mark.slow
+def test_a_new_user_runs_the_demo_and_finds_something_everywhere(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    demo = DemoRun(tmp_path)
+    try:
+        banner = demo.read_banner()
+        text = "\n".join(banner)
+        # Each URL on one line with its label, whatever the width; three things to try.
+        assert f"  dashboard: {demo.base}/dashboard/   login (this demo only): admin / " in text
+        assert f"  health: {demo.base}/healthz" in banner
+        assert [line[:4] for line in banner if line[:4] in ("  1.", "  2.", "  3.")] == ["  1.", "  2.", "  3."]
+        password = re.search(r"admin / (\S+)", text)[1]
+        simulator = re.search(r"simulator \(what WeCom shows the groups\): (\S+)", text)[1]
+
+        root = httpx.get(f"{demo.base}/", follow_redirects=False)
+        assert (root.status_code, root.headers["location"]) == (307, "/dashboard/")
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN",
+                                          accept_downloads=True)
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"{demo.base}/")
+            page.wait_for_url(f"{demo.base}/dashboard/login")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{demo.base}/dashboard/")
+
+            def week_total() -> int:
+                # The numbers are in the HTML; the chart may still render while the backlog is judged.
+                page.reload(wait_until="domcontentloaded", timeout=60_000)
+                cells = page.locator("section.card:has(h2:text-is('本周违规')) td.num").all_inner_texts()
+                return sum(int(n) for n in cells)
+
+            assert _until(week_total) > 0
+            page.wait_for_load_state("load", timeout=60_000)
+            shot(page, "00-demo-overview")
+
+            def report_link() -> str | None:
+                found = httpx.get(f"{simulator}messages", params={"contains": "/dashboard/reports/"}).json()
+                links = [re.search(r"\((http[^)]+\.xlsx)\)", m["content"]) for m in found["messages"]]
+                return next((link[1] for link in links if link), None)
+
+            link = _until(report_link, timeout=180)
+
+            def seen(word: str) -> int:
+                return httpx.get(f"{simulator}messages", params={"contains": word}).json()["count"]
+
+            # What the tour points at: a grouped alert, today's reminders, the rep's appeal.
+            for word in ("违规汇总", "今天到期", "申诉"):
+                assert _until(lambda word=word: seen(word), timeout=120), word
+            assert link and link.startswith(f"{demo.base}/dashboard/reports/monthly-")
+            before_login = httpx.get(link, follow_redirects=False)
+            assert (before_login.status_code, before_login.headers["location"]) == (303, "/dashboard/login")
+
+            page.goto(simulator)
+            assert page.locator(".wc-quote").count() > 0  # markdown rendered, not shown as source
+            anchor = page.locator(f"a[href='{link}']").first
+            anchor.evaluate("a => a.removeAttribute('target')")  # same tab, so the download is this page's
+            with page.expect_download() as download_info:
+                anchor.click()
+            download = download_info.value
+            assert download.suggested_filename == link.rsplit("/", 1)[1]
+            sheet = load_workbook(io.BytesIO(Path(download.path()).read_bytes())).active
+            assert [c.value for c in sheet[1]][:3] == ["姓名", "userid", "跟进报告"]
+            assert sheet.max_row > 1  # this month's reps, from the demo traffic
+            page.goto(simulator)
+            page.screenshot(path=str(SHOTS / "09-simulator.png"))  # the newest messages; the record is long
+            context.close()
+            browser.close()
+    finally:
+        demo.stop()

@@ -151,7 +151,9 @@ def test_chart_shows_every_name_and_amount(session, config):
     board = leaderboard.build(session, config, week="2026-W47", chat_id=EAST)
     fig = leaderboard.chart_figure(board)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["1. 张伟", "2. 王芳", "3. 陈静", "3. liuyang", "5. 周敏"]
+    # With the change against last week, as in the markdown (new names have none).
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1. 张伟 ↑1", "2. 王芳 ↑1", "3. 陈静", "3. liuyang",
+                                                            "5. 周敏 ↓4"]
     # Bars are drawn bottom-up; the widths are the amounts in 万元.
     widths = sorted(((p.get_y(), p.get_width()) for p in ax.patches), reverse=True)
     assert [w for _, w in widths] == [8.0, 8.0, 2.0, 2.0, 0.0]

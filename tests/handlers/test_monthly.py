@@ -55,7 +55,7 @@ def test_send_monthly_writes_the_xlsx_and_links_it(session, config, tmp_path):
     config = config.model_copy(
         update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
     )
-    assert monthly.send_monthly(session, config, now=sh(2026, 11, 2, 9, 0)) == 1
+    assert monthly.send_monthly(session, config, now=sh(2026, 11, 2, 9, 0)) == 2
     sheet = load_workbook(tmp_path / "monthly-2026-10.xlsx").active
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert values[0] == [
@@ -66,11 +66,35 @@ def test_send_monthly_writes_the_xlsx_and_links_it(session, config, tmp_path):
         ["张伟", "zhangwei", 4, 3, 0.75, 2, 150000, 0, 3, 2, 0, 0, 1, 0, 1, 1],
         ["王芳", "wangfang", 1, 1, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     ]
-    item = session.scalars(select(OutboxItem)).one()
-    assert (item.idempotency_key, item.channel, item.target) == ("monthly:2026-10", "app", "lisi|zhaolei")
-    assert item.payload["markdown"]["content"].splitlines() == [
+    east, south = session.scalars(select(OutboxItem).order_by(OutboxItem.idempotency_key)).all()
+    # Each manager reads their own groups' reps; the link is the dashboard's, scoped the same way.
+    assert (east.idempotency_key, east.channel, east.target) == ("monthly:2026-10:wr-sales-east", "app", "lisi")
+    assert east.payload["markdown"]["content"].splitlines() == [
         "### 2026年10月 销售月度考核",
-        "共 2 人，[下载完整表格（XLSX）](http://127.0.0.1:8000/reports/monthly-2026-10.xlsx)",
+        "共 2 人，[下载完整表格（XLSX）](http://127.0.0.1:8000/dashboard/reports/monthly-2026-10.xlsx)",
         "- **张伟** 跟进 4（完整 75%） 成交 2单 ¥150,000 违规 3 按时/逾期 1/1",
         "- **王芳** 跟进 1（完整 100%） 成交 0单 ¥0 违规 0 按时/逾期 0/0",
     ]
+    assert (south.idempotency_key, south.target) == ("monthly:2026-10:wr-sales-south", "zhaolei")
+    assert "张伟" not in south.payload["markdown"]["content"]
+
+
+def test_the_report_link_is_built_from_the_public_url(session, config, tmp_path):
+    config = config.model_copy(
+        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
+    )
+    monthly.send_monthly(session, config, now=sh(2026, 11, 2, 9, 0), public_url="https://bot.example.cn/")
+    contents = [i.payload["markdown"]["content"] for i in session.scalars(select(OutboxItem))]
+    assert contents and all(
+        "(https://bot.example.cn/dashboard/reports/monthly-2026-10.xlsx)" in content for content in contents
+    )
+
+
+def test_a_managers_evaluation_counts_only_their_groups(session, config):
+    seed_october(session)
+    seed.deal(session, sender="zhangwei", chat_id="wr-sales-south", at=sh(2026, 10, 9, 15, 0), amount=7_000)
+    session.commit()
+    everywhere = monthly.evaluate(session, config, month=date(2026, 10, 1))
+    south = monthly.evaluate(session, config, month=date(2026, 10, 1), scope={"wr-sales-south"})
+    assert [(r.userid, r.deals, r.deal_amount) for r in everywhere][0] == ("zhangwei", 3, 157_000)
+    assert [(r.userid, r.deals, r.deal_amount, r.reports) for r in south] == [("zhangwei", 1, 7_000, 0)]

@@ -402,3 +402,20 @@ def test_appchat_past_200_per_minute_per_member_is_dropped_silently(client, stat
         clock.advance(0.1)
     assert [r.status for r in state.query(contains="第201条")] == ["dropped"]
     assert len(state.query(api="appchat/send", recipient="zhaolei")) == 200
+
+
+def test_page_renders_markdown_and_shows_pictures(client, state):
+    client.post("/cgi-bin/message/send", params={"access_token": token(client, state)}, json={
+        "touser": "lisi", "msgtype": "markdown", "agentid": state.apps[0].agent_id,
+        "markdown": {"content": '**张伟** <font color="warning">发言时段外</font>\n> 原文：<b>收到</b>'},
+    })
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAcCBlCwAAAABJRU5ErkJggg=="
+    )
+    image = {"base64": base64.b64encode(png).decode(), "md5": hashlib.md5(png).hexdigest()}
+    client.post("/cgi-bin/webhook/send", params={"key": ROBOT_KEY}, json={"msgtype": "image", "image": image})
+    page = client.get("/_sim/").text
+    assert '<strong>张伟</strong> <span class="wc-warning">发言时段外</span>' in page
+    assert '<div class="wc-quote">原文：&lt;b&gt;收到&lt;/b&gt;</div>' in page
+    assert '<img class="wc-image" src="data:image/png;base64,' in page
+    assert "**张伟**" not in page

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 
-from bot.simulator.corpus import REPS, bank_card, generate_corpus, id_card
+from bot.simulator.corpus import REPS, bank_card, demo_corpus, generate_corpus, id_card
 from bot.simulator.directory import GROUP_MEMBERS
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
+from tests.conftest import sh
 
 
 def luhn_ok(number: str) -> bool:
@@ -144,3 +145,41 @@ def test_the_rule_engine_judges_each_kind_as_the_demo_intends(config, kind):
         assert EXPECTED_RULES[kind](rules, verdict), (m.text, rules)
         judged += 1
     assert judged > 0
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        sh(2026, 11, 23, 8, 0),  # Monday before work: this week is only what happens live
+        sh(2026, 11, 25, 15, 30),  # Wednesday afternoon
+        sh(2026, 11, 29, 22, 40),  # Sunday night
+        sh(2027, 1, 1, 9, 30),  # a Friday that starts a month and a year
+    ],
+)
+def test_the_demo_spans_last_week_and_this_week_relative_to_today(now):
+    corpus = demo_corpus(now=now)
+    today = now.date()
+    monday = today - timedelta(days=today.weekday())
+    past = [m for m in corpus if m.sent_at <= now]
+    days = {m.sent_at.astimezone(now.tzinfo).date() for m in corpus}
+    assert min(days) == monday - timedelta(days=7) and max(days) == today
+    assert any(m.sent_at.date() >= monday for m in past)  # this week has something from the start
+    # The past first (sent at once), then the rest of today (sent live): never out of order within each.
+    assert corpus[: len(past)] == sorted(past, key=lambda m: m.sent_at)
+    assert all(m.sent_at > now for m in corpus[len(past):])
+    assert len({m.msgid for m in corpus}) == len(corpus)
+    scenes = {m.kind: m for m in past if m.kind.startswith("scene_")}
+    assert set(scenes) == {"scene_due", "scene_burst", "scene_appeal", "scene_todo"}
+    due = scenes["scene_due"]
+    assert due.sent_at.date() == today - timedelta(days=1) and "下一步行动计划：明天" in due.text  # due today
+    assert scenes["scene_appeal"].text.startswith("申诉 ") and scenes["scene_appeal"].chat_id == ""
+    # One rep, three violations, one 5-minute alert bucket: a grouped alert for the managers.
+    burst = [m for m in past if m.kind == "scene_burst"]
+    assert len(burst) == 3 and len({m.sender for m in burst}) == 1
+    assert len({int(m.sent_at.timestamp()) // 300 for m in burst}) == 1
+
+
+def test_a_demo_database_from_an_earlier_week_takes_this_weeks_traffic_as_new():
+    this_week = {m.msgid for m in demo_corpus(now=sh(2026, 11, 25, 15, 30))}
+    next_week = {m.msgid for m in demo_corpus(now=sh(2026, 12, 2, 15, 30))}
+    assert not this_week & next_week

@@ -109,3 +109,41 @@ def test_bridge_channel_feeds_group_messages_to_a_service_in_another_process(con
         bridged = session.scalars(select(InboxEvent).where(InboxEvent.source == "bridge")).all()
         opened = [service.state.handler_context.sealer.open(r.payload, aad=r.dedupe_key) for r in bridged]
         assert sorted(p["msgid"] for p in opened) == sorted(m.msgid for m in messages if m.chat_id)
+
+
+def test_the_past_is_sent_at_once_then_the_start_up_jobs_then_the_rest_live(config, engine):
+    import threading
+    from dataclasses import replace
+
+    from handlers.inbox_worker import InboxWorker
+
+    port = free_port()
+    now = datetime(2026, 3, 4, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
+    past = [replace(m, sent_at=now.replace(hour=1)) for m in pick(["direct", "direct"])]
+    past[1] = replace(past[1], msgid=past[1].msgid + "1")
+    later = replace(past[0], msgid=past[0].msgid + "2", sent_at=now.replace(hour=9))
+    demo = DemoEnvironment(config, service_url=f"http://127.0.0.1:{port}", interval=0, messages=[*past, later],
+                           clock=lambda: now)
+    calls: list[int] = []
+    demo.on_backlog = lambda: calls.append(len(demo.delivered))
+    service = create_app(config, Settings(**demo.settings_overrides()), engine, background=False)
+    worker = InboxWorker(service.state.sessions, service.state.handler_context, owner="test-worker")
+    done = threading.Event()
+
+    def judge() -> None:  # the service's inbox worker, in this thread
+        while not done.wait(0.2):
+            worker.run_once()
+
+    judging = threading.Thread(target=judge, daemon=True)
+    judging.start()
+    with serve_in_thread(service, port=port):
+        demo.run_traffic()
+    done.set()
+    judging.join(10)
+    while worker.run_once():  # the live message may have arrived after the thread's last look
+        pass
+    assert calls == [2]  # after both past messages were delivered and judged, before the live one
+    assert demo.delivered == [("app", 200)] * 3
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id)).all()
+    assert len(rows) == 3 and all(r.processed_at is not None for r in rows)

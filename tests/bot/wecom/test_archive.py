@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import secrets
 from datetime import datetime
 from types import SimpleNamespace
@@ -442,3 +443,12 @@ def test_the_poller_seals_what_it_records(sdk, engine, keys):
     [row] = inbox_rows(engine)
     assert "13812345678" not in json.dumps(row.payload)
     assert sealer.open(row.payload, aad="m-sealed")["text"] == "王总手机13812345678"
+
+
+def test_a_routine_pull_logs_at_debug_not_info(sdk, poller, caplog):
+    # The poller runs every second in the demo: at INFO it would bury everything else.
+    sdk.add(text("m0", "今天拜访了华星科技"))
+    with caplog.at_level(logging.DEBUG, logger="bot.wecom.archive"):
+        poller.poll_once()
+    pulls = [r for r in caplog.records if r.getMessage() == "archive pulled"]
+    assert [r.levelno for r in pulls] == [logging.DEBUG]
