@@ -1,4 +1,4 @@
-"""The inbox worker: claim accepted events, dispatch each by kind, one transaction per row.
+"""The inbox worker: claim accepted events, judge the group messages as one batch, the rest by kind.
 
 The callback only records; this worker does the judging, so WeCom's 5-second budget holds however
 slow the rules get. Exactly-once: a claim leases rows to one worker (SKIP LOCKED on PostgreSQL, a
@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.batch import BatchItem, handle_batch
 from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.model import GroupMessage
@@ -55,6 +56,13 @@ class ClaimedEvent:
 
 #: A kind handler processes one claimed row and commits; raising leaves the row for a retry.
 KindHandler = Callable[[Session, HandlerContext, ClaimedEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """Inbox rows a batch transaction completed."""
+
+    done: frozenset[int]
 
 
 class BadPayload(ValueError):
@@ -132,7 +140,7 @@ class InboxWorker:
     session_factory: sessionmaker[Session]
     ctx: HandlerContext
     owner: str = field(default_factory=default_owner)
-    batch_size: int = 50
+    batch_size: int = 200
     lease_seconds: float = 60
     #: Attempts before a row is parked with its error for an admin to look at.
     max_attempts: int = 5
@@ -160,15 +168,46 @@ class InboxWorker:
         return claimed
 
     def run_once(self) -> int:
-        """Claim one batch and process it; the number of rows handled (done or failed)."""
+        """Claim one batch and process it; the number of rows handled (done or failed).
+
+        The group messages of the batch are judged together in one transaction (handlers.batch);
+        if that fails, each is retried alone so that one bad message never holds up the others.
+        """
         claimed = self.claim()
+        rest = self._judge_together([e for e in claimed if e.kind == "message" and e.unreadable is None])
         for event in claimed:
+            if event.id in rest.done:
+                continue
             started = time.perf_counter()
             self.process(event)
-            if self.max_share < 1.0 and self.contended():
-                # Sleep (releasing the GIL) in proportion to the work just done.
-                time.sleep((time.perf_counter() - started) * (1.0 - self.max_share) / self.max_share)
+            self._yield_share(started)
         return len(claimed)
+
+    def _judge_together(self, events: list[ClaimedEvent]) -> _Judged:
+        """Judge the batch's group messages in one transaction; on any failure judge none here."""
+        items: list[BatchItem] = []
+        for event in events:
+            try:
+                items.append(BatchItem(payload_to_message(event.payload), event.id))
+            except BadPayload:
+                continue  # parked by `process`, alone
+        if len(items) < 2:
+            return _Judged(frozenset())
+        started = time.perf_counter()
+        with self.write_gate.background(), self.session_factory() as session:
+            try:
+                handle_batch(session, self.ctx, items)
+            except Exception as exc:
+                # Rolled back whole: the rows are judged one by one next, each with its own retries.
+                log.info("batch of %s failed (%s); judging its messages one by one", len(items), type(exc).__name__)
+                return _Judged(frozenset())
+        self._yield_share(started)
+        return _Judged(frozenset(item.inbox_event_id for item in items if item.inbox_event_id is not None))
+
+    def _yield_share(self, started: float) -> None:
+        if self.max_share < 1.0 and self.contended():
+            # Sleep (releasing the GIL) in proportion to the work just done.
+            time.sleep((time.perf_counter() - started) * (1.0 - self.max_share) / self.max_share)
 
     def process(self, event: ClaimedEvent) -> None:
         handler = self.handlers.get(event.kind)

@@ -1,0 +1,333 @@
+"""A batch of group messages, judged and stored in one transaction: the one message-handling path.
+
+The live inbox worker, `groupbot replay --store` and the archive catch-up (through the inbox) all
+come here; `handlers.message.handle_message` is this with a batch of one. Per batch, whatever its
+size, a fixed handful of statements:
+
+1. lock the batch's senders (PostgreSQL advisory locks, ascending order: see `storage.batch`), so
+   replicas judging at once never both miss each other's posts;
+2. one query for the msgids already stored, one for the stored posts of every (chat, sender) in the
+   batch within the frequency window on either side, one for the senders' recent violations;
+3. judge in `sent_at` order, carrying the post history in memory through the batch: a message that
+   arrives late is counted by the later posts of the same batch;
+4. a late message also re-judges the *stored* later posts it now pushes over the frequency limit
+   (they gain the frequency violation they would have had, and its alert), so frequency is exact
+   whatever order messages of one (chat, sender) arrive in;
+5. multi-row inserts for messages and violations, client updates and deals in (group, client) order
+   (row locks in one order across workers), the alerts, one UPDATE completing the inbox rows, commit.
+
+Exactly-once is unchanged: `messages.msgid` is unique and inserted with ON CONFLICT DO NOTHING; an
+already stored msgid is judged again against the stored history (itself excluded) and only its inbox
+row is completed. A batch that fails is rolled back whole; the inbox worker then retries its rows
+one by one (batches of one), so one bad message never blocks or loses the others.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from handlers import alerts, wording
+from handlers.context import HandlerContext
+from rules.model import Facts, GroupMessage, Verdict
+from rules.model import Violation as RuleViolation
+from rules.policy import decide
+from storage import batch as bulk
+from storage import clients, deals, messages
+from storage.models import Escalation
+from storage.models import Violation as ViolationRow
+
+
+@dataclass(frozen=True, slots=True)
+class HandledMessage:
+    """The verdict, and whether this call stored the message (False: it was already stored)."""
+
+    verdict: Verdict
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One message to judge, and the inbox row to complete with it (None: replay, tests)."""
+
+    msg: GroupMessage
+    inbox_event_id: int | None = None
+
+
+@dataclass(slots=True)
+class _Stored:
+    """A message of this transaction that gets violation rows: a new one, or a re-judged late one."""
+
+    msg: GroupMessage
+    message_id: int
+    violations: tuple[RuleViolation, ...]
+    backfilled: bool
+    verdict: Verdict | None = None
+    rows: list[ViolationRow] = field(default_factory=list)
+    escalation: Escalation | None = None
+
+
+class _History:
+    """(sent_at, msgid) per (chat, sender), sorted, for the batch: stored posts plus judged ones."""
+
+    def __init__(self, stored: dict[tuple[str, str], list[tuple[datetime, str]]]) -> None:
+        self._posts = stored
+
+    def prior(self, msg: GroupMessage, lookback: timedelta) -> list[datetime]:
+        """Posts in (sent_at - lookback, sent_at], the message itself excluded (as if re-judged)."""
+        posts = self._posts.get((msg.chat_id, msg.sender), [])
+        lo = bisect.bisect_right(posts, msg.sent_at - lookback, key=_time)
+        hi = bisect.bisect_right(posts, msg.sent_at, key=_time)
+        return [t for t, msgid in posts[lo:hi] if msgid != msg.msgid]
+
+    def add(self, msg: GroupMessage) -> None:
+        posts = self._posts.setdefault((msg.chat_id, msg.sender), [])
+        bisect.insort_right(posts, (msg.sent_at, msg.msgid), key=_time)
+
+    def later(self, msg: GroupMessage, lookback: timedelta) -> list[tuple[datetime, str]]:
+        """Posts in (sent_at, sent_at + lookback]: those whose count a late `msg` changes."""
+        posts = self._posts.get((msg.chat_id, msg.sender), [])
+        lo = bisect.bisect_right(posts, msg.sent_at, key=_time)
+        hi = bisect.bisect_right(posts, msg.sent_at + lookback, key=_time)
+        return posts[lo:hi]
+
+    def window(self, chat_id: str, sender: str, sent_at: datetime, lookback: timedelta) -> list[datetime]:
+        posts = self._posts.get((chat_id, sender), [])
+        lo = bisect.bisect_right(posts, sent_at - lookback, key=_time)
+        hi = bisect.bisect_right(posts, sent_at, key=_time)
+        return [t for t, _ in posts[lo:hi]]
+
+
+def _time(post: tuple[datetime, str]) -> datetime:
+    return post[0]
+
+
+def handle_batch(session: Session, ctx: HandlerContext, items: Sequence[BatchItem]) -> list[HandledMessage]:
+    """Judge and store `items` in one transaction and commit; results in the order of `items`.
+
+    Raises (after rolling back: nothing of the batch is stored) when any part fails; the caller
+    retries the messages alone to isolate the one at fault.
+    """
+    try:
+        results = _judge_and_store(session, ctx, items)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return results
+
+
+def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[BatchItem]) -> list[HandledMessage]:
+    now = ctx.clock()
+    engine = ctx.engine
+    msgs = [item.msg for item in items]
+    done_ids = [item.inbox_event_id for item in items if item.inbox_event_id is not None]
+    if not msgs:
+        return []
+    group = [m for m in msgs if m.chat_id]
+    bulk.lock_senders(session, {m.sender for m in group})
+    stored = bulk.stored_msgids(session, {m.msgid for m in msgs})
+    reach = engine.max_lookback
+    history = _History(
+        bulk.post_history(
+            session,
+            pairs={(m.chat_id, m.sender) for m in group},
+            since=min(m.sent_at for m in msgs) - reach,
+            until=max(m.sent_at for m in msgs) + reach,
+        )
+        if group
+        else {}
+    )
+
+    # Judge in sent_at order (stable: equal times keep arrival order), history carried in memory.
+    order = sorted(range(len(msgs)), key=lambda i: msgs[i].sent_at)
+    verdicts: list[Verdict | None] = [None] * len(msgs)
+    fresh: list[int] = []  # indexes of messages to store, in sent_at order
+    seen: set[str] = set(stored)
+    for i in order:
+        msg = msgs[i]
+        prior = history.prior(msg, engine.lookback(msg.chat_id)) if msg.chat_id else []
+        verdicts[i] = engine.evaluate(msg, prior)
+        if msg.msgid not in seen:
+            seen.add(msg.msgid)
+            fresh.append(i)
+            if msg.chat_id:
+                history.add(msg)
+
+    alert_age = ctx.config.ingest.alert_max_age
+    rows = []
+    for i in fresh:
+        msg, verdict = msgs[i], verdicts[i]
+        assert verdict is not None
+        rows.append(
+            {
+                "msgid": msg.msgid,
+                "chat_id": msg.chat_id,
+                "sender": msg.sender,
+                "sent_at": msg.sent_at,
+                "msgtype": msg.msgtype,
+                "source": msg.source,
+                "masked_text": verdict.masked_text,
+                "text_hmac": messages.text_hmac(msg.text, ctx.hmac_key),
+                "is_report": verdict.update is not None,
+                # A message judged long after it was sent (a history import) is stored and counted
+                # like any other, but pings nobody: a warning about February posted today helps no one.
+                "backfilled": now - msg.sent_at > alert_age,
+                "created_at": now,
+            }
+        )
+    ids = bulk.insert_messages(session, rows) if rows else {}
+    # A msgid missing from `ids` was stored by a concurrent worker since our read: a duplicate.
+    created = [i for i in fresh if msgs[i].msgid in ids]
+    created_set = set(created)
+
+    judged = [
+        _Stored(msgs[i], ids[msgs[i].msgid], verdicts[i].violations, now - msgs[i].sent_at > alert_age, verdicts[i])  # type: ignore[union-attr]
+        for i in created
+    ]
+    late = _rejudge_later_posts(session, ctx, [msgs[i] for i in created], history, now)
+    _save_violations(session, ctx, sorted([*judged, *late], key=lambda s: s.msg.sent_at), now)
+
+    # Client records: (group, client) order, so two workers lock the same clients in the same order.
+    reports = [i for i in created if verdicts[i].update is not None]  # type: ignore[union-attr]
+    reports.sort(key=lambda i: (msgs[i].chat_id, _client_key(verdicts[i]), msgs[i].sent_at))
+    for i in reports:
+        msg = msgs[i]
+        clients.save_update(
+            session, update=verdicts[i].update, msgid=msg.msgid, chat_id=msg.chat_id,  # type: ignore[union-attr,arg-type]
+            sender=msg.sender, sent_at=msg.sent_at,
+        )
+    for i in created:
+        msg, deal = msgs[i], verdicts[i].deal  # type: ignore[union-attr]
+        if deal is not None:
+            deals.save_deal(
+                session, deal=deal, msgid=msg.msgid, chat_id=msg.chat_id, sender=msg.sender, sent_at=msg.sent_at
+            )
+
+    for entry in sorted([*judged, *late], key=lambda s: s.msg.sent_at):
+        if not entry.backfilled and (entry.rows or entry.escalation is not None):
+            alerts.notify(
+                session, ctx, msg=entry.msg, violations=entry.rows, escalation=entry.escalation,
+                update=entry.verdict.update if entry.verdict else None,
+            )
+
+    bulk.mark_done_many(session, done_ids, now=now)
+    return [HandledMessage(v, i in created_set) for i, v in enumerate(verdicts)]  # type: ignore[arg-type]
+
+
+def _client_key(verdict: Verdict | None) -> str:
+    update = verdict.update if verdict else None
+    return (clients.client_key(update.client_name, update.company) or "") if update else ""
+
+
+def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_Stored], now: datetime) -> None:
+    """Violation rows (one flush), escalations (one more), with per-sender counts kept in memory."""
+    entries = [e for e in entries if e.violations]
+    if not entries:
+        return
+    engine = ctx.engine
+    windows = {e.msg.chat_id: engine.settings_for(e.msg.chat_id).policy.escalation.days for e in entries}
+    widest = timedelta(days=max(windows.values()))
+    counted = bulk.violation_times(
+        session,
+        senders={e.msg.sender for e in entries},
+        since=min(e.msg.sent_at for e in entries) - widest,
+        until=max(e.msg.sent_at for e in entries),
+    )
+    new_rows: list[ViolationRow] = []
+    escalate: list[tuple[_Stored, int, int]] = []
+    for entry in entries:
+        msg = entry.msg
+        settings = engine.settings_for(msg.chat_id)
+        days = windows[msg.chat_id]
+        times = counted[msg.sender]
+        lo = bisect.bisect_right(times, msg.sent_at - timedelta(days=days))
+        hi = bisect.bisect_right(times, msg.sent_at)
+        prior_count = hi - lo
+        decision = decide(settings, entry.violations, prior_count)
+        entry.rows = [
+            ViolationRow(
+                message_id=entry.message_id,
+                msgid=msg.msgid,
+                chat_id=msg.chat_id,
+                sender=msg.sender,
+                rule=violation.rule,
+                detail=violation.detail,
+                kinds=list(violation.kinds),
+                missing=list(violation.missing),
+                action=action,
+                facts=wording.violation_facts(
+                    ctx.config, rule=violation.rule, chat_id=msg.chat_id, occurred_at=msg.sent_at
+                ),
+                backfilled=entry.backfilled,
+                occurred_at=msg.sent_at,
+                status="open",
+                created_at=now,
+            )
+            for violation, action in decision.actions
+        ]
+        new_rows.extend(entry.rows)
+        for _ in entry.rows:
+            bisect.insort_right(times, msg.sent_at)
+        if decision.escalate and entry.rows:
+            escalate.append((entry, prior_count + len(entry.rows), days))
+    session.add_all(new_rows)
+    session.flush()  # the escalations and the alerts' dashboard links need the ids
+    if escalate:
+        for entry, total, days in escalate:
+            last = entry.rows[-1]
+            entry.escalation = Escalation(
+                sender=last.sender, chat_id=last.chat_id, violation_id=last.id, count=total, window_days=days,
+                created_at=now,
+            )
+        session.add_all(e.escalation for e, _, _ in escalate)
+        session.flush()
+
+
+def _rejudge_later_posts(
+    session: Session, ctx: HandlerContext, created: Sequence[GroupMessage], history: _History, now: datetime
+) -> list[_Stored]:
+    """Stored posts that a late message of this batch pushes over the frequency limit.
+
+    Messages of the batch were judged in sent_at order and already count each other; only posts
+    stored by earlier batches can have been judged without a message that arrived after them.
+    """
+    batch_ids = {m.msgid for m in created}
+    candidates: dict[str, tuple[str, str, datetime]] = {}
+    for msg in created:
+        if not msg.chat_id:
+            continue
+        rules = ctx.engine.rules_for(msg.chat_id)
+        if not any(rule is rules.frequency and msg.sender not in exempt for rule, exempt in rules.checks):
+            continue
+        for sent_at, msgid in history.later(msg, rules.frequency.window):
+            if msgid not in batch_ids:
+                candidates[msgid] = (msg.chat_id, msg.sender, sent_at)
+    if not candidates:
+        return []
+    over: dict[str, tuple[GroupMessage, RuleViolation]] = {}
+    for msgid, (chat_id, sender, sent_at) in candidates.items():
+        frequency = ctx.engine.rules_for(chat_id).frequency
+        post = GroupMessage(msgid=msgid, chat_id=chat_id, sender=sender, sent_at=sent_at, text="")
+        posts = history.window(chat_id, sender, sent_at, frequency.window)
+        prior = posts[:-1] if posts else posts  # the post itself is the last one at its own time
+        violation = frequency.check(post, Facts(prior=prior))
+        if violation is not None:
+            over[msgid] = (post, violation)
+    if not over:
+        return []
+    flagged = bulk.frequency_flagged(session, over)
+    todo = {msgid: v for msgid, v in over.items() if msgid not in flagged}
+    if not todo:
+        return []
+    found = bulk.stored_messages(session, todo)
+    alert_age = ctx.config.ingest.alert_max_age
+    return [
+        _Stored(post, found[msgid].id, (violation,), bool(found[msgid].backfilled) or now - post.sent_at > alert_age)
+        for msgid, (post, violation) in todo.items()
+        if msgid in found
+    ]

@@ -1,0 +1,161 @@
+"""Bulk reads and writes for judging a batch of messages in one transaction (handlers/batch.py).
+
+Each function is one statement (or one per chunk of `CHUNK` keys) whatever the batch size, so a
+batch of hundreds of messages costs a handful of round trips instead of a dozen per message. Nothing
+here commits; time comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, null, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
+from sqlalchemy.orm import Session
+
+from storage.db import dialect_insert
+from storage.models import InboxEvent, Message
+from storage.models import Violation as ViolationRow
+
+#: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
+CHUNK = 500
+
+#: The first key of the two-key advisory locks judging takes (ratelimit uses the one-key form).
+SENDER_LOCK_SPACE = 0x6A75  # "ju"
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def sender_lock_key(sender: str) -> int:
+    """A stable 32-bit signed key for `sender` (pg_advisory_xact_lock(int, int) takes int4)."""
+    return zlib.crc32(sender.encode("utf-8")) - 2**31
+
+
+def lock_senders(session: Session, senders: Iterable[str]) -> None:
+    """Serialize judging per sender until the transaction ends (PostgreSQL advisory locks).
+
+    Taken in ascending key order in one statement, so two workers never wait on each other in a
+    cycle. While a worker holds a sender's lock, another worker judging that sender waits, and then
+    reads the first one's committed messages: the frequency history and escalation counts are exact
+    across replicas. SQLite needs nothing: BEGIN IMMEDIATE already makes each transaction the only
+    writer, and it reads everything committed before it.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({sender_lock_key(s) for s in senders})
+    if not keys:
+        return
+    # unnest() yields the array in order, so the locks are taken in ascending key order.
+    stmt = text(
+        "SELECT count(pg_advisory_xact_lock(:space, k)) FROM unnest(CAST(:keys AS integer[])) AS k"
+    ).bindparams(bindparam("keys", type_=ARRAY(BIGINT)))
+    session.execute(stmt, {"space": SENDER_LOCK_SPACE, "keys": keys})
+
+
+def stored_msgids(session: Session, msgids: Collection[str]) -> set[str]:
+    """Which of `msgids` are already stored."""
+    found: set[str] = set()
+    for part in _chunks(sorted(set(msgids))):
+        found.update(session.scalars(select(Message.msgid).where(Message.msgid.in_(part))))
+    return found
+
+
+def post_history(
+    session: Session, *, pairs: Collection[tuple[str, str]], since: datetime, until: datetime
+) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
+    """(sent_at, msgid) of the stored messages of every (chat_id, sender) in `pairs` with sent_at in
+    (since, until], oldest first: one query for the frequency history of a whole batch."""
+    history: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
+    if not pairs:
+        return history
+    chats = sorted({c for c, _ in pairs})
+    for senders in _chunks(sorted({s for _, s in pairs})):
+        query = (
+            select(Message.chat_id, Message.sender, Message.sent_at, Message.msgid)
+            .where(
+                Message.chat_id.in_(chats),
+                Message.sender.in_(senders),
+                Message.sent_at > since,
+                Message.sent_at <= until,
+            )
+            .order_by(Message.sent_at, Message.id)
+        )
+        for chat_id, sender, sent_at, msgid in session.execute(query):
+            if (chat_id, sender) in pairs:
+                history[(chat_id, sender)].append((sent_at, msgid))
+    return history
+
+
+def violation_times(
+    session: Session, *, senders: Collection[str], since: datetime, until: datetime
+) -> dict[str, list[datetime]]:
+    """`occurred_at` of each sender's non-void violations (every group) in (since, until], oldest
+    first: what the escalation counts of a batch are computed from."""
+    times: dict[str, list[datetime]] = defaultdict(list)
+    for part in _chunks(sorted(set(senders))):
+        query = (
+            select(ViolationRow.sender, ViolationRow.occurred_at)
+            .where(
+                ViolationRow.sender.in_(part),
+                ViolationRow.occurred_at > since,
+                ViolationRow.occurred_at <= until,
+                ViolationRow.status != "void",
+            )
+            .order_by(ViolationRow.occurred_at)
+        )
+        for sender, occurred_at in session.execute(query):
+            times[sender].append(occurred_at)
+    return times
+
+
+def frequency_flagged(session: Session, msgids: Collection[str]) -> set[str]:
+    """Which of `msgids` already have a frequency violation."""
+    found: set[str] = set()
+    for part in _chunks(sorted(set(msgids))):
+        query = select(ViolationRow.msgid).where(ViolationRow.msgid.in_(part), ViolationRow.rule == "frequency")
+        found.update(session.scalars(query))
+    return found
+
+
+def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Insert message rows (column → value) in multi-row statements; msgid → id of those inserted.
+
+    ON CONFLICT DO NOTHING: a msgid another worker stored first is simply not returned (the caller
+    treats it as a duplicate) instead of aborting the whole batch.
+    """
+    insert = dialect_insert(session)
+    table = Message.__table__
+    ids: dict[str, int] = {}
+    for part in _chunks(list(rows)):
+        stmt = insert(table).values(list(part)).on_conflict_do_nothing(index_elements=["msgid"])
+        for msgid, id_ in session.execute(stmt.returning(table.c.msgid, table.c.id)):
+            ids[msgid] = id_
+    return ids
+
+
+def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, Message]:
+    """The stored messages with these msgids, by msgid."""
+    found: dict[str, Message] = {}
+    for part in _chunks(sorted(set(msgids))):
+        found.update((m.msgid, m) for m in session.scalars(select(Message).where(Message.msgid.in_(part))))
+    return found
+
+
+def mark_done_many(session: Session, event_ids: Collection[int], *, now: datetime) -> None:
+    """`storage.inbox.mark_done` for many rows in one statement per chunk."""
+    for part in _chunks(sorted(set(event_ids))):
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(part))
+            .values(processed_at=now, payload=null(), lease_owner=None, lease_until=None, error=None)
+            .execution_options(synchronize_session=False)
+        )
