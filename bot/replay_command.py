@@ -98,7 +98,7 @@ def _progress(size: int | None, err: Console) -> Iterator[Callable[[int], None] 
 
 @contextlib.contextmanager
 def _storing(config: AppConfig, summary: ReplaySummary) -> Iterator[Judge]:
-    """A judge that stores through handle_message, on DATABASE_URL migrated to the latest schema."""
+    """A judge that stores through handlers.batch, on DATABASE_URL migrated to the latest schema."""
     from sqlalchemy.engine import make_url
 
     from bot.app import build_handler_context

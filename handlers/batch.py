@@ -8,11 +8,13 @@ size, a fixed handful of statements:
    replicas judging at once never both miss each other's posts;
 2. one query for the msgids already stored, one for the stored posts of every (chat, sender) in the
    batch within the frequency window on either side, one for the senders' recent violations;
-3. judge in `sent_at` order, carrying the post history in memory through the batch: a message that
-   arrives late is counted by the later posts of the same batch;
-4. a late message also re-judges the *stored* later posts it now pushes over the frequency limit
-   (they gain the frequency violation they would have had, and its alert), so frequency is exact
-   whatever order messages of one (chat, sender) arrive in;
+3. judge in arrival order (inbox id order, a file's line order), carrying the post history in memory
+   through the batch: each message counts the posts known when it arrives, as shared/spec/replay.md
+   defines for a file;
+4. a message that arrives after posts its sender sent later re-judges them: any it now pushes over
+   the frequency limit gains the frequency violation (and its alert) it would have had, whether it
+   was stored by an earlier batch or earlier in this one, so the stored frequency violations are
+   exact whatever order the messages of one (chat, sender) arrive in;
 5. multi-row inserts for messages and violations, client updates and deals in (group, client) order
    (row locks in one order across workers), the alerts, one UPDATE completing the inbox rows, commit.
 
@@ -143,20 +145,24 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
         else {}
     )
 
-    # Judge in sent_at order (stable: equal times keep arrival order), history carried in memory.
-    order = sorted(range(len(msgs)), key=lambda i: msgs[i].sent_at)
+    # Judge in arrival order (the inbox's id order, a file's line order) with the history carried in
+    # memory: each message counts the posts known when it arrives, as replay.md defines. A message
+    # arriving after later-sent posts of its sender re-judges those afterwards (`_late_violations`).
     verdicts: list[Verdict | None] = [None] * len(msgs)
-    fresh: list[int] = []  # indexes of messages to store, in sent_at order
+    fresh: list[int] = []  # indexes of messages to store, in arrival order
     seen: set[str] = set(stored)
-    for i in order:
-        msg = msgs[i]
+    overtaken: dict[str, tuple[str, str, datetime]] = {}  # msgid → (chat, sender, sent_at)
+    for i, msg in enumerate(msgs):
         prior = history.prior(msg, engine.lookback(msg.chat_id)) if msg.chat_id else []
         verdicts[i] = engine.evaluate(msg, prior)
-        if msg.msgid not in seen:
-            seen.add(msg.msgid)
-            fresh.append(i)
-            if msg.chat_id:
-                history.add(msg)
+        if msg.msgid in seen:
+            continue
+        seen.add(msg.msgid)
+        fresh.append(i)
+        if msg.chat_id:
+            for sent_at, msgid in history.later(msg, engine.lookback(msg.chat_id)):
+                overtaken[msgid] = (msg.chat_id, msg.sender, sent_at)
+            history.add(msg)
 
     alert_age = ctx.config.ingest.alert_max_age
     rows = []
@@ -185,12 +191,14 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
     created = [i for i in fresh if msgs[i].msgid in ids]
     created_set = set(created)
 
-    judged = [
-        _Stored(msgs[i], ids[msgs[i].msgid], verdicts[i].violations, now - msgs[i].sent_at > alert_age, verdicts[i])  # type: ignore[union-attr]
+    judged = {
+        msgs[i].msgid: _Stored(msgs[i], ids[msgs[i].msgid], verdicts[i].violations,  # type: ignore[union-attr]
+                               now - msgs[i].sent_at > alert_age, verdicts[i])
         for i in created
-    ]
-    late = _rejudge_later_posts(session, ctx, [msgs[i] for i in created], history, now)
-    _save_violations(session, ctx, sorted([*judged, *late], key=lambda s: s.msg.sent_at), now)
+    }
+    late = _late_violations(session, ctx, overtaken, judged, history, now)
+    entries = [*judged.values(), *late]
+    _save_violations(session, ctx, entries, now)
 
     # Client records: (group, client) order, so two workers lock the same clients in the same order.
     reports = [i for i in created if verdicts[i].update is not None]  # type: ignore[union-attr]
@@ -208,7 +216,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
                 session, deal=deal, msgid=msg.msgid, chat_id=msg.chat_id, sender=msg.sender, sent_at=msg.sent_at
             )
 
-    for entry in sorted([*judged, *late], key=lambda s: s.msg.sent_at):
+    for entry in entries:
         if not entry.backfilled and (entry.rows or entry.escalation is not None):
             alerts.notify(
                 session, ctx, msg=entry.msg, violations=entry.rows, escalation=entry.escalation,
@@ -288,43 +296,41 @@ def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_S
         session.flush()
 
 
-def _rejudge_later_posts(
-    session: Session, ctx: HandlerContext, created: Sequence[GroupMessage], history: _History, now: datetime
+def _late_violations(
+    session: Session,
+    ctx: HandlerContext,
+    overtaken: dict[str, tuple[str, str, datetime]],
+    judged: dict[str, _Stored],
+    history: _History,
+    now: datetime,
 ) -> list[_Stored]:
-    """Stored posts that a late message of this batch pushes over the frequency limit.
+    """Frequency violations of posts that a message arriving after them (but sent before them) now
+    puts over the limit; they were judged without it.
 
-    Messages of the batch were judged in sent_at order and already count each other; only posts
-    stored by earlier batches can have been judged without a message that arrived after them.
+    A post of this batch gets the violation added to its rows (its returned verdict stays the one it
+    got on arrival, as replay prints); a post stored by an earlier batch gets a new violation row, and
+    its alert, unless it already has one. Returns the entries for the earlier batches' posts.
     """
-    batch_ids = {m.msgid for m in created}
-    candidates: dict[str, tuple[str, str, datetime]] = {}
-    for msg in created:
-        if not msg.chat_id:
-            continue
-        rules = ctx.engine.rules_for(msg.chat_id)
-        if not any(rule is rules.frequency and msg.sender not in exempt for rule, exempt in rules.checks):
-            continue
-        for sent_at, msgid in history.later(msg, rules.frequency.window):
-            if msgid not in batch_ids:
-                candidates[msgid] = (msg.chat_id, msg.sender, sent_at)
-    if not candidates:
-        return []
     over: dict[str, tuple[GroupMessage, RuleViolation]] = {}
-    for msgid, (chat_id, sender, sent_at) in candidates.items():
-        frequency = ctx.engine.rules_for(chat_id).frequency
+    for msgid, (chat_id, sender, sent_at) in overtaken.items():
+        rules = ctx.engine.rules_for(chat_id)
+        if not any(rule is rules.frequency and sender not in exempt for rule, exempt in rules.checks):
+            continue
         post = GroupMessage(msgid=msgid, chat_id=chat_id, sender=sender, sent_at=sent_at, text="")
-        posts = history.window(chat_id, sender, sent_at, frequency.window)
-        prior = posts[:-1] if posts else posts  # the post itself is the last one at its own time
-        violation = frequency.check(post, Facts(prior=prior))
-        if violation is not None:
+        posts = history.window(chat_id, sender, sent_at, rules.frequency.window)
+        violation = rules.frequency.check(post, Facts(prior=posts[:-1]))  # one of them is the post itself
+        if violation is None:
+            continue
+        entry = judged.get(msgid)
+        if entry is None:
             over[msgid] = (post, violation)
+        elif all(v.rule != "frequency" for v in entry.violations):
+            entry.violations = (*entry.violations, violation)
     if not over:
         return []
     flagged = bulk.frequency_flagged(session, over)
     todo = {msgid: v for msgid, v in over.items() if msgid not in flagged}
-    if not todo:
-        return []
-    found = bulk.stored_messages(session, todo)
+    found = bulk.stored_messages(session, todo) if todo else {}
     alert_age = ctx.config.ingest.alert_max_age
     return [
         _Stored(post, found[msgid].id, (violation,), bool(found[msgid].backfilled) or now - post.sent_at > alert_age)

@@ -2,29 +2,26 @@
 
 The file is streamed line by line, so memory stays bounded however long it is: the only state is
 the frequency history, which keeps at most `limit` recent post times per member. Without a
-database the verdicts come straight from the engine; with `--store` every message goes through
-`handlers.message.handle_message`, exactly as the live inbox worker stores it.
+database the verdicts come straight from the engine; with `--store` the lines go, 500 at a time,
+through `handlers.batch.handle_batch`, exactly as the live inbox worker stores its batches.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from handlers.batch import BatchItem, handle_batch
 from handlers.context import HandlerContext
-from handlers.message import handle_message
 from rules.engine import RuleEngine
 from rules.frequency import FrequencyHistory
 from rules.model import GroupMessage, Verdict
-
-#: Judges one message and returns its verdict (in memory, or stored through handle_message).
-Judge = Callable[[GroupMessage], Verdict]
 
 # Characters str.splitlines() breaks on that json.dumps(ensure_ascii=False) leaves raw: escaped so
 # that one output line stays one line for every reader.
@@ -97,29 +94,52 @@ def _sent_at(value: str) -> datetime:
     return parsed
 
 
+@dataclass(frozen=True, slots=True)
+class Judge:
+    """Judges a run of messages (in file order) and returns their verdicts in the same order.
+
+    `chunk`: how many lines `replay` hands over at once (the storing judge stores each chunk in
+    one transaction through handlers.batch; the in-memory one takes them one at a time).
+    """
+
+    judge: Callable[[Sequence[GroupMessage]], list[Verdict]]
+    chunk: int = 1
+
+    def __call__(self, msgs: Sequence[GroupMessage]) -> list[Verdict]:
+        return self.judge(msgs)
+
+
+#: Lines per transaction for `replay --store` (the inbox worker's batches are the same path).
+STORE_CHUNK = 500
+
+
 def memory_judge(engine: RuleEngine) -> Judge:
     """Verdicts without a database; frequency state is built from the lines already read."""
     history = FrequencyHistory(keep=engine.max_limit, horizon=engine.max_lookback)
 
-    def judge(msg: GroupMessage) -> Verdict:
+    def judge_one(msg: GroupMessage) -> Verdict:
         if not msg.chat_id:
             return engine.evaluate(msg, ())
         verdict = engine.evaluate(msg, history.prior(msg.chat_id, msg.sender, msg.sent_at))
         history.add(msg.chat_id, msg.sender, msg.sent_at)
         return verdict
 
-    return judge
+    return Judge(lambda msgs: [judge_one(m) for m in msgs])
 
 
-def storing_judge(session: Session, ctx: HandlerContext, summary: ReplaySummary) -> Judge:
-    """Verdicts through handle_message (one transaction per message, idempotent on msgid)."""
+def storing_judge(
+    session: Session, ctx: HandlerContext, summary: ReplaySummary, *, chunk: int = STORE_CHUNK
+) -> Judge:
+    """Verdicts through handlers.batch (one transaction per chunk, idempotent on msgid): the same
+    path as the live inbox worker. Within a chunk messages are judged in sent_at order, so a file
+    whose lines are out of time order gets the exact frequency counts rather than file-order ones."""
 
-    def judge(msg: GroupMessage) -> Verdict:
-        handled = handle_message(session, ctx, msg)
-        summary.stored += handled.created
-        return handled.verdict
+    def judge(msgs: Sequence[GroupMessage]) -> list[Verdict]:
+        handled = handle_batch(session, ctx, [BatchItem(m) for m in msgs])
+        summary.stored += sum(h.created for h in handled)
+        return [h.verdict for h in handled]
 
-    return judge
+    return Judge(judge, chunk)
 
 
 def replay(
@@ -133,23 +153,37 @@ def replay(
     """Judge every line in order and `write` one output line per input line (newline included).
 
     `progress(n)` is told the size of each line read (bytes for a binary file), for a progress bar.
+    Lines are handed to `judge` `judge.chunk` at a time; output order is input order.
     """
     summary = summary or ReplaySummary()
+    pending: list[tuple[int, GroupMessage | str]] = []
+
+    def flush() -> None:
+        msgs = [m for _, m in pending if isinstance(m, GroupMessage)]
+        verdicts = iter(judge(msgs) if msgs else [])
+        for number, item in pending:
+            if isinstance(item, str):
+                write(_json_line({"line": number, "error": item}))
+                continue
+            verdict = next(verdicts)
+            summary.violations.update(v.rule for v in verdict.violations)
+            summary.reports += verdict.update is not None
+            summary.deals += verdict.deal is not None
+            write(_json_line(verdict.to_contract()))
+        pending.clear()
+
     for number, raw in enumerate(lines, start=1):
         summary.lines += 1
         if progress is not None:
             progress(len(raw))
         try:
-            msg = parse_line(raw)
+            pending.append((number, parse_line(raw)))
         except LineError as exc:
             summary.errors += 1
-            write(_json_line({"line": number, "error": str(exc)}))
-            continue
-        verdict = judge(msg)
-        summary.violations.update(v.rule for v in verdict.violations)
-        summary.reports += verdict.update is not None
-        summary.deals += verdict.deal is not None
-        write(_json_line(verdict.to_contract()))
+            pending.append((number, str(exc)))
+        if len(pending) >= judge.chunk:
+            flush()
+    flush()
     return summary
 
 
