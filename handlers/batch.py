@@ -33,13 +33,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from handlers import alerts, wording
+from handlers import alerts, directory, wording
 from handlers.context import HandlerContext
 from rules.model import Facts, GroupMessage, Verdict
 from rules.model import Violation as RuleViolation
 from rules.policy import decide
 from storage import batch as bulk
-from storage import clients, deals, messages
+from storage import clients, deals, members, messages
 from storage.models import Escalation
 from storage.models import Violation as ViolationRow
 
@@ -203,11 +203,11 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
     # Client records: (group, client) order, so two workers lock the same clients in the same order.
     reports = [i for i in created if verdicts[i].update is not None]  # type: ignore[union-attr]
     reports.sort(key=lambda i: (msgs[i].chat_id, _client_key(verdicts[i]), msgs[i].sent_at))
-    for i in reports:
-        msg = msgs[i]
-        clients.save_update(
-            session, update=verdicts[i].update, msgid=msg.msgid, chat_id=msg.chat_id,  # type: ignore[union-attr,arg-type]
-            sender=msg.sender, sent_at=msg.sent_at,
+    if reports:
+        bulk.save_updates(
+            session,
+            [(verdicts[i].update, msgs[i].msgid, msgs[i].chat_id, msgs[i].sender, msgs[i].sent_at)  # type: ignore[union-attr,misc]
+             for i in reports],
         )
     for i in created:
         msg, deal = msgs[i], verdicts[i].deal  # type: ignore[union-attr]
@@ -216,12 +216,22 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
                 session, deal=deal, msgid=msg.msgid, chat_id=msg.chat_id, sender=msg.sender, sent_at=msg.sent_at
             )
 
-    for entry in entries:
-        if not entry.backfilled and (entry.rows or entry.escalation is not None):
-            alerts.notify(
-                session, ctx, msg=entry.msg, violations=entry.rows, escalation=entry.escalation,
-                update=entry.verdict.update if entry.verdict else None,
-            )
+    loud = [e for e in entries if not e.backfilled and (e.rows or e.escalation is not None)]
+    if loud:
+        # The batch's caches: members noted and names looked up once for every alerted sender.
+        senders = {e.msg.sender for e in loud}
+        members.note_seen_many(session, userids=senders, now=now)
+        session.info[members.NOTED] = senders
+        session.info[directory.BATCH_PEOPLE] = directory.people(session, ctx.config, senders)
+        try:
+            for entry in loud:
+                alerts.notify(
+                    session, ctx, msg=entry.msg, violations=entry.rows, escalation=entry.escalation,
+                    update=entry.verdict.update if entry.verdict else None,
+                )
+        finally:
+            session.info.pop(members.NOTED, None)
+            session.info.pop(directory.BATCH_PEOPLE, None)
 
     bulk.mark_done_many(session, done_ids, now=now)
     return [HandledMessage(v, i in created_set) for i, v in enumerate(verdicts)]  # type: ignore[arg-type]

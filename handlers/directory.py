@@ -50,7 +50,14 @@ def people(session: Session, config: AppConfig, userids: Iterable[str]) -> dict[
     return out
 
 
+#: `session.info` key of the names a batch looked up at once (handlers.batch sets and clears it).
+BATCH_PEOPLE = "directory.batch_people"
+
+
 def person(session: Session, config: AppConfig, userid: str) -> Person:
+    known = session.info.get(BATCH_PEOPLE)
+    if known is not None and userid in known:
+        return known[userid]
     return people(session, config, [userid])[userid]
 
 

@@ -13,12 +13,14 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, null, select, text, update
+from sqlalchemy import bindparam, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
+from rules.model import ClientUpdate as ParsedUpdate
+from storage import clients
 from storage.db import dialect_insert
-from storage.models import InboxEvent, Message
+from storage.models import Client, InboxEvent, Message
 from storage.models import Violation as ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
@@ -134,12 +136,10 @@ def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict
     """
     insert = dialect_insert(session)
     table = Message.__table__
-    ids: dict[str, int] = {}
-    for part in _chunks(list(rows)):
-        stmt = insert(table).values(list(part)).on_conflict_do_nothing(index_elements=["msgid"])
-        for msgid, id_ in session.execute(stmt.returning(table.c.msgid, table.c.id)):
-            ids[msgid] = id_
-    return ids
+    # One cached statement run with many parameter sets: SQLAlchemy sends it as multi-row INSERTs
+    # ("insertmanyvalues"), RETURNING included, without compiling a new VALUES list per batch.
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["msgid"]).returning(table.c.msgid, table.c.id)
+    return dict(session.connection().execute(stmt, list(rows)).tuples().all()) if rows else {}
 
 
 def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, Message]:
@@ -148,6 +148,48 @@ def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, Mess
     for part in _chunks(sorted(set(msgids))):
         found.update((m.msgid, m) for m in session.scalars(select(Message).where(Message.msgid.in_(part))))
     return found
+
+
+def save_updates(session: Session, reports: Sequence[tuple[ParsedUpdate, str, str, str, datetime]]) -> None:
+    """`storage.clients.save_update` for many reports: (update, msgid, chat_id, sender, sent_at), in the
+    order they are to be folded into their clients.
+
+    The clients are created with one INSERT ... ON CONFLICT DO NOTHING and locked with one SELECT
+    ... FOR UPDATE in (group, key) order (two workers lock shared clients in the same order), then
+    each report is folded in memory and the updates inserted together.
+    """
+    keyed = [(clients.client_key(u.client_name, u.company), u, msgid, chat, sender, at)
+             for u, msgid, chat, sender, at in reports]
+    first: dict[tuple[str, str], tuple[ParsedUpdate, str]] = {}
+    for key, parsed, _, chat, sender, _ in keyed:
+        if key is not None:
+            first.setdefault((chat, key), (parsed, sender))
+    found: dict[tuple[str, str], Client] = {}
+    if first:
+        insert = dialect_insert(session)
+        new = [
+            {"chat_id": chat, "key": key, "name": u.client_name, "company": u.company, "grade": "B", "owner": sender}
+            for (chat, key), (u, sender) in sorted(first.items())
+        ]
+        session.execute(insert(Client).on_conflict_do_nothing(index_elements=["chat_id", "key"]), new)
+        for part in _chunks(sorted(first)):
+            query = (
+                select(Client)
+                .where(tuple_(Client.chat_id, Client.key).in_(list(part)))
+                .order_by(Client.chat_id, Client.key)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            found.update(((c.chat_id, c.key), c) for c in session.scalars(query))
+    rows = []
+    for key, parsed, msgid, chat, sender, sent_at in keyed:
+        client = found.get((chat, key)) if key is not None else None
+        if client is not None:
+            clients.fold_update(client, update=parsed, sender=sender, sent_at=sent_at)
+        rows.append(clients.update_row(parsed, client=client, msgid=msgid, chat_id=chat, sender=sender,
+                                       sent_at=sent_at))
+    session.add_all(rows)
+    session.flush()
 
 
 def mark_done_many(session: Session, event_ids: Collection[int], *, now: datetime) -> None:

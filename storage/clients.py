@@ -63,7 +63,17 @@ def save_update(
     once end with one row and neither transaction fails.
     """
     client = upsert_client(session, update=update, chat_id=chat_id, sender=sender, sent_at=sent_at)
-    row = ClientUpdate(
+    row = update_row(update, client=client, msgid=msgid, chat_id=chat_id, sender=sender, sent_at=sent_at)
+    session.add(row)
+    session.flush()
+    return row, client
+
+
+def update_row(
+    update: ParsedUpdate, *, client: Client | None, msgid: str, chat_id: str, sender: str, sent_at: datetime
+) -> ClientUpdate:
+    """The timeline row of one report (not added to the session)."""
+    return ClientUpdate(
         msgid=msgid,
         client_id=client.id if client else None,
         chat_id=chat_id,
@@ -78,9 +88,6 @@ def save_update(
         next_action_due=update.next_action_due,
         complete=update.complete,
     )
-    session.add(row)
-    session.flush()
-    return row, client
 
 
 def upsert_client(
@@ -99,6 +106,13 @@ def upsert_client(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+    fold_update(client, update=update, sender=sender, sent_at=sent_at)
+    session.flush()
+    return client
+
+
+def fold_update(client: Client, *, update: ParsedUpdate, sender: str, sent_at: datetime) -> None:
+    """Fold one report into its client: a newer report sets the next step, an older one only fills gaps."""
     newer = client.last_update_at is None or sent_at >= client.last_update_at
     if newer:
         client.name = update.client_name or client.name
@@ -113,8 +127,6 @@ def upsert_client(
         # An older report only fills what the client does not know yet.
         client.contact_masked = client.contact_masked or update.contact
         client.need = client.need or update.need
-    session.flush()
-    return client
 
 
 def get_client(session: Session, *, client_id: int) -> Client | None:

@@ -12,13 +12,27 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.db import insert_ignoring_conflict
+from storage.db import dialect_insert, insert_ignoring_conflict
 from storage.models import Member, Message, utcnow
+
+#: `session.info` key of the userids `note_seen_many` already noted in this transaction.
+NOTED = "members.noted"
 
 
 def note_seen(session: Session, *, userid: str) -> bool:
     """Make sure a row exists for `userid` so the refresher looks it up; True when it was new."""
+    if userid in session.info.get(NOTED, ()):
+        return False
     return insert_ignoring_conflict(session, Member, conflict=["userid"], userid=userid, updated_at=utcnow())
+
+
+def note_seen_many(session: Session, *, userids: Iterable[str], now: datetime) -> None:
+    """`note_seen` for many userids in one statement, in userid order; the caller puts them in
+    `session.info[NOTED]` for the rest of its transaction (and takes them out when it ends)."""
+    rows = [{"userid": u, "updated_at": now} for u in sorted(set(userids))]
+    if rows:
+        stmt = dialect_insert(session)(Member).on_conflict_do_nothing(index_elements=["userid"])
+        session.connection().execute(stmt, rows)
 
 
 def discover(session: Session, *, since: datetime) -> int:

@@ -285,16 +285,19 @@ def test_a_replica_that_loses_the_race_for_a_msgid_returns_created_false(engine,
 
     with sessions() as loser, sessions() as winner:
 
-        def other_replica_commits_first(state) -> None:
+        def other_replica_commits_first(_conn, _cursor, statement, *_args) -> None:
             # Judging serializes per sender (an advisory lock), so only a replica holding another
             # sender's lock can store the same msgid between our read and our insert: the insert
             # then skips the row (ON CONFLICT DO NOTHING) instead of failing the batch.
-            if state.is_insert and "messages" in str(state.statement) and not winner.info.get("done"):
+            if statement.startswith("INSERT INTO messages") and not winner.info.get("done"):
                 winner.info["done"] = True
                 handle_message(winner, ctx, message("m-1", body, sender="wangwu"))
 
-        event.listen(loser, "do_orm_execute", other_replica_commits_first)
-        result = handle_message(loser, ctx, message("m-1", body), inbox_event_id=event_id)
+        event.listen(engine, "before_cursor_execute", other_replica_commits_first)
+        try:
+            result = handle_message(loser, ctx, message("m-1", body), inbox_event_id=event_id)
+        finally:
+            event.remove(engine, "before_cursor_execute", other_replica_commits_first)
 
         assert result.created is False and [v.rule for v in result.verdict.violations] == ["template"]
         assert [count(loser, m) for m in (Message, Violation, ClientUpdate)] == [1, 1, 1]
