@@ -29,6 +29,8 @@ class Bar:
     amount_yuan: int
     complete_reports: int
     violations: int
+    #: 达成率 of the rep's target (handlers.targets), drawn as a mark after the bar.
+    target_ratio: float | None = None
 
 
 @cache
@@ -60,6 +62,11 @@ def leaderboard_figure(bars: Sequence[Bar], *, title: str) -> Figure:
     ax.set_xlim(0, top * 1.45)
     for pos, value, bar in zip(positions, values, bars, strict=True):
         note = f"{value:g}万 · 完整跟进{bar.complete_reports} · 违规{bar.violations}"
+        if bar.target_ratio is not None:
+            note += f" · 目标{bar.target_ratio:.0%}"
+            # The mark: a diamond, green once the target is reached.
+            ax.plot([value + top * 0.01], [pos], marker="D", markersize=6, linestyle="none",
+                    color="#2e9b4f" if bar.target_ratio >= 1 else "#e8a317")
         ax.text(value + top * 0.02, pos, note, va="center", fontproperties=font, fontsize=9)
     if not bars:
         ax.text(0.5, 0.5, "本周暂无数据", transform=ax.transAxes, ha="center", fontproperties=font)

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
+from handlers import targets
 from handlers.charts import Bar, leaderboard_figure, render_png
 from handlers.directory import people
 from storage import reports
@@ -43,6 +44,8 @@ class Standing:
     violations: int
     #: Places gained since last week (negative: lost); None when the rep was not ranked then.
     change: int | None
+    #: 达成率 of the rep's month (else quarter) target up to the week's end, e.g. ("11月", 0.45).
+    target: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ def build(session: Session, config: AppConfig, *, week: str, chat_id: str | None
     )
     last_rank = {rep.userid: place for place, rep in last}
     names = {u: p.name for u, p in people(session, config, [rep.userid for _, rep in current]).items()}
+    goals = targets.rep_headlines(
+        session, config, [rep.userid for _, rep in current], day=monday + timedelta(days=6), until=end
+    )
     standings = tuple(
         Standing(
             rank=place,
@@ -142,6 +148,8 @@ def build(session: Session, config: AppConfig, *, week: str, chat_id: str | None
             reports=rep.reports,
             violations=rep.violations,
             change=(last_rank[rep.userid] - place) if rep.userid in last_rank else None,
+            target=(goals[rep.userid].period.title, goals[rep.userid].headline.ratio)
+            if rep.userid in goals else None,
         )
         for place, rep in current
     )
@@ -174,6 +182,7 @@ def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> s
         lines.append(
             f"{s.rank}. **{s.name}** <font color=\"{color}\">成交 ¥{s.deal_amount:,}（{s.deals}单）</font>"
             f" 完整跟进 {s.complete_reports}/{s.reports} 违规 {s.violations} {_change(s.change)}"
+            + (f" {s.target[0]}目标达成 {s.target[1]:.0%}" if s.target else "")
         )
     text = head + "\n".join(lines)
     while len(text.encode()) > limit and lines:
@@ -184,7 +193,11 @@ def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> s
 
 def chart_figure(board: Leaderboard) -> Figure:
     """The top 20 as bars (more would not be legible in a chat bubble)."""
-    bars = [Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations) for s in board.standings[:20]]
+    bars = [
+        Bar(f"{s.rank}. {s.name}", s.deal_amount, s.complete_reports, s.violations,
+            target_ratio=s.target[1] if s.target else None)
+        for s in board.standings[:20]
+    ]
     return leaderboard_figure(bars, title=f"{board.scope} 销售周榜 {board.week}")
 
 

@@ -17,7 +17,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig
+from bot.config import TARGET_METRICS, AppConfig
+from handlers import targets
 from handlers.directory import people
 from handlers.leaderboard import managers
 from handlers.periods import RULE_LABELS, month_range, previous_month, rule_label, truncate_utf8
@@ -38,6 +39,8 @@ class RepMonth:
     violations_by_rule: dict[str, int] = field(default_factory=dict)
     on_time: int = 0
     late: int = 0
+    #: 达成率 per metric of the rep's target for the month (handlers.targets), when one was set.
+    target_ratios: dict[str, float] = field(default_factory=dict)
 
     @property
     def complete_share(self) -> float:
@@ -55,6 +58,12 @@ def evaluate(session: Session, config: AppConfig, *, month: date) -> list[RepMon
     activity = reports.rep_activity(session, start=start, end=end)
     timely = reports.follow_up_timeliness(session, start=start, end=end, tz=tz)
     ids = (set(activity) | set(timely)) - managers(config, None)
+    goals = {
+        p.subject: {m.metric: m.ratio for m in p.metrics}
+        for p in targets.progress(session, config, period=targets.period_containing(month, "month"))
+        if p.scope == "rep"
+    }
+    ids |= set(goals) - managers(config, None)
     names = {u: p.name for u, p in people(session, config, ids).items()}
     rows = []
     for userid in ids:
@@ -63,7 +72,7 @@ def evaluate(session: Session, config: AppConfig, *, month: date) -> list[RepMon
         rows.append(
             RepMonth(
                 userid, names[userid], a.reports, a.complete_reports, a.deals, a.deal_amount,
-                dict(a.violations_by_rule), on_time, late,
+                dict(a.violations_by_rule), on_time, late, goals.get(userid, {}),
             )
         )
     rows.sort(key=lambda r: (-r.deal_amount, -r.complete_reports, r.userid))
@@ -78,15 +87,21 @@ def write_xlsx(rows: list[RepMonth], path: Path, *, month: date) -> Path:
     rules = list(RULE_LABELS) + sorted({r for row in rows for r in row.violations_by_rule} - set(RULE_LABELS))
     header = ["姓名", "userid", "跟进报告", "完整报告", "完整率", "成交单数", "成交金额(元)", "违规合计"]
     header += [f"违规:{rule_label(r)}" for r in rules] + ["按时跟进", "逾期跟进"]
+    # 达成率 columns only for the metrics some rep had a target on (none without targets).
+    goal_metrics = [m for m in TARGET_METRICS if any(m in r.target_ratios for r in rows)]
+    header += [f"达成率:{targets.METRIC_LABELS[m]}" for m in goal_metrics]
     ws.append(header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in rows:
         ws.append(
             [r.name, r.userid, r.reports, r.complete_reports, round(r.complete_share, 4), r.deals, r.deal_amount,
-             r.violations, *(r.violations_by_rule.get(rule, 0) for rule in rules), r.on_time, r.late]
+             r.violations, *(r.violations_by_rule.get(rule, 0) for rule in rules), r.on_time, r.late,
+             *(round(r.target_ratios[m], 4) if m in r.target_ratios else None for m in goal_metrics)]
         )
         ws.cell(row=ws.max_row, column=5).number_format = "0.0%"
+        for column in range(len(header) - len(goal_metrics) + 1, len(header) + 1):
+            ws.cell(row=ws.max_row, column=column).number_format = "0.0%"
     ws.freeze_panes = "A2"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
