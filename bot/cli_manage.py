@@ -87,10 +87,79 @@ def targets_show(
     out.print(table, highlight=False)
 
 
+@jobs_app.command("list")
+def jobs_list(config_path: ConfigOption = None) -> None:
+    """Every job: schedule, next fire time, and the periods claimed lately."""
+    from bot.scheduler import JOBS, next_fire_time, schedule_of
+    from storage.job_runs import recent_runs
+
+    config = _config(config_path)
+    tz = ZoneInfo(config.schedules.timezone)
+    now = datetime.now(tz)
+    engine, sessions = _sessions()
+    try:
+        with sessions() as session:
+            runs = recent_runs(session, limit=200)
+            last = {}
+            for run in runs:  # newest first
+                last.setdefault(run.job, run)
+    finally:
+        engine.dispose()
+    table = Table(title=f"jobs ({tz.key})")
+    for column in ("job", "enabled", "cron", "workdays only", "next run", "last claimed period"):
+        table.add_column(column)
+    for name in JOBS:
+        schedule = schedule_of(config, name)
+        fire = next_fire_time(schedule.cron, tz, now=now) if schedule.enabled else None
+        run = last.get(name)
+        claimed = f"{run.period} {run.status} by {run.claimed_by}" if run else "-"
+        table.add_row(name, "yes" if schedule.enabled else "no", schedule.cron,
+                      "yes" if schedule.workdays_only else "no",
+                      f"{fire:%Y-%m-%d %H:%M}" if fire else "-", escape(claimed))
+    out.print(table, highlight=False)
+
+
+def parse_at(text: str | None, tz: ZoneInfo) -> datetime:
+    """--at: an ISO time; without an offset it is read in the schedules' time zone."""
+    if text is None:
+        return datetime.now(tz)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"--at: expected an ISO time like 2026-11-23T09:30 or 2026-11-23T09:30+08:00, got {text!r}") \
+            from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=tz)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="A job from `groupbot jobs list`.")],
+    at: Annotated[str | None, typer.Option(help="Run as if fired at this ISO time (default now).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-run a period already run (audited).")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Run one job now under the scheduler's exactly-once claim; exit 1 when the period was taken."""
+    import getpass
+
+    from bot.errors import UnknownJobError
+    from bot.scheduler import default_owner, run_on_demand
+
+    config = _config(config_path)
+    when = parse_at(at, ZoneInfo(config.schedules.timezone))
+    engine, sessions = _sessions()
+    try:
+        result = run_on_demand(name, session_factory=sessions, config=config, at=when,
+                               owner=f"cli:{default_owner()}"[:64], actor=f"cli:{getpass.getuser()}", force=force)
+    except UnknownJobError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    if result.outcome == "taken":
+        raise _fail(f"{name} {result.period}: already run (by a replica or earlier); --force re-runs it", 1)
+    kind = "forced re-run" if "#rerun-" in result.period else "run"
+    out.print(f"{name} {result.period}: {kind} done, {result.queued} post(s) queued", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(targets_app, name="targets")
     app.add_typer(jobs_app, name="jobs")
-
-
-def local_now(config) -> datetime:
-    return datetime.now(ZoneInfo(config.schedules.timezone))

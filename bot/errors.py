@@ -6,6 +6,7 @@
     │   ├── SignatureError     msg_signature does not match (→ 403)
     │   └── PayloadError       body unreadable: XML/JSON, padding, key, receive id, size (→ 400/413)
     ├── StorageUnavailable     the database cannot be reached (→ HTTP 503, WeCom retries)
+    ├── UnknownJobError        `groupbot jobs run` / the dashboard named no job of bot.scheduler.JOBS
     └── SendError              an outbound WeCom call failed
         ├── RetryableSendError     try again later (5xx, timeouts, 45009, -1 system busy)
         ├── TokenExpiredError      refresh the access token, then retry (40014, 42001)
@@ -61,6 +62,14 @@ class PayloadError(IngestError):
 
 class StorageUnavailable(GroupbotError):
     """Raised when the database cannot be reached; the request is answered 503 so WeCom retries."""
+
+
+class UnknownJobError(GroupbotError):
+    """Raised when a job is asked for by a name the scheduler does not have; `name` is that name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"no job named {name[:64]!r}; known jobs: {', '.join(known)}")
 
 
 class SendError(GroupbotError):
