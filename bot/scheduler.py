@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig, JobSchedule
 from bot.errors import UnknownJobError
-from handlers import digest, leaderboard, monthly, nudges, reminders
+from handlers import announcements, digest, leaderboard, monthly, nudges, reminders
 from handlers.periods import day_period, month_period
 from rules.workdays import WorkCalendar
 from storage.job_runs import RERUN_MARK, claim_run, finish_run, is_claimed
@@ -229,6 +229,9 @@ class JobScheduler:
         """What the cron trigger calls: run `name` for the period the current time falls in."""
         return self.run(name, self.clock())
 
+    def post_announcements(self) -> int:
+        return announcements.post_due(self.session_factory, self.config, now=self.clock(), owner=self.owner)
+
     def catch_up(self) -> dict[str, Outcome]:
         """Run, once, each job whose latest fire time lies within the grace window before now."""
         now = self.clock()
@@ -254,6 +257,9 @@ class JobScheduler:
                 max_instances=1,
                 misfire_grace_time=self.config.schedules.grace_minutes * 60 or None,
             )
+        # Announcements (handlers.announcements) are checked every minute; each occurrence is claimed.
+        aps.add_job(fire_announcements, CronTrigger(minute="*", timezone=self.tz), args=[self],
+                    id="announcements", name="announcements", coalesce=True, max_instances=1)
         aps.start()
         self._aps = aps
         return aps
@@ -270,6 +276,15 @@ def fire_job(scheduler: JobScheduler, name: str) -> None:
         scheduler.fire(name)
     except Exception:
         log.exception("job %s failed on %s; the period stays unclaimed for another try", name, scheduler.owner)
+
+
+def fire_announcements(scheduler: JobScheduler) -> None:
+    """APScheduler's per-minute callable for announcements; errors are logged, not raised."""
+    try:
+        scheduler.post_announcements()
+    except Exception:
+        log.exception("posting announcements failed on %s; unclaimed occurrences are tried next minute",
+                      scheduler.owner)
 
 
 async def start_scheduler(scheduler: JobScheduler) -> AsyncIOScheduler:
