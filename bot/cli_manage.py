@@ -160,6 +160,112 @@ def jobs_run(
     out.print(f"{name} {result.period}: {kind} done, {result.queued} post(s) queued", highlight=False)
 
 
+announce_app = typer.Typer(help="Scheduled announcements for groups (also on the dashboard).", no_args_is_help=True)
+
+
+@announce_app.command("add")
+def announce_add(
+    group: Annotated[list[str], typer.Option(help="A group's chat_id (repeat for several).")],
+    title: Annotated[str, typer.Option(help="A short name shown on the dashboard.")],
+    body: Annotated[str, typer.Option(help="The message.")],
+    markdown: Annotated[bool, typer.Option("--markdown", help="Send as WeCom markdown, not text.")] = False,
+    at: Annotated[str | None, typer.Option(help="Post once at this ISO time.")] = None,
+    cron: Annotated[str | None, typer.Option(help="Post on this five-field cron (schedules' zone).")] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Schedule an announcement (audited); it posts inside the posting windows, once per occurrence."""
+    import getpass
+
+    from handlers.announcements import AnnouncementError, validate
+    from storage import announcements as store
+    from storage.users import audit
+
+    config = _config(config_path)
+    run_at = parse_at(at, ZoneInfo(config.schedules.timezone)) if at else None
+    try:
+        values = validate(config, title=title, body=body, fmt="markdown" if markdown else "text", chat_ids=group,
+                          run_at=run_at, cron=cron, allowed=None)
+    except AnnouncementError as exc:
+        raise _fail(str(exc)) from None
+    now = datetime.now(UTC)
+    engine, sessions = _sessions()
+    try:
+        with sessions() as session:
+            row = store.add(session, **values, created_by=f"cli:{getpass.getuser()}", created_at=now, updated_at=now)
+            audit(session, actor=row.created_by, action="announcement_created", target=f"announcement:{row.id}",
+                  detail={"title": row.title, "groups": row.chat_ids, "format": row.format,
+                          "run_at": at, "cron": row.cron}, now=now)
+            session.commit()
+            out.print(f"announcement {row.id} scheduled", highlight=False)
+    finally:
+        engine.dispose()
+
+
+@announce_app.command("list")
+def announce_list() -> None:
+    """Every announcement with its schedule and status."""
+    from storage import announcements as store
+
+    engine, sessions = _sessions()
+    try:
+        with sessions() as session:
+            rows = store.visible(session, scope=None)
+    finally:
+        engine.dispose()
+    table = Table(title="announcements")
+    for column in ("id", "title", "groups", "format", "schedule", "status"):
+        table.add_column(column)
+    for r in rows:
+        when = f"cron {r.cron}" if r.cron else f"{r.run_at:%Y-%m-%d %H:%M} UTC" if r.run_at else "-"
+        table.add_row(str(r.id), escape(r.title), escape(", ".join(r.chat_ids)), r.format, escape(when), r.status)
+    out.print(table, highlight=False)
+
+
+def _announcement_action(announcement_id: int, action: str) -> None:
+    import getpass
+
+    from storage import announcements as store
+    from storage.models import Announcement
+    from storage.users import audit
+
+    now = datetime.now(UTC)
+    engine, sessions = _sessions()
+    try:
+        with sessions() as session:
+            row = session.get(Announcement, announcement_id)
+            if row is None:
+                raise _fail(f"no announcement {announcement_id}", 1)
+            if action == "deleted":
+                session.delete(row)
+            else:
+                store.set_status(session, row, status="paused" if action == "paused" else "active", now=now)
+            audit(session, actor=f"cli:{getpass.getuser()}", action=f"announcement_{action}",
+                  target=f"announcement:{announcement_id}", detail={}, now=now)
+            session.commit()
+    finally:
+        engine.dispose()
+    out.print(f"announcement {announcement_id} {action}", highlight=False)
+
+
+@announce_app.command("pause")
+def announce_pause(announcement_id: int) -> None:
+    """Stop posting an announcement until resumed."""
+    _announcement_action(announcement_id, "paused")
+
+
+@announce_app.command("resume")
+def announce_resume(announcement_id: int) -> None:
+    """Post a paused announcement again (from its next occurrence)."""
+    _announcement_action(announcement_id, "resumed")
+
+
+@announce_app.command("delete")
+def announce_delete(announcement_id: int) -> None:
+    """Delete an announcement (the audit log keeps what it was)."""
+    _announcement_action(announcement_id, "deleted")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(targets_app, name="targets")
     app.add_typer(jobs_app, name="jobs")
+    app.add_typer(announce_app, name="announce")

@@ -65,7 +65,9 @@ def validate(
         raise AnnouncementError("groups: choose at least one group")
     for chat_id in chats:
         group = config.group(chat_id)
-        if group is None or (allowed is not None and chat_id not in set(allowed)):
+        if group is None:
+            raise AnnouncementError(f"groups: {chat_id[:64]!r} is not a configured group")
+        if allowed is not None and chat_id not in set(allowed):
             raise AnnouncementError(f"groups: {chat_id[:64]!r} is not a group you manage")
         if not group.robot:
             raise AnnouncementError(f"groups: {group.name} has no robot to post with")
@@ -96,6 +98,13 @@ def occurrence(row: Announcement, *, now: datetime, tz: ZoneInfo) -> datetime | 
         latest = fire
         fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
     return latest
+
+
+def next_occurrence(row: Announcement, *, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """When the announcement fires next (the dashboard's "下次发送"), None when never again."""
+    if row.run_at is not None:
+        return row.run_at if row.run_at > now else None
+    return CronTrigger.from_crontab(row.cron or "", timezone=tz).get_next_fire_time(None, now)
 
 
 def in_window(settings: PostingWindowSettings, calendar: WorkCalendar, now: datetime) -> bool:

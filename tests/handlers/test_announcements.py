@@ -104,3 +104,31 @@ def test_bad_announcements_are_refused_naming_the_field(config, kw, words):
             "run_at": sh(2026, 11, 24, 10, 0), "cron": None, "allowed": {EAST}} | kw
     with pytest.raises(AnnouncementError, match=words):
         validate(config, **args)
+
+
+def test_announce_cli(db_url, engine, monkeypatch, session):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from storage.models import Announcement, AuditLog
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    runner = CliRunner()
+    added = runner.invoke(app, ["announce", "add", "--group", EAST, "--title", "周会", "--body", "**周五开会**",
+                                "--markdown", "--cron", "0 10 * * mon"])
+    assert added.exit_code == 0, added.output
+    assert "周会" in runner.invoke(app, ["announce", "list"]).output
+    [aid] = session.scalars(select(Announcement.id)).all()
+    session.rollback()
+    assert runner.invoke(app, ["announce", "pause", str(aid)]).exit_code == 0
+    session.expire_all()
+    assert session.get(Announcement, aid).status == "paused"
+    session.rollback()
+    assert runner.invoke(app, ["announce", "delete", str(aid)]).exit_code == 0
+    assert runner.invoke(app, ["announce", "delete", str(aid)]).exit_code == 1
+    bad = runner.invoke(app, ["announce", "add", "--group", "wr-nope", "--title", "x", "--body", "y", "--at",
+                              "2026-12-01T10:00"])
+    assert bad.exit_code == 2 and "'wr-nope' is not a configured group" in bad.output
+    session.expire_all()
+    actions = list(session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
+    assert actions == ["announcement_created", "announcement_paused", "announcement_deleted"]
