@@ -32,6 +32,7 @@ from bot.web import (
     violations,
 )
 from bot.web.deps import WebState
+from rules.registry import RULES
 
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_FILES = {"style.css": "text/css"}
@@ -70,7 +71,10 @@ def _templates(config: AppConfig, prefix: str) -> Jinja2Templates:
     templates.env.filters["status"] = lambda s: STATUS_LABELS.get(s, s)
     templates.env.filters["kinds"] = lambda ks: "、".join(KIND_LABELS.get(k, k) for k in ks or ())
     templates.env.filters["fields"] = lambda fs: "、".join(FIELD_LABELS.get(f, f) for f in fs or ())
-    templates.env.globals.update(prefix=prefix, rule_labels=RULE_LABELS)
+    # Every rule of the registry, in its order, so a new rule shows on the rules, what-if and
+    # violations pages without touching them; its name from config templates.rule_names if we have none.
+    rule_labels = {name: RULE_LABELS.get(name) or config.templates.rule_names.get(name, name) for name in RULES}
+    templates.env.globals.update(prefix=prefix, rule_labels=rule_labels)
     return templates
 
 

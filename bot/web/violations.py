@@ -12,6 +12,7 @@ from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep
 from bot.web.forms import choice, optional_date
 from bot.web.timeutil import range_bounds
 from handlers.appeals import decide_appeal
+from rules import registry
 from storage import appeals as appeal_store
 from storage import violations as violation_store
 from storage.dashboard import ViolationFilter, get_violation, list_violations, message_context, senders_in_scope
@@ -19,7 +20,7 @@ from storage.models import Appeal
 from storage.users import audit
 
 router = APIRouter()
-RULES = ("posting_window", "frequency", "template", "sensitive")
+RULES = tuple(registry.RULES)
 STATUSES = ("open", "handled", "void")
 PAGE = 100
 
