@@ -49,7 +49,8 @@ def validate(
     cron: str | None, allowed: Iterable[str] | None,
 ) -> dict[str, Any]:
     """Check a new announcement; return its column values or raise AnnouncementError naming the field."""
-    title, body = title.strip(), body.strip()
+    # Browsers submit a textarea's line breaks as CRLF; WeCom wants LF.
+    title, body = title.strip(), body.replace("\r\n", "\n").strip()
     if not 1 <= len(title) <= 100 or not title.isprintable():
         raise AnnouncementError("title: 1-100 printable characters")
     if fmt not in MAX_BYTES:
