@@ -75,6 +75,27 @@ def leaderboard_figure(bars: Sequence[Bar], *, title: str) -> Figure:
     return fig
 
 
+def trend_figure(labels: Sequence[str], series: dict[str, Sequence[int]], *, title: str) -> Figure:
+    """One line per rule over the weeks in `labels` (violations per week)."""
+    font = cjk_font()
+    fig = Figure(figsize=(8, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = list(range(len(labels)))
+    for name, counts in series.items():
+        ax.plot(x, list(counts), marker="o", markersize=3, label=name)
+    ax.set_xticks(x, list(labels), fontsize=8)
+    ax.set_ylabel("违规（条/周）", fontproperties=font)
+    ax.set_title(title, fontproperties=font, fontsize=12)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    if series:
+        ax.legend(prop=font, fontsize=8, loc="upper left", frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
 def render_png(fig: Figure) -> bytes:
     """PNG bytes, at a lower resolution if the first attempt exceeds the robot's 2 MB limit."""
     for dpi in (100, 72, 50):

@@ -28,6 +28,7 @@ from bot.web import (
     jobs,
     overview,
     rules,
+    scorecards,
     targets,
     violations,
 )
@@ -37,7 +38,8 @@ from rules.registry import RULES
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_FILES = {"style.css": "text/css"}
 #: Every module with dashboard routes, in mounting order (tests walk this list).
-ROUTE_MODULES = (auth, overview, violations, clients, exports, rules, deadletters, api, targets, jobs, announcements)
+ROUTE_MODULES = (auth, overview, violations, clients, exports, rules, deadletters, api, targets, jobs, announcements,
+                 scorecards)
 RULE_LABELS = {"posting_window": "发言时段", "frequency": "发言频率", "template": "跟进模板", "sensitive": "敏感信息"}
 KIND_LABELS = {"mobile": "手机号", "id_card": "身份证号", "bank_card": "银行卡号", "email": "邮箱",
                "im_account": "微信/QQ号", "financial": "客户财务状况"}

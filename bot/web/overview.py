@@ -11,6 +11,7 @@ from bot.web.deps import SessionDep, StateDep, ViewerDep
 from bot.web.timeutil import today_bounds, week_bounds
 from handlers import leaderboard, targets
 from storage.dashboard import counts_by_rule, outbox_health
+from storage.scorecards import pending_appeals
 
 router = APIRouter()
 RULE_ORDER = ("posting_window", "frequency", "template", "sensitive")
@@ -36,6 +37,7 @@ def overview(request: Request, state: StateDep, session: SessionDep, viewer: Vie
     now = state.clock()
     month = targets.period_containing(now.astimezone(ZoneInfo(state.config.schedules.timezone)).date(), "month")
     data["targets"] = targets.progress(session, state.config, period=month, until=now, scope=viewer.scope)
+    data["pending_appeals"] = pending_appeals(session, scope=viewer.scope)
     week_max = max(data["week"].values(), default=0) or 1
     return state.templates.TemplateResponse(request, "overview.html", {
         "viewer": viewer, "week_max": week_max, "leaderboard": state.url("/leaderboard.png"), **data,
