@@ -1,6 +1,6 @@
 """Managers steer the team in a real browser: an admin sets a target and runs a job by hand, a
-manager sees 达成率 on the overview and schedules an announcement after a preview. Screenshots go
-to docs/screenshots/ (09-13). Same fixtures and skip rules as tests/e2e/test_browser.py."""
+manager sees 达成率 on the overview, schedules an announcement after a preview and opens a rep's
+scorecard. Screenshots go to docs/screenshots/ (09-14). Same fixtures and skip rules as tests/e2e/test_browser.py."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ def test_targets_jobs_and_announcements(server, page):  # noqa: F811
     page.wait_for_url(f"{base}/dashboard/announcements")
     assert "周会通知" in page.inner_text("#announcements")
     shot(page, "13-announcements")
+
+    page.goto(f"{base}/dashboard/")
+    page.click("#target-progress a[href$='/reps/zhangwei']")
+    page.wait_for_selector("#goals")
+    assert "个人看板" in page.content() and "50%" in page.inner_text("#goals")
+    page.wait_for_function("document.querySelector('img.chart').naturalWidth > 0")
+    shot(page, "14-scorecard")
 
     with make_session_factory(engine)() as s:
         assert s.scalars(select(Target.subject)).all() == ["zhangwei"]
