@@ -88,6 +88,12 @@ def test_an_occurrence_missed_for_a_day_is_dropped(workers, session, config):
     assert tick(workers, config, sh(2026, 11, 23, 10, 0)) == [0, 0]
 
 
+def test_a_textareas_crlf_line_breaks_are_kept_as_lf(config):
+    values = validate(config, title="周会", body="第一行\r\n第二行", fmt="text", chat_ids=(EAST,),
+                      run_at=sh(2026, 11, 24, 10, 0), cron=None, allowed=None)
+    assert values["body"] == "第一行\n第二行"
+
+
 @pytest.mark.parametrize(("kw", "words"), [
     ({"title": ""}, "title:"),
     ({"fmt": "html"}, "format: must be text or markdown"),
@@ -99,12 +105,6 @@ def test_an_occurrence_missed_for_a_day_is_dropped(workers, session, config):
     ({"run_at": None}, "schedule: give either a time"),
     ({"run_at": None, "cron": "every monday"}, "cron:"),
 ])
-def test_a_textareas_crlf_line_breaks_are_kept_as_lf(config):
-    values = validate(config, title="周会", body="第一行\r\n第二行", fmt="text", chat_ids=(EAST,),
-                      run_at=sh(2026, 11, 24, 10, 0), cron=None, allowed=None)
-    assert values["body"] == "第一行\n第二行"
-
-
 def test_bad_announcements_are_refused_naming_the_field(config, kw, words):
     args = {"title": "周会通知", "body": "周五开会", "fmt": "text", "chat_ids": (EAST,),
             "run_at": sh(2026, 11, 24, 10, 0), "cron": None, "allowed": {EAST}} | kw
