@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from bot.cli_dashboard import register as register_dashboard_commands
+from bot.cli_manage import register as register_manage_commands
 from bot.config import load_config
 from bot.errors import ConfigError, PortInUse, StorageUnavailable
 from bot.senders.command import register as register_outbox_commands
@@ -20,6 +21,7 @@ app = typer.Typer(help="groupbot: WeCom group-management bot for sales teams.", 
 register_dashboard_commands(app)
 register_simulator_command(app)
 register_outbox_commands(app)
+register_manage_commands(app)
 db_app = typer.Typer(help="Database maintenance.")
 app.add_typer(db_app, name="db")
 

@@ -14,7 +14,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
@@ -343,6 +351,47 @@ class OutboxConfig(_Model):
     quiet_hours: Literal["hold", "private", "off"] = "hold"
 
 
+#: Target metrics, in the order reports list them; the first one set is a rep's headline 达成率.
+TARGET_METRICS = ("deal_amount", "deal_count", "new_clients", "complete_reports")
+
+
+class TargetConfig(_Model):
+    """A standing target for one rep (userid) or one group (chat_id), per month or per quarter.
+
+    It applies to every month (or quarter) until the dashboard overrides it for one period.
+    """
+
+    rep: str | None = Field(None, min_length=1, max_length=128)
+    group: str | None = Field(None, min_length=1, max_length=128)
+    period: Literal["month", "quarter"] = "month"
+    #: Yuan of reported deals.
+    deal_amount: int | None = Field(None, ge=1)
+    deal_count: int | None = Field(None, ge=1)
+    #: Clients whose first follow-up report falls in the period.
+    new_clients: int | None = Field(None, ge=1)
+    #: Follow-up reports with all six fields.
+    complete_reports: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_subject_some_metric(self) -> TargetConfig:
+        if (self.rep is None) == (self.group is None):
+            raise ValueError("give exactly one of rep (a userid) or group (a chat_id)")
+        if all(getattr(self, m) is None for m in TARGET_METRICS):
+            raise ValueError(f"set at least one of {', '.join(TARGET_METRICS)}")
+        return self
+
+    @property
+    def scope(self) -> Literal["rep", "group"]:
+        return "rep" if self.rep is not None else "group"
+
+    @property
+    def subject(self) -> str:
+        return self.rep if self.rep is not None else self.group  # type: ignore[return-value]
+
+    def metrics(self) -> dict[str, int]:
+        return {m: v for m in TARGET_METRICS if (v := getattr(self, m)) is not None}
+
+
 class AppConfig(_Model):
     """The whole of config.yaml."""
 
@@ -355,6 +404,7 @@ class AppConfig(_Model):
     templates: TemplatesConfig = TemplatesConfig()
     outbox: OutboxConfig = OutboxConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    targets: tuple[TargetConfig, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -378,6 +428,22 @@ class AppConfig(_Model):
                 )
             seen[group.chat_id] = index
         return self
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_known_and_unique(
+        cls, value: tuple[TargetConfig, ...], info: ValidationInfo
+    ) -> tuple[TargetConfig, ...]:
+        chat_ids = {g.chat_id for g in info.data.get("groups", ())}
+        seen: set[tuple[str, str, str]] = set()
+        for index, target in enumerate(value):
+            if target.group is not None and target.group not in chat_ids:
+                raise ValueError(f"[{index}].group: {target.group!r} is not a configured chat_id")
+            key = (target.scope, target.subject, target.period)
+            if key in seen:
+                raise ValueError(f"[{index}]: a second {target.period} target for {target.scope} {target.subject!r}")
+            seen.add(key)
+        return value
 
     def group(self, chat_id: str) -> GroupConfig | None:
         for group in self.groups:

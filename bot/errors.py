@@ -8,6 +8,7 @@
     ├── StorageUnavailable     the database cannot be reached (→ HTTP 503, WeCom retries)
     ├── ArchiveSdkError        the chat-archive SDK (native, or the simulator's) failed: operation + native code
     ├── PortInUse              `groupbot run` cannot listen on its host and port (exit 2)
+    ├── UnknownJobError        `groupbot jobs run` / the dashboard named no job of bot.scheduler.JOBS
     └── SendError              an outbound WeCom call failed
         ├── RetryableSendError     try again later (5xx, timeouts, 45009, -1 system busy)
         ├── TokenExpiredError      refresh the access token, then retry (40014, 42001)
@@ -88,6 +89,14 @@ class PortInUse(GroupbotError):
 
     def __repr__(self) -> str:
         return f"PortInUse(host={self.host!r}, port={self.port}, reason={self.reason!r})"
+
+
+class UnknownJobError(GroupbotError):
+    """Raised when a job is asked for by a name the scheduler does not have; `name` is that name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"no job named {name[:64]!r}; known jobs: {', '.join(known)}")
 
 
 class SendError(GroupbotError):

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,14 +29,18 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig, JobSchedule
-from handlers import digest, leaderboard, monthly, nudges, reminders
+from bot.errors import UnknownJobError
+from handlers import announcements, digest, leaderboard, monthly, nudges, reminders
 from handlers.periods import day_period, month_period
 from rules.workdays import WorkCalendar
-from storage.job_runs import claim_run, finish_run
+from storage.job_runs import RERUN_MARK, claim_run, finish_run, is_claimed
+from storage.outbox import KEY_SUFFIX
+from storage.users import audit
 
 log = logging.getLogger(__name__)
 
 JobOutcome = Literal["done", "taken", "skipped", "disabled"]
+REQUEST_ID = re.compile(r"[0-9a-f]{8,32}")
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,69 @@ def run_job(
     return "done"
 
 
+@dataclass(frozen=True)
+class ManualRun:
+    """What `run_on_demand` did: the claim key it used, and how many posts it queued."""
+
+    job: str
+    #: The claimed period: the job's own ('2026-W47') or a forced re-run's ('2026-W47#rerun-1').
+    period: str
+    outcome: Literal["done", "taken"]
+    queued: int
+    forced: bool
+
+
+def run_on_demand(
+    name: str,
+    *,
+    session_factory: sessionmaker[Session],
+    config: AppConfig,
+    at: datetime,
+    owner: str,
+    actor: str,
+    force: bool = False,
+    request_id: str | None = None,
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ManualRun:
+    """Run `name` now as if fired at `at` (CLI `groupbot jobs run`, the dashboard's button).
+
+    It takes the same `(job, period)` claim as the scheduler, so a period run by hand is not run
+    again at its cron time, and a period already run is refused ("taken"). An explicit request
+    ignores `enabled` and `workdays_only`. `force` re-runs a claimed period under a claim of its own,
+    `period#rerun-<request_id>`, and gives its posts idempotency keys ending in the same suffix, so
+    each forced request posts exactly once too: the same request submitted twice, or handled by two
+    replicas, re-runs once. `request_id` (8-32 hex digits) names the request: the dashboard renders
+    one into each form; without one, every call is a new request. Audited with `actor`.
+    """
+    if name not in JOBS:
+        raise UnknownJobError(name, list(JOBS))
+    if request_id is not None and not REQUEST_ID.fullmatch(request_id):
+        raise ValueError("request_id must be 8 to 32 hex digits")
+    job = JOBS[name]
+    base = job.period(at, ZoneInfo(config.schedules.timezone))
+    with session_factory() as session:
+        period = base
+        if force and is_claimed(session, job=name, period=base):
+            suffix = f"{RERUN_MARK}{request_id or uuid.uuid4().hex[:12]}"
+            period = base + suffix
+            session.info[KEY_SUFFIX] = suffix
+        if not claim_run(session, job=name, period=period, owner=owner, now=wall_clock()):
+            session.rollback()
+            return ManualRun(name, period, "taken", 0, force)
+        queued = job.run(session, config, now=at)
+        finish_run(session, job=name, period=period, now=wall_clock(), detail=f"{queued} queued (on demand)")
+        audit(session, actor=actor, action="job_rerun_forced" if period != base else "job_run",
+              target=f"job:{name}:{period}"[:200], now=wall_clock(),
+              detail={"at": at.isoformat(), "queued": queued, "owner": owner, "force": force})
+        session.commit()
+    log.info("job %s period %s run on demand by %s: %d post(s) queued", name, period, owner, queued)
+    return ManualRun(name, period, "done", queued, force)
+
+
+def next_fire_time(cron: str, tz: ZoneInfo, *, now: datetime) -> datetime | None:
+    return CronTrigger.from_crontab(cron, timezone=tz).get_next_fire_time(None, now)
+
+
 def last_fire_time(cron: str, tz: ZoneInfo, *, now: datetime, grace: timedelta) -> datetime | None:
     """The latest fire time of `cron` in `[now - grace, now]`, or None."""
     trigger = CronTrigger.from_crontab(cron, timezone=tz)
@@ -167,6 +236,9 @@ class JobScheduler:
         """What the cron trigger calls: run `name` for the period the current time falls in."""
         return self.run(name, self.clock())
 
+    def post_announcements(self) -> int:
+        return announcements.post_due(self.session_factory, self.config, now=self.clock(), owner=self.owner)
+
     def catch_up(self) -> dict[str, JobOutcome]:
         """Run, once, each job whose latest fire time lies within the grace window before now."""
         now = self.clock()
@@ -192,6 +264,9 @@ class JobScheduler:
                 max_instances=1,
                 misfire_grace_time=self.config.schedules.grace_minutes * 60 or None,
             )
+        # Announcements (handlers.announcements) are checked every minute; each occurrence is claimed.
+        aps.add_job(fire_announcements, CronTrigger(minute="*", timezone=self.tz), args=[self],
+                    id="announcements", name="announcements", coalesce=True, max_instances=1)
         aps.start()
         self._aps = aps
         return aps
@@ -208,6 +283,15 @@ def fire_job(scheduler: JobScheduler, name: str) -> None:
         scheduler.fire(name)
     except Exception:
         log.exception("job %s failed on %s; the period stays unclaimed for another try", name, scheduler.owner)
+
+
+def fire_announcements(scheduler: JobScheduler) -> None:
+    """APScheduler's per-minute callable for announcements; errors are logged, not raised."""
+    try:
+        scheduler.post_announcements()
+    except Exception:
+        log.exception("posting announcements failed on %s; unclaimed occurrences are tried next minute",
+                      scheduler.owner)
 
 
 async def start_scheduler(scheduler: JobScheduler) -> AsyncIOScheduler:

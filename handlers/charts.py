@@ -31,6 +31,8 @@ class Bar:
     violations: int
     #: Shown instead of the amount when no deal's amount could be read (金额待确认, never 0万).
     amount_note: str | None = None
+    #: 达成率 of the rep's target (handlers.targets), drawn as a mark after the bar.
+    target_ratio: float | None = None
 
 
 @cache
@@ -62,9 +64,35 @@ def leaderboard_figure(bars: Sequence[Bar], *, title: str) -> Figure:
     ax.set_xlim(0, top * 1.45)
     for pos, value, bar in zip(positions, values, bars, strict=True):
         note = f"{bar.amount_note or f'{value:g}万'} · 完整跟进{bar.complete_reports} · 违规{bar.violations}"
+        if bar.target_ratio is not None:
+            note += f" · 目标{bar.target_ratio:.0%}"
+            # The mark: a diamond, green once the target is reached.
+            ax.plot([value + top * 0.01], [pos], marker="D", markersize=6, linestyle="none",
+                    color="#2e9b4f" if bar.target_ratio >= 1 else "#e8a317")
         ax.text(value + top * 0.02, pos, note, va="center", fontproperties=font, fontsize=9)
     if not bars:
         ax.text(0.5, 0.5, "本周暂无数据", transform=ax.transAxes, ha="center", fontproperties=font)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def trend_figure(labels: Sequence[str], series: dict[str, Sequence[int]], *, title: str) -> Figure:
+    """One line per rule over the weeks in `labels` (violations per week)."""
+    font = cjk_font()
+    fig = Figure(figsize=(8, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = list(range(len(labels)))
+    for name, counts in series.items():
+        ax.plot(x, list(counts), marker="o", markersize=3, label=name)
+    ax.set_xticks(x, list(labels), fontsize=8)
+    ax.set_ylabel("违规（条/周）", fontproperties=font)
+    ax.set_title(title, fontproperties=font, fontsize=12)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    if series:
+        ax.legend(prop=font, fontsize=8, loc="upper left", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig

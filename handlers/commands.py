@@ -18,6 +18,7 @@ from handlers.context import HandlerContext
 from handlers.leaderboard import build, week_label
 from handlers.periods import truncate_utf8
 from handlers.reminders import MAX_TEXT_BYTES, follow_up_line
+from handlers.targets import own_progress_lines
 from rules.model import GroupMessage
 from storage import inbox, reports
 from storage.clients import due_follow_ups
@@ -45,13 +46,19 @@ KIND_LABELS = {
 }
 
 
-def todo_text(session: Session, userid: str, now: datetime, tz: ZoneInfo) -> str:
+def todo_text(
+    session: Session, userid: str, now: datetime, tz: ZoneInfo, config: AppConfig | None = None
+) -> str:
     today = now.astimezone(tz).date()
     clients = due_follow_ups(session, on_or_before=today, owner=userid)
     if not clients:
-        return "【我的待办】今天没有到期或逾期的客户跟进。"
-    lines = [f"【我的待办】{len(clients)} 个客户需要跟进："]
-    lines += [follow_up_line(i, c, today) for i, c in enumerate(clients, 1)]
+        lines = ["【我的待办】今天没有到期或逾期的客户跟进。"]
+    else:
+        lines = [f"【我的待办】{len(clients)} 个客户需要跟进："]
+        lines += [follow_up_line(i, c, today) for i, c in enumerate(clients, 1)]
+    if config is not None:
+        # Right under the heading: a long follow-up list is cut from the end to fit one message.
+        lines[1:1] = [f"· {line}" for line in own_progress_lines(session, config, userid, now=now)]
     return "\n".join(lines)
 
 
@@ -69,6 +76,7 @@ def rank_text(session: Session, config: AppConfig, userid: str, now: datetime, t
                 f"{title}：第 {mine.rank}/{len(board.standings)} 名，成交 ¥{mine.deal_amount:,}（{mine.deals}单），"
                 f"完整跟进 {mine.complete_reports}，违规 {mine.violations}"
             )
+    lines += own_progress_lines(session, config, userid, now=now)
     return "\n".join(lines)
 
 
@@ -106,7 +114,7 @@ def answer(session: Session, config: AppConfig, msg: GroupMessage) -> str:
     tz = ZoneInfo(config.schedules.timezone)
     command = "".join(msg.text.split())
     if command in ("我的待办", "待办"):
-        text = todo_text(session, msg.sender, msg.sent_at, tz)
+        text = todo_text(session, msg.sender, msg.sent_at, tz, config)
     elif command in ("本周排名", "排名"):
         text = rank_text(session, config, msg.sender, msg.sent_at, tz)
     elif command in ("规则", "群规"):

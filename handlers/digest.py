@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig, GroupConfig
+from handlers import targets
 from handlers.directory import people
 from handlers.periods import day_range, truncate_utf8
 from handlers.reminders import client_title
@@ -63,6 +64,13 @@ def digest_markdown(session: Session, config: AppConfig, group: GroupConfig, *, 
         else:
             tail = f"（其中{pending}单{AMOUNT_PENDING}）" if pending else ""
             lines.append(f"**成交** {deals} 单，¥{amount:,}{tail}")
+    goals = targets.progress(
+        session, config, period=targets.period_containing(today, "month"), until=end,
+        scope=frozenset({group.chat_id}),
+    )
+    if goals:
+        lines.append(f"**{goals[0].period.title}目标达成**（截至今日）")
+        lines += [f"> {md(p.name)}：" + " ".join(m.text() for m in p.metrics) for p in goals]
     if overdue:
         lines.append(f"**逾期未跟进（前{len(overdue)}）**")
         for c in overdue:

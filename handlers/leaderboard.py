@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
+from handlers import targets
 from handlers.charts import Bar, leaderboard_figure, render_png
 from handlers.directory import people
 from handlers.wording import AMOUNT_PENDING, deals_text, md
@@ -46,6 +47,8 @@ class Standing:
     change: int | None
     #: Deals whose amount is 金额待确认: counted in `deals`, never in `deal_amount` or the ranking.
     pending_deals: int = 0
+    #: 达成率 of the rep's month (else quarter) target up to the week's end, e.g. ("11月", 0.45).
+    target: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,9 @@ def build(session: Session, config: AppConfig, *, week: str, chat_id: str | None
     )
     last_rank = {rep.userid: place for place, rep in last}
     names = {u: p.name for u, p in people(session, config, [rep.userid for _, rep in current]).items()}
+    goals = targets.rep_headlines(
+        session, config, [rep.userid for _, rep in current], day=monday + timedelta(days=6), until=end
+    )
     standings = tuple(
         Standing(
             rank=place,
@@ -146,6 +152,8 @@ def build(session: Session, config: AppConfig, *, week: str, chat_id: str | None
             violations=rep.violations,
             change=(last_rank[rep.userid] - place) if rep.userid in last_rank else None,
             pending_deals=rep.pending_deals,
+            target=(goals[rep.userid].period.title, goals[rep.userid].headline.ratio)
+            if rep.userid in goals else None,
         )
         for place, rep in current
     )
@@ -179,6 +187,7 @@ def render_markdown(board: Leaderboard, *, limit: int = MAX_MARKDOWN_BYTES) -> s
             f"{s.rank}. **{md(s.name)}** "
             f"<font color=\"{color}\">{deals_text(s.deal_amount, s.deals, s.pending_deals)}</font>"
             f" 完整跟进 {s.complete_reports}/{s.reports} 违规 {s.violations} {_change(s.change)}"
+            + (f" {s.target[0]}目标达成 {s.target[1]:.0%}" if s.target else "")
         )
     text = head + "\n".join(lines)
     while len(text.encode()) > limit and lines:
@@ -192,7 +201,8 @@ def chart_figure(board: Leaderboard) -> Figure:
     # The change against last week's rank, as in the markdown (a new name has none to show).
     bars = [
         Bar(f"{s.rank}. {s.name}" + (f" {_change(s.change)}" if s.change else ""), s.deal_amount, s.complete_reports,
-            s.violations, AMOUNT_PENDING if s.deals and s.pending_deals >= s.deals else None)
+            s.violations, AMOUNT_PENDING if s.deals and s.pending_deals >= s.deals else None,
+            target_ratio=s.target[1] if s.target else None)
         for s in board.standings[:20]
     ]
     return leaderboard_figure(bars, title=f"{board.scope} 销售周榜 {board.week}")

@@ -22,7 +22,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig
+from bot.config import TARGET_METRICS, AppConfig
+from handlers import targets
 from handlers.directory import people
 from handlers.leaderboard import managers
 from handlers.periods import month_range, previous_month, truncate_utf8
@@ -46,6 +47,8 @@ class RepMonth:
     late: int = 0
     #: Deals whose amount is 金额待确认 (not in deal_amount).
     pending_deals: int = 0
+    #: 达成率 per metric of the rep's target for the month (handlers.targets), when one was set.
+    target_ratios: dict[str, float] = field(default_factory=dict)
 
     @property
     def complete_share(self) -> float:
@@ -67,6 +70,7 @@ def _merge(parts: list[dict[str, reports.RepActivity]]) -> dict[str, reports.Rep
             total.reports += a.reports
             total.complete_reports += a.complete_reports
             total.violations += a.violations
+            total.pending_deals += a.pending_deals
             for rule, count in a.violations_by_rule.items():
                 total.violations_by_rule[rule] = total.violations_by_rule.get(rule, 0) + count
     return out
@@ -85,6 +89,13 @@ def evaluate(
         activity = _merge([reports.rep_activity(session, start=start, end=end, chat_id=c) for c in sorted(scope)])
     timely = reports.follow_up_timeliness(session, start=start, end=end, tz=tz, chat_ids=scope)
     ids = (set(activity) | set(timely)) - managers(config, None)
+    goals = {
+        p.subject: {m.metric: m.ratio for m in p.metrics}
+        for p in targets.progress(session, config, period=targets.period_containing(month, "month"),
+                                  scope=frozenset(scope) if scope is not None else None)
+        if p.scope == "rep"
+    }
+    ids |= set(goals) - managers(config, None)
     names = {u: p.name for u, p in people(session, config, ids).items()}
     rows = []
     for userid in ids:
@@ -93,7 +104,7 @@ def evaluate(
         rows.append(
             RepMonth(
                 userid, names[userid], a.reports, a.complete_reports, a.deals, a.deal_amount,
-                dict(a.violations_by_rule), on_time, late, a.pending_deals,
+                dict(a.violations_by_rule), on_time, late, a.pending_deals, goals.get(userid, {}),
             )
         )
     rows.sort(key=lambda r: (-r.deal_amount, -r.complete_reports, r.userid))
@@ -119,6 +130,9 @@ def xlsx_bytes(rows: list[RepMonth], *, month: date, config: AppConfig) -> bytes
     header = ["姓名", "userid", "跟进报告", "完整报告", "完整率", "成交单数", "成交金额(元)", "金额待确认单数"]
     header += ["违规合计"]
     header += [f"违规:{rule_name(config, r)}" for r in rules] + ["按时跟进", "逾期跟进"]
+    # 达成率 columns only for the metrics some rep had a target on (none without targets).
+    goal_metrics = [m for m in TARGET_METRICS if any(m in r.target_ratios for r in rows)]
+    header += [f"达成率:{targets.METRIC_LABELS[m]}" for m in goal_metrics]
     ws.append(header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -126,9 +140,12 @@ def xlsx_bytes(rows: list[RepMonth], *, month: date, config: AppConfig) -> bytes
         ws.append(
             [r.name, r.userid, r.reports, r.complete_reports, round(r.complete_share, 4), r.deals,
              AMOUNT_PENDING if r.deals and r.pending_deals >= r.deals else r.deal_amount,
-             r.pending_deals, r.violations, *(r.violations_by_rule.get(rule, 0) for rule in rules), r.on_time, r.late]
+             r.pending_deals, r.violations, *(r.violations_by_rule.get(rule, 0) for rule in rules), r.on_time, r.late,
+             *(round(r.target_ratios[m], 4) if m in r.target_ratios else None for m in goal_metrics)]
         )
         ws.cell(row=ws.max_row, column=5).number_format = "0.0%"
+        for column in range(len(header) - len(goal_metrics) + 1, len(header) + 1):
+            ws.cell(row=ws.max_row, column=column).number_format = "0.0%"
     ws.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)

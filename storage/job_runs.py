@@ -35,6 +35,10 @@ def finish_run(
     )
 
 
+#: A forced re-run claims '<period>#rerun-<request id>' (bot.scheduler.run_on_demand).
+RERUN_MARK = "#rerun-"
+
+
 def is_claimed(session: Session, *, job: str, period: str) -> bool:
     return (
         session.scalar(select(JobRun.id).where(JobRun.job == job, JobRun.period == period)) is not None

@@ -420,3 +420,47 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class Target(Base):
+    """A target set on the dashboard for one period ('2026-11' or '2026-Q4'), overriding config.yaml's.
+
+    `scope` is rep (subject = userid) or group (subject = chat_id); a metric left NULL has no target.
+    """
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(128))
+    period: Mapped[str] = mapped_column(String(10))
+    deal_amount: Mapped[int | None] = mapped_column(BigInteger)
+    deal_count: Mapped[int | None]
+    new_clients: Mapped[int | None]
+    complete_reports: Mapped[int | None]
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("scope", "subject", "period", name="uq_targets_scope_subject_period"),)
+
+
+class Announcement(Base):
+    """A manager's scheduled message for their groups: once at `run_at`, or on `cron` (schedules' zone).
+
+    Each occurrence posts exactly once across replicas: it claims `job_runs` ('announcement:<id>',
+    occurrence time) in the transaction that queues its posts.
+    """
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(10))  # text | markdown
+    chat_ids: Mapped[list[Any]] = mapped_column(default=list)
+    run_at: Mapped[datetime | None]
+    cron: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | paused
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 
 from storage.models import OutboxItem, utcnow
 
+#: `session.info` entry appended to every idempotency key enqueued in that session (bot.scheduler).
+KEY_SUFFIX = "outbox_key_suffix"
+
 
 def enqueue(
     session: Session,
@@ -35,8 +38,10 @@ def enqueue(
     """Add an outgoing message unless one with the same idempotency key exists; never commits.
 
     Returns the new row, or None when the key was already queued (the caller's fact was already
-    acted on, e.g. a replayed message).
+    acted on, e.g. a replayed message). A forced re-run of a scheduled job sets
+    `session.info[KEY_SUFFIX]` (e.g. '#rerun-1') so its posts get keys of their own.
     """
+    key += session.info.get(KEY_SUFFIX, "")
     if session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)) is not None:
         return None
     item = OutboxItem(

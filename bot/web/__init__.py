@@ -22,15 +22,32 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import AppConfig
 from bot.secret_key import require_secret_key
 from bot.settings import Settings
-from bot.web import api, auth, clients, deadletters, deals, exports, overview, reports, rules, violations
+from bot.web import (
+    announcements,
+    api,
+    auth,
+    clients,
+    deadletters,
+    deals,
+    exports,
+    jobs,
+    overview,
+    reports,
+    rules,
+    scorecards,
+    targets,
+    violations,
+)
 from bot.web.deps import WebState
 from handlers.wording import amount_text, name_with_id, reason
+from rules.registry import RULES
 from storage.members import all_members
 
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_FILES = {"style.css": "text/css"}
 #: Every module with dashboard routes, in mounting order (tests walk this list).
-ROUTE_MODULES = (auth, overview, violations, clients, deals, exports, reports, rules, deadletters, api)
+ROUTE_MODULES = (auth, overview, violations, clients, deals, exports, reports, rules, deadletters, api, targets, jobs,
+                 announcements, scorecards)
 FIELD_LABELS = {"client_name": "客户姓名", "company": "公司名称", "contact": "联系方式", "need": "需求描述",
                 "last_contact_at": "上次沟通时间", "next_action": "下一步行动计划"}
 STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销",
@@ -99,6 +116,9 @@ def _templates(config: AppConfig, prefix: str) -> Jinja2Templates:
     templates.env.filters["status"] = lambda s: STATUS_LABELS.get(s, s)
     templates.env.filters["kinds"] = lambda ks: "、".join(config.templates.kind_names.get(k, k) for k in ks or ())
     templates.env.filters["fields"] = lambda fs: "、".join(FIELD_LABELS.get(f, f) for f in fs or ())
+    # Every rule of the registry, in its order, so a new rule shows on the rules, what-if and
+    # violations pages without touching them; named from templates.rule_names (the one name table).
+    rule_labels = {name: rule_labels.get(name, name) for name in RULES}
     templates.env.globals.update(prefix=prefix, rule_labels=rule_labels)
     return templates
 

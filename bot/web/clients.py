@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,8 +23,9 @@ def client_list(request: Request, state: StateDep, session: SessionDep, viewer: 
     q = (request.query_params.get("q") or "").strip()[:100]
     grade = choice(request.query_params.get("grade"), GRADES, "grade")
     rows = search_clients(session, scope=viewer.scope, query=q, grade=grade)
+    today = state.clock().astimezone(ZoneInfo(state.config.timezone)).date()  # overdue next steps are marked
     return state.templates.TemplateResponse(
-        request, "clients.html", {"viewer": viewer, "rows": rows, "q": q, "grade": grade or ""}
+        request, "clients.html", {"viewer": viewer, "rows": rows, "q": q, "grade": grade or "", "today": today}
     )
 
 

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.web.deps import SessionDep, StateDep, ViewerDep
 from bot.web.timeutil import today_bounds, week_bounds
-from handlers import leaderboard
+from handlers import leaderboard, targets
 from storage.dashboard import counts_by_rule, outbox_health
+from storage.scorecards import pending_appeals
 
 router = APIRouter()
 RULE_ORDER = ("posting_window", "frequency", "template", "sensitive")
@@ -33,6 +34,10 @@ def overview_data(state, session, viewer) -> dict:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def overview(request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep) -> Response:
     data = overview_data(state, session, viewer)
+    now = state.clock()
+    month = targets.period_containing(now.astimezone(ZoneInfo(state.config.schedules.timezone)).date(), "month")
+    data["targets"] = targets.progress(session, state.config, period=month, until=now, scope=viewer.scope)
+    data["pending_appeals"] = pending_appeals(session, scope=viewer.scope)
     week_max = max(data["week"].values(), default=0) or 1
     return state.templates.TemplateResponse(request, "overview.html", {
         "viewer": viewer, "week_max": week_max, "leaderboard": state.url("/leaderboard.png"), **data,

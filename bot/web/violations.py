@@ -17,6 +17,7 @@ from storage import appeals as appeal_store
 from storage import violations as violation_store
 from storage.dashboard import ViolationFilter, get_violation, list_violations, message_context, senders_in_scope
 from storage.models import Appeal
+from storage.scorecards import pending_appeals
 from storage.users import audit
 
 router = APIRouter()
@@ -55,6 +56,7 @@ def violation_list(request: Request, state: StateDep, session: SessionDep, viewe
     return state.templates.TemplateResponse(request, "violations.html", {
         "viewer": viewer, "rows": rows[:PAGE], "has_more": len(rows) > PAGE, "page": page, "form": form,
         "groups": groups, "members": senders_in_scope(session, scope=viewer.scope),
+        "pending_appeals": pending_appeals(session, scope=viewer.scope),
     })
 
 

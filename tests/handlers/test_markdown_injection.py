@@ -74,7 +74,7 @@ def test_planted_links_and_font_tags_arrive_inert_in_every_message_kind(
     factory: sessionmaker[Session], config: AppConfig, tmp_path: Path
 ) -> None:
     config = config.model_copy(update={"schedules": config.schedules.model_copy(
-        update={"reports_dir": str(tmp_path), "reports_url": "https://groupbot.example.com/reports"})})
+        update={"reports_dir": str(tmp_path)})})
     with factory() as session:
         members.save_profile(session, userid="liuyang", name=PLANTED_NAME, department=None, now=sh(2026, 3, 2, 8))
         session.commit()
@@ -97,7 +97,7 @@ def test_planted_links_and_font_tags_arrive_inert_in_every_message_kind(
         digest.send_digests(session, config, now=sh(2026, 3, 2, 17, 30))
         reminders.send_reminders(session, config, now=sh(2026, 3, 3, 9, 5))
         leaderboard.post_weekly(session, config, now=sh(2026, 3, 9, 9, 30))
-        monthly.send_monthly(session, config, now=sh(2026, 4, 1, 9, 0))
+        monthly.send_monthly(session, config, now=sh(2026, 4, 1, 9, 0), public_url=OURS)
         file_appeal(session, ctx, sender="liuyang", reason=f"不是我发的 {PLANT}", now=sh(2026, 3, 2, 11))
         session.commit()
 
