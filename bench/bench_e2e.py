@@ -188,8 +188,10 @@ def end_to_end(kind: str, lines: list[str], *, batch: int = 500, time_limit: flo
             proc.terminate()
             proc.wait(30)
             log.close()
-    return {"database": kind, "messages": len(items), "accepted": accepted, "left": left,
-            "ingest_msg_s": len(items) / posted, "judged_msg_s": len(items) / drained, "seconds": drained}
+        result = {"database": kind, "messages": len(items), "accepted": accepted, "left": left,
+                  "ingest_msg_s": len(items) / posted, "judged_msg_s": len(items) / drained, "seconds": drained}
+        print(json.dumps(result), flush=True)  # before the database is dropped (which can take a while)
+    return result
 
 
 # -- replay --store -----------------------------------------------------------------------------------
