@@ -100,10 +100,6 @@ def record_event(
     )
 
 
-#: Rows per multi-row INSERT (SQLite allows 32766 bound parameters; six per row).
-_CHUNK = 500
-
-
 def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now: datetime) -> list[bool]:
     """Insert many events with one statement per chunk; per event, True when this call inserted it.
 
@@ -111,27 +107,30 @@ def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now:
     `events` counts as inserted once (its first occurrence). The callback's group commit uses this,
     so concurrent requests share one transaction and one round trip.
     """
-    insert = dialect_insert(session)
     table = InboxEvent.__table__
     first: dict[str, int] = {}
     for index, event in enumerate(events):
         first.setdefault(event["dedupe_key"], index)
     unique = [events[i] for i in sorted(first.values())]
-    inserted: set[str] = set()
-    for start in range(0, len(unique), _CHUNK):
-        rows = [
-            {
-                "dedupe_key": e["dedupe_key"],
-                "source": e["source"],
-                "kind": e["kind"],
-                "payload": e["payload"],
-                "received_at": now,
-                "attempts": 0,
-            }
-            for e in unique[start : start + _CHUNK]
-        ]
-        stmt = insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        inserted.update(session.scalars(stmt.returning(table.c.dedupe_key)))
+    rows = [
+        {
+            "dedupe_key": e["dedupe_key"],
+            "source": e["source"],
+            "kind": e["kind"],
+            "payload": e["payload"],
+            "received_at": now,
+            "attempts": 0,
+        }
+        for e in unique
+    ]
+    # One cached statement with many parameter sets (SQLAlchemy's "insertmanyvalues" sends it as
+    # multi-row INSERTs, RETURNING included): no new VALUES list compiled per group commit.
+    stmt = (
+        dialect_insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.dedupe_key)
+    )
+    inserted: set[str] = set(session.connection().execute(stmt, rows).scalars()) if rows else set()
     return [event["dedupe_key"] in inserted and first[event["dedupe_key"]] == i for i, event in enumerate(events)]
 
 
