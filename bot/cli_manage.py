@@ -225,14 +225,14 @@ def _announcement_action(announcement_id: int, action: str) -> None:
     import getpass
 
     from storage import announcements as store
-    from storage.models import Announcement
+    from storage.models import AnnouncementRow
     from storage.users import audit
 
     now = datetime.now(UTC)
     engine, sessions = _sessions()
     try:
         with sessions() as session:
-            row = session.get(Announcement, announcement_id)
+            row = session.get(AnnouncementRow, announcement_id)
             if row is None:
                 raise _fail(f"no announcement {announcement_id}", 1)
             if action == "deleted":
