@@ -35,13 +35,10 @@ from sqlalchemy.orm import Session
 
 from handlers import alerts, directory, wording
 from handlers.context import HandlerContext
-from rules.model import Facts, GroupMessage, Verdict
-from rules.model import Violation as RuleViolation
+from rules.model import Facts, GroupMessage, Verdict, Violation
 from rules.policy import decide
-from storage import batch as bulk
-from storage import clients, deals, members, messages
-from storage.models import Escalation
-from storage.models import Violation as ViolationRow
+from storage import batch, clients, deals, members, messages
+from storage.models import EscalationRow, ViolationRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +63,11 @@ class _Stored:
 
     msg: GroupMessage
     message_id: int
-    violations: tuple[RuleViolation, ...]
+    violations: tuple[Violation, ...]
     backfilled: bool
     verdict: Verdict | None = None
     rows: list[ViolationRow] = field(default_factory=list)
-    escalation: Escalation | None = None
+    escalation: EscalationRow | None = None
 
 
 class _History:
@@ -131,11 +128,11 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
     if not msgs:
         return []
     group = [m for m in msgs if m.chat_id]
-    bulk.lock_senders(session, {m.sender for m in group})
-    stored = bulk.stored_msgids(session, {m.msgid for m in msgs})
+    batch.lock_senders(session, {m.sender for m in group})
+    stored = batch.stored_msgids(session, {m.msgid for m in msgs})
     reach = engine.max_lookback
     history = _History(
-        bulk.post_history(
+        batch.post_history(
             session,
             pairs={(m.chat_id, m.sender) for m in group},
             since=min(m.sent_at for m in msgs) - reach,
@@ -186,7 +183,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
                 "created_at": now,
             }
         )
-    ids = bulk.insert_messages(session, rows) if rows else {}
+    ids = batch.insert_messages(session, rows) if rows else {}
     # A msgid missing from `ids` was stored by a concurrent worker since our read: a duplicate.
     created = [i for i in fresh if msgs[i].msgid in ids]
     created_set = set(created)
@@ -204,7 +201,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
     reports = [i for i in created if verdicts[i].update is not None]  # type: ignore[union-attr]
     reports.sort(key=lambda i: (msgs[i].chat_id, _client_key(verdicts[i]), msgs[i].sent_at))
     if reports:
-        bulk.save_updates(
+        batch.save_updates(
             session,
             [(verdicts[i].update, msgs[i].msgid, msgs[i].chat_id, msgs[i].sender, msgs[i].sent_at)  # type: ignore[union-attr,misc]
              for i in reports],
@@ -233,7 +230,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
             session.info.pop(members.NOTED, None)
             session.info.pop(directory.BATCH_PEOPLE, None)
 
-    bulk.mark_done_many(session, done_ids, now=now)
+    batch.mark_done_many(session, done_ids, now=now)
     return [HandledMessage(v, i in created_set) for i, v in enumerate(verdicts)]  # type: ignore[arg-type]
 
 
@@ -250,7 +247,7 @@ def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_S
     engine = ctx.engine
     windows = {e.msg.chat_id: engine.settings_for(e.msg.chat_id).policy.escalation.days for e in entries}
     widest = timedelta(days=max(windows.values()))
-    counted = bulk.violation_times(
+    counted = batch.violation_times(
         session,
         senders={e.msg.sender for e in entries},
         since=min(e.msg.sent_at for e in entries) - widest,
@@ -298,7 +295,7 @@ def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_S
     if escalate:
         for entry, total, days in escalate:
             last = entry.rows[-1]
-            entry.escalation = Escalation(
+            entry.escalation = EscalationRow(
                 sender=last.sender, chat_id=last.chat_id, violation_id=last.id, count=total, window_days=days,
                 created_at=now,
             )
@@ -321,7 +318,7 @@ def _late_violations(
     got on arrival, as replay prints); a post stored by an earlier batch gets a new violation row, and
     its alert, unless it already has one. Returns the entries for the earlier batches' posts.
     """
-    over: dict[str, tuple[GroupMessage, RuleViolation]] = {}
+    over: dict[str, tuple[GroupMessage, Violation]] = {}
     for msgid, (chat_id, sender, sent_at) in overtaken.items():
         rules = ctx.engine.rules_for(chat_id)
         if not any(rule is rules.frequency and sender not in exempt for rule, exempt in rules.checks):
@@ -338,9 +335,9 @@ def _late_violations(
             entry.violations = (*entry.violations, violation)
     if not over:
         return []
-    flagged = bulk.frequency_flagged(session, over)
+    flagged = batch.frequency_flagged(session, over)
     todo = {msgid: v for msgid, v in over.items() if msgid not in flagged}
-    found = bulk.stored_messages(session, todo) if todo else {}
+    found = batch.stored_messages(session, todo) if todo else {}
     alert_age = ctx.config.ingest.alert_max_age
     return [
         _Stored(post, found[msgid].id, (violation,), bool(found[msgid].backfilled) or now - post.sent_at > alert_age)

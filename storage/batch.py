@@ -17,11 +17,10 @@ from sqlalchemy import bindparam, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
-from rules.model import ClientUpdate as ParsedUpdate
+from rules.model import ClientUpdate
 from storage import clients
 from storage.db import dialect_insert
-from storage.models import Client, InboxEvent, Message
-from storage.models import Violation as ViolationRow
+from storage.models import ClientRow, InboxEventRow, MessageRow, ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
 CHUNK = 500
@@ -67,7 +66,7 @@ def stored_msgids(session: Session, msgids: Collection[str]) -> set[str]:
     """Which of `msgids` are already stored."""
     found: set[str] = set()
     for part in _chunks(sorted(set(msgids))):
-        found.update(session.scalars(select(Message.msgid).where(Message.msgid.in_(part))))
+        found.update(session.scalars(select(MessageRow.msgid).where(MessageRow.msgid.in_(part))))
     return found
 
 
@@ -82,14 +81,14 @@ def post_history(
     chats = sorted({c for c, _ in pairs})
     for senders in _chunks(sorted({s for _, s in pairs})):
         query = (
-            select(Message.chat_id, Message.sender, Message.sent_at, Message.msgid)
+            select(MessageRow.chat_id, MessageRow.sender, MessageRow.sent_at, MessageRow.msgid)
             .where(
-                Message.chat_id.in_(chats),
-                Message.sender.in_(senders),
-                Message.sent_at > since,
-                Message.sent_at <= until,
+                MessageRow.chat_id.in_(chats),
+                MessageRow.sender.in_(senders),
+                MessageRow.sent_at > since,
+                MessageRow.sent_at <= until,
             )
-            .order_by(Message.sent_at, Message.id)
+            .order_by(MessageRow.sent_at, MessageRow.id)
         )
         for chat_id, sender, sent_at, msgid in session.execute(query):
             if (chat_id, sender) in pairs:
@@ -135,22 +134,22 @@ def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict
     treats it as a duplicate) instead of aborting the whole batch.
     """
     insert = dialect_insert(session)
-    table = Message.__table__
+    table = MessageRow.__table__
     # One cached statement run with many parameter sets: SQLAlchemy sends it as multi-row INSERTs
     # ("insertmanyvalues"), RETURNING included, without compiling a new VALUES list per batch.
     stmt = insert(table).on_conflict_do_nothing(index_elements=["msgid"]).returning(table.c.msgid, table.c.id)
     return dict(session.connection().execute(stmt, list(rows)).tuples().all()) if rows else {}
 
 
-def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, Message]:
+def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, MessageRow]:
     """The stored messages with these msgids, by msgid."""
-    found: dict[str, Message] = {}
+    found: dict[str, MessageRow] = {}
     for part in _chunks(sorted(set(msgids))):
-        found.update((m.msgid, m) for m in session.scalars(select(Message).where(Message.msgid.in_(part))))
+        found.update((m.msgid, m) for m in session.scalars(select(MessageRow).where(MessageRow.msgid.in_(part))))
     return found
 
 
-def save_updates(session: Session, reports: Sequence[tuple[ParsedUpdate, str, str, str, datetime]]) -> None:
+def save_updates(session: Session, reports: Sequence[tuple[ClientUpdate, str, str, str, datetime]]) -> None:
     """`storage.clients.save_update` for many reports: (update, msgid, chat_id, sender, sent_at), in the
     order they are to be folded into their clients.
 
@@ -160,23 +159,23 @@ def save_updates(session: Session, reports: Sequence[tuple[ParsedUpdate, str, st
     """
     keyed = [(clients.client_key(u.client_name, u.company), u, msgid, chat, sender, at)
              for u, msgid, chat, sender, at in reports]
-    first: dict[tuple[str, str], tuple[ParsedUpdate, str]] = {}
+    first: dict[tuple[str, str], tuple[ClientUpdate, str]] = {}
     for key, parsed, _, chat, sender, _ in keyed:
         if key is not None:
             first.setdefault((chat, key), (parsed, sender))
-    found: dict[tuple[str, str], Client] = {}
+    found: dict[tuple[str, str], ClientRow] = {}
     if first:
         insert = dialect_insert(session)
         new = [
             {"chat_id": chat, "key": key, "name": u.client_name, "company": u.company, "grade": "B", "owner": sender}
             for (chat, key), (u, sender) in sorted(first.items())
         ]
-        session.execute(insert(Client).on_conflict_do_nothing(index_elements=["chat_id", "key"]), new)
+        session.execute(insert(ClientRow).on_conflict_do_nothing(index_elements=["chat_id", "key"]), new)
         for part in _chunks(sorted(first)):
             query = (
-                select(Client)
-                .where(tuple_(Client.chat_id, Client.key).in_(list(part)))
-                .order_by(Client.chat_id, Client.key)
+                select(ClientRow)
+                .where(tuple_(ClientRow.chat_id, ClientRow.key).in_(list(part)))
+                .order_by(ClientRow.chat_id, ClientRow.key)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
@@ -196,8 +195,8 @@ def mark_done_many(session: Session, event_ids: Collection[int], *, now: datetim
     """`storage.inbox.mark_done` for many rows in one statement per chunk."""
     for part in _chunks(sorted(set(event_ids))):
         session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id.in_(part))
+            update(InboxEventRow)
+            .where(InboxEventRow.id.in_(part))
             .values(processed_at=now, payload=null(), lease_owner=None, lease_until=None, error=None)
             .execution_options(synchronize_session=False)
         )

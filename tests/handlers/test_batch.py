@@ -23,7 +23,16 @@ from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage import inbox
 from storage.db import make_session_factory
-from storage.models import Client, ClientUpdate, Deal, Escalation, InboxEvent, Message, OutboxItem, Violation
+from storage.models import (
+    ClientRow,
+    ClientUpdateRow,
+    DealRow,
+    EscalationRow,
+    InboxEventRow,
+    MessageRow,
+    OutboxItemRow,
+    ViolationRow,
+)
 from tests.conftest import sh
 
 EAST, WEST = "wr-sales-east", "wr-sales-west"
@@ -66,13 +75,15 @@ def snapshot(session: Session) -> dict[str, list]:
         return sorted(tuple(r) for r in session.execute(select(*columns)))
 
     return {
-        "messages": rows(Message.msgid, Message.sender, Message.masked_text, Message.is_report, Message.backfilled),
-        "violations": rows(Violation.msgid, Violation.rule, Violation.action, Violation.status),
-        "escalations": rows(Escalation.sender, Escalation.chat_id, Escalation.count),
-        "updates": rows(ClientUpdate.msgid, ClientUpdate.complete),
-        "clients": rows(Client.chat_id, Client.key, Client.next_action, Client.owner),
-        "deals": rows(Deal.msgid, Deal.amount_yuan, Deal.client_id.is_not(None)),
-        "outbox": rows(OutboxItem.idempotency_key, OutboxItem.channel),
+        "messages": rows(
+            MessageRow.msgid, MessageRow.sender, MessageRow.masked_text, MessageRow.is_report, MessageRow.backfilled
+        ),
+        "violations": rows(ViolationRow.msgid, ViolationRow.rule, ViolationRow.action, ViolationRow.status),
+        "escalations": rows(EscalationRow.sender, EscalationRow.chat_id, EscalationRow.count),
+        "updates": rows(ClientUpdateRow.msgid, ClientUpdateRow.complete),
+        "clients": rows(ClientRow.chat_id, ClientRow.key, ClientRow.next_action, ClientRow.owner),
+        "deals": rows(DealRow.msgid, DealRow.amount_yuan, DealRow.client_id.is_not(None)),
+        "outbox": rows(OutboxItemRow.idempotency_key, OutboxItemRow.channel),
     }
 
 
@@ -89,7 +100,7 @@ def test_a_batch_stores_exactly_what_judging_one_by_one_stores(engine: Engine, c
         expected = snapshot(session)
     assert expected["violations"] and expected["escalations"] and expected["deals"] and expected["outbox"]
     with sessions() as session:
-        for model in (Escalation, Violation, Deal, ClientUpdate, Client, OutboxItem, Message):
+        for model in (EscalationRow, ViolationRow, DealRow, ClientUpdateRow, ClientRow, OutboxItemRow, MessageRow):
             session.execute(delete(model))
         session.commit()
 
@@ -108,7 +119,7 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(engine: Engine, ctx
         for m in msgs:
             inbox.record_event(session, dedupe_key=m.msgid, source="callback", kind="message", payload={}, now=MONDAY)
         session.commit()
-        ids = list(session.scalars(select(InboxEvent.id).order_by(InboxEvent.id)))
+        ids = list(session.scalars(select(InboxEventRow.id).order_by(InboxEventRow.id)))
     statements: list[str] = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
     event.listen(engine, "before_cursor_execute", listener)
@@ -124,7 +135,7 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(engine: Engine, ctx
 
 def flagged(engine: Engine) -> set[str]:
     with make_session_factory(engine)() as session:
-        return set(session.scalars(select(Violation.msgid).where(Violation.rule == "frequency")))
+        return set(session.scalars(select(ViolationRow.msgid).where(ViolationRow.rule == "frequency")))
 
 
 #: 12 posts at minutes 0..11 by one member: the 11th and 12th break "at most 10 within 60 minutes".
@@ -153,8 +164,8 @@ def test_frequency_violations_are_exact_whatever_order_the_posts_arrive_in(
     assert flagged(engine) == {"p10", "p11"}
     with make_session_factory(engine)() as session:
         # Each flagged post once, and its warning queued (the re-judged post's as well).
-        assert session.scalar(select(func.count()).select_from(Violation)) == 2
-        assert session.scalar(select(func.count()).select_from(OutboxItem)) >= 1
+        assert session.scalar(select(func.count()).select_from(ViolationRow)) == 2
+        assert session.scalar(select(func.count()).select_from(OutboxItemRow)) >= 1
 
 
 def record_posts(engine: Engine, msgs: list[GroupMessage]) -> None:
@@ -197,9 +208,9 @@ def test_two_workers_judging_at_once_count_every_post(engine: Engine, ctx: Handl
 
     assert flagged(engine) == {f"{who}-{i:02d}" for i in range(10, 20) for who in members}
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Message)) == 60
-        assert session.scalar(select(func.count()).select_from(Violation)) == 30
-        assert session.scalar(select(func.count()).where(InboxEvent.processed_at.is_(None))) == 0
+        assert session.scalar(select(func.count()).select_from(MessageRow)) == 60
+        assert session.scalar(select(func.count()).select_from(ViolationRow)) == 30
+        assert session.scalar(select(func.count()).where(InboxEventRow.processed_at.is_(None))) == 0
 
 
 #: Sent on the last day datetime can hold: judging it overflows the frequency window, every time.
@@ -224,7 +235,7 @@ def test_a_message_that_fails_is_retried_alone_and_parked_while_the_batch_is_sto
         clock[0] += timedelta(seconds=31)
 
     with sessions() as session:
-        assert sorted(session.scalars(select(Message.msgid))) == [m.msgid for m in msgs]
-        doomed = session.scalars(select(InboxEvent).where(InboxEvent.dedupe_key == "doomed")).one()
+        assert sorted(session.scalars(select(MessageRow.msgid))) == [m.msgid for m in msgs]
+        doomed = session.scalars(select(InboxEventRow).where(InboxEventRow.dedupe_key == "doomed")).one()
         assert (doomed.attempts, doomed.error is not None, doomed.processed_at) == (attempts, parked, None)
-        assert session.scalar(select(func.count()).where(InboxEvent.processed_at.is_not(None))) == 6
+        assert session.scalar(select(func.count()).where(InboxEventRow.processed_at.is_not(None))) == 6
