@@ -37,7 +37,7 @@ from handlers import alerts, directory, wording
 from handlers.context import HandlerContext
 from rules.model import Facts, GroupMessage, Verdict, Violation
 from rules.policy import decide
-from storage import batch, clients, deals, members, messages
+from storage import batch, clients, members, messages
 from storage.models import EscalationRow, ViolationRow
 
 
@@ -206,12 +206,13 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
             [(verdicts[i].update, msgs[i].msgid, msgs[i].chat_id, msgs[i].sender, msgs[i].sent_at)  # type: ignore[union-attr,misc]
              for i in reports],
         )
-    for i in created:
-        msg, deal = msgs[i], verdicts[i].deal  # type: ignore[union-attr]
-        if deal is not None:
-            deals.save_deal(
-                session, deal=deal, msgid=msg.msgid, chat_id=msg.chat_id, sender=msg.sender, sent_at=msg.sent_at
-            )
+    sold = [i for i in created if verdicts[i].deal is not None]  # type: ignore[union-attr]
+    if sold:
+        batch.save_deals(
+            session,
+            [(verdicts[i].deal, msgs[i].msgid, msgs[i].chat_id, msgs[i].sender, msgs[i].sent_at)  # type: ignore[union-attr,misc]
+             for i in sold],
+        )
 
     loud = [e for e in entries if not e.backfilled and (e.rows or e.escalation is not None)]
     if loud:

@@ -17,10 +17,10 @@ from sqlalchemy import bindparam, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
-from rules.model import ClientUpdate
+from rules.model import ClientUpdate, Deal
 from storage import clients
 from storage.db import dialect_insert
-from storage.models import ClientRow, InboxEventRow, MessageRow, ViolationRow
+from storage.models import ClientRow, DealRow, InboxEventRow, MessageRow, ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
 CHUNK = 500
@@ -188,6 +188,27 @@ def save_updates(session: Session, reports: Sequence[tuple[ClientUpdate, str, st
         rows.append(clients.update_row(parsed, client=client, msgid=msgid, chat_id=chat, sender=sender,
                                        sent_at=sent_at))
     session.add_all(rows)
+    session.flush()
+
+
+def save_deals(session: Session, reports: Sequence[tuple[Deal, str, str, str, datetime]]) -> None:
+    """`storage.deals.save_deal` for many deals: (deal, msgid, chat_id, sender, sent_at); one read of
+    the clients they name, one insert."""
+    keys = {(chat, clients.client_key(d.client_name, d.company)) for d, _, chat, _, _ in reports}
+    wanted = sorted((chat, key) for chat, key in keys if key is not None)
+    ids: dict[tuple[str, str], int] = {}
+    for part in _chunks(wanted):
+        query = select(ClientRow.chat_id, ClientRow.key, ClientRow.id).where(
+            tuple_(ClientRow.chat_id, ClientRow.key).in_(list(part))
+        )
+        ids.update(((chat, key), id_) for chat, key, id_ in session.execute(query))
+    session.add_all(
+        DealRow(
+            msgid=msgid, client_id=ids.get((chat, clients.client_key(d.client_name, d.company) or "")), chat_id=chat,
+            sender=sender, sent_at=sent_at, client_name=d.client_name, company=d.company, amount_yuan=d.amount_yuan,
+        )
+        for d, msgid, chat, sender, sent_at in reports
+    )
     session.flush()
 
 
