@@ -49,10 +49,10 @@ from handlers.context import HandlerContext
 from handlers.directory import Person, person
 from handlers.wording import WEEKDAYS, Trusted
 from rules.config import PostingWindowSettings, RulesConfig
-from rules.model import ClientUpdate, GroupMessage
+from rules.model import ClientUpdate, GroupMessage, Verdict
 from rules.workdays import WorkCalendar
 from storage import members, outbox
-from storage.models import Escalation, Message, Violation
+from storage.models import Escalation, Violation
 
 log = logging.getLogger(__name__)
 
@@ -66,27 +66,30 @@ def notify(
     ctx: HandlerContext,
     *,
     msg: GroupMessage,
+    verdict: Verdict,
+    settings: RulesConfig,
     violations: Sequence[Violation],
     escalation: Escalation | None,
-    update: ClientUpdate | None = None,
 ) -> None:
     """Queue the warnings, alerts and escalation that `violations` call for; never commits.
 
-    `update` is the parsed follow-up report, if the message was one: the rep's warning then says
-    which fields were recognised.
+    Takes what the message handler already has instead of deriving it again: the engine's `verdict`
+    (the masked text for the snippet; the parsed report, whose recognised fields the rep's warning
+    lists), the group's effective `settings` the message was judged by, and the violation rows it
+    just stored (`escalation` points at one of them).
     """
     if not violations and escalation is None:
         return
     if any(v.id is None for v in violations):
         session.flush()  # the dashboard links need the violations' ids
     members.note_seen(session, userid=msg.sender)
-    text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name)
-    text.update = update
+    text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name, settings=settings)
+    text.update = verdict.update
     text.now = ctx.clock()
     rep = person(session, ctx.config, msg.sender)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
-    if update is not None:
+    if verdict.update is not None:
         # A follow-up report with a customer's clear number: managers are alerted, and the rep is told
         # what to write in 联系方式 instead (templates.contact_hint), or the next report repeats it.
         warn += [v for v in violations if v.rule == "sensitive" and v.action == "alert_managers"]
@@ -94,9 +97,11 @@ def notify(
     if warn:
         _warn_member(session, text, rep=rep, msg=msg, violations=warn, bucket=bucket, now=ctx.clock())
     if alert:
-        _alert_managers(session, text, rep=rep, msg=msg, violations=alert, bucket=bucket)
+        _alert_managers(session, text, rep=rep, msg=msg, violations=alert, bucket=bucket,
+                        snippet=_snippet(verdict.masked_text))
     if escalation is not None:
-        _escalate(session, text, rep=rep, msg=msg, escalation=escalation)
+        violation = next((v for v in violations if v.id == escalation.violation_id), None)
+        _escalate(session, text, rep=rep, msg=msg, escalation=escalation, violation=violation)
 
 
 class Bucket:
@@ -120,13 +125,15 @@ class Bucket:
 class AlertText:
     """Renders the config's templates for one group; every user-facing word comes from config."""
 
-    def __init__(self, config: AppConfig, public_url: str, *, chat_id: str, chat_name: str | None) -> None:
+    def __init__(
+        self, config: AppConfig, public_url: str, *, chat_id: str, chat_name: str | None, settings: RulesConfig
+    ) -> None:
         self.config = config
         self.templates = config.templates
         self.group: GroupConfig | None = config.group(chat_id)
         self.group_name = self.group.name if self.group else (chat_name or chat_id)
-        overrides = self.group.rules if self.group else {}
-        self.rules: RulesConfig = config.rules.with_overrides(overrides) if overrides else config.rules
+        #: The group's effective settings, as the engine judged the message by them.
+        self.rules = settings
         self.zone = ZoneInfo(config.timezone)
         self.public_url = public_url.rstrip("/")
         self.update: ClientUpdate | None = None
@@ -150,24 +157,23 @@ class AlertText:
 
     def why(self, violation: Violation) -> str:
         # Config wording filled with our own facts (times, limits, field labels): nothing from the rep.
-        return Trusted(wording.reason(self.config, violation))
+        return Trusted(wording.reason(self.config, violation, self.rules))
 
     def hint(self, violation: Violation) -> str:
         extra: dict[str, Any] = {}
         if self.update is not None and violation.rule == "template":
-            extra["recognised"] = wording.recognised_fields(self.config, violation.chat_id, self.update.missing)
-        return wording.hint(self.config, violation, extra)
+            extra["recognised"] = wording.recognised_fields(
+                self.config, violation.chat_id, self.update.missing, self.rules
+            )
+        return wording.hint(self.config, violation, extra, self.rules)
 
     def link(self, violation: Violation) -> str:
         return Trusted(f"{self.public_url}/violations/{violation.id}")
 
 
-def _snippet(session: Session, violation: Violation) -> str:
-    """The stored (masked) text, on one line and short; the clear text is never read here."""
-    message = session.get(Message, violation.message_id)
-    if message is None:
-        return ""
-    flat = " ".join(message.masked_text.split())
+def _snippet(masked_text: str) -> str:
+    """The masked text (as stored), on one line and short; the clear text is never shown."""
+    flat = " ".join(masked_text.split())
     return flat if len(flat) <= SNIPPET_CHARS else flat[:SNIPPET_CHARS] + "…"
 
 
@@ -314,6 +320,7 @@ def _alert_managers(
     msg: GroupMessage,
     violations: Sequence[Violation],
     bucket: Bucket,
+    snippet: str,
 ) -> None:
     managers = text.group.managers if text.group else ()
     if not managers:
@@ -325,7 +332,7 @@ def _alert_managers(
         "when": text.when(first.occurred_at),
         "rule": "、".join(dict.fromkeys(text.rule_name(v.rule) for v in violations)),
         "why": "；".join(text.why(v) for v in violations),
-        "snippet": _snippet(session, first),
+        "snippet": snippet,
         "link": text.link(first),
         "violation_ids": [v.id for v in violations],
     }
@@ -391,7 +398,13 @@ def _single_alert(
 
 
 def _escalate(
-    session: Session, text: AlertText, *, rep: Person, msg: GroupMessage, escalation: Escalation
+    session: Session,
+    text: AlertText,
+    *,
+    rep: Person,
+    msg: GroupMessage,
+    escalation: Escalation,
+    violation: Violation | None,
 ) -> None:
     contacts: tuple[str, ...] = ()
     if text.group is not None:
@@ -399,7 +412,6 @@ def _escalate(
     if not contacts:
         log.warning("no escalation contacts", extra={"chat_id": msg.chat_id, "msgid": msg.msgid})
         return
-    violation = session.get(Violation, escalation.violation_id)
     day = msg.sent_at.astimezone(text.zone).date().isoformat()
     content = text.render(
         text.templates.escalation,
