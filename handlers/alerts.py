@@ -52,7 +52,7 @@ from rules.config import PostingWindowSettings, RulesConfig
 from rules.model import ClientUpdate, GroupMessage, Verdict
 from rules.workdays import WorkCalendar
 from storage import members, outbox
-from storage.models import Escalation, Violation
+from storage.models import Escalation, OutboxItem, Violation
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,19 @@ def _day_label(sent: datetime, posted: date) -> str:
     return f"{sent.month}月{sent.day}日"
 
 
+def _fold(
+    session: Session, key: str, item: dict[str, Any]
+) -> tuple[list[dict[str, Any]], OutboxItem | None] | None:
+    """`item` added to the items of the folded post at `key`, and that row (None: no row yet); None
+    when the row has been claimed by a dispatcher: it may be on its way, so nothing rides on it."""
+    row = outbox.get_by_key(session, key=key, for_update=True)
+    if row is None:
+        return [item], None
+    if outbox.never_claimed(row):
+        return [*row.payload["_meta"]["items"], item], row
+    return None
+
+
 def _hold_warning(
     session: Session,
     text: AlertText,
@@ -247,14 +260,12 @@ def _hold_warning(
         "violation_id": violation.id,
     }
     key = f"quiet:{msg.chat_id}:{msg.sender}:{due.astimezone(UTC):%Y%m%dT%H%M}"
-    held = outbox.get_by_key(session, key=key, for_update=True)
-    if held is None:
-        items = [item]
-    elif outbox.never_claimed(held):
-        items = [*held.payload["_meta"]["items"], item]
-    else:
+    folded = _fold(session, key, item)
+    if folded is None:
         # Already on its way (the window opened): this warning goes in a post of its own.
         items, key, held = [item], f"quiet:msg:{msg.msgid}:{violation.rule}", None
+    else:
+        items, held = folded
     times = sorted(datetime.fromisoformat(i["sent_at"]).astimezone(text.zone) for i in items)
     content = text.render_text(
         text.templates.quiet_warning,
@@ -341,15 +352,12 @@ def _alert_managers(
         _single_alert(session, text, rep=rep, key=first_key, target=target, item=item)
         return
     burst_key = f"alert-burst:{msg.chat_id}:{msg.sender}:{bucket.name}"
-    grouped = outbox.get_by_key(session, key=burst_key, for_update=True)
-    if grouped is None:
-        items = [item]
-    elif outbox.never_claimed(grouped):
-        items = [*grouped.payload["_meta"]["items"], item]
-    else:
+    folded = _fold(session, burst_key, item)
+    if folded is None:
         # The grouped alert is already on its way: this one must not ride on it, nor be lost.
         _single_alert(session, text, rep=rep, key=f"alert:msg:{msg.msgid}", target=target, item=item)
         return
+    items, grouped = folded
     shown = items
     while True:
         content = text.render(
