@@ -85,6 +85,7 @@ def notify(
     members.note_seen(session, userid=msg.sender)
     text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name, settings=settings)
     text.update = verdict.update
+    text.snippet = _snippet(verdict.masked_text)
     text.now = ctx.clock()
     rep = person(session, ctx.config, msg.sender)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
@@ -97,8 +98,7 @@ def notify(
     if warn:
         _warn_member(session, text, rep=rep, msg=msg, violations=warn, bucket=bucket, now=ctx.clock())
     if alert:
-        _alert_managers(session, text, rep=rep, msg=msg, violations=alert, bucket=bucket,
-                        snippet=_snippet(verdict.masked_text))
+        _alert_managers(session, text, rep=rep, msg=msg, violations=alert, bucket=bucket)
     if escalation is not None:
         violation = next((v for v in violations if v.id == escalation.violation_id), None)
         _escalate(session, text, rep=rep, msg=msg, escalation=escalation, violation=violation)
@@ -137,6 +137,8 @@ class AlertText:
         self.zone = ZoneInfo(config.timezone)
         self.public_url = public_url.rstrip("/")
         self.update: ClientUpdate | None = None
+        #: The message's masked text, short and on one line, for managers' alerts.
+        self.snippet = ""
         #: Processing time (the handler's clock): immediate messages are due from then.
         self.now: datetime | None = None
 
@@ -331,7 +333,6 @@ def _alert_managers(
     msg: GroupMessage,
     violations: Sequence[Violation],
     bucket: Bucket,
-    snippet: str,
 ) -> None:
     managers = text.group.managers if text.group else ()
     if not managers:
@@ -343,7 +344,7 @@ def _alert_managers(
         "when": text.when(first.occurred_at),
         "rule": "、".join(dict.fromkeys(text.rule_name(v.rule) for v in violations)),
         "why": "；".join(text.why(v) for v in violations),
-        "snippet": snippet,
+        "snippet": text.snippet,
         "link": text.link(first),
         "violation_ids": [v.id for v in violations],
     }
