@@ -83,11 +83,8 @@ def notify(
     if any(v.id is None for v in violations):
         session.flush()  # the dashboard links need the violations' ids
     members.note_seen(session, userid=msg.sender)
-    text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name, settings=settings)
-    text.update = verdict.update
-    text.snippet = _snippet(verdict.masked_text)
-    text.now = ctx.clock()
     rep = person(session, ctx.config, msg.sender)
+    text = AlertText(ctx.config, ctx.public_url, msg=msg, rep=rep, verdict=verdict, settings=settings, now=ctx.clock())
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
     if verdict.update is not None:
@@ -96,12 +93,12 @@ def notify(
         warn += [v for v in violations if v.rule == "sensitive" and v.action == "alert_managers"]
     alert = [v for v in violations if v.action == "alert_managers"]
     if warn:
-        _warn_member(session, text, rep=rep, msg=msg, violations=warn, bucket=bucket, now=ctx.clock())
+        _warn_member(session, text, violations=warn, bucket=bucket, now=ctx.clock())
     if alert:
-        _alert_managers(session, text, rep=rep, msg=msg, violations=alert, bucket=bucket)
+        _alert_managers(session, text, violations=alert, bucket=bucket)
     if escalation is not None:
         violation = next((v for v in violations if v.id == escalation.violation_id), None)
-        _escalate(session, text, rep=rep, msg=msg, escalation=escalation, violation=violation)
+        _escalate(session, text, escalation=escalation, violation=violation)
 
 
 class Bucket:
@@ -123,24 +120,36 @@ class Bucket:
 
 
 class AlertText:
-    """Renders the config's templates for one group; every user-facing word comes from config."""
+    """Renders the config's templates about one message and its rep; every user-facing word comes
+    from config, every fact from what the message handler handed to `notify`."""
 
     def __init__(
-        self, config: AppConfig, public_url: str, *, chat_id: str, chat_name: str | None, settings: RulesConfig
+        self,
+        config: AppConfig,
+        public_url: str,
+        *,
+        msg: GroupMessage,
+        rep: Person,
+        verdict: Verdict,
+        settings: RulesConfig,
+        now: datetime,
     ) -> None:
         self.config = config
         self.templates = config.templates
-        self.group: GroupConfig | None = config.group(chat_id)
-        self.group_name = self.group.name if self.group else (chat_name or chat_id)
+        self.msg = msg
+        self.rep = rep
+        self.group: GroupConfig | None = config.group(msg.chat_id)
+        self.group_name = self.group.name if self.group else (msg.chat_name or msg.chat_id)
         #: The group's effective settings, as the engine judged the message by them.
         self.rules = settings
         self.zone = ZoneInfo(config.timezone)
         self.public_url = public_url.rstrip("/")
-        self.update: ClientUpdate | None = None
+        #: The parsed follow-up report, if the message was one: the warning lists what was read.
+        self.update: ClientUpdate | None = verdict.update
         #: The message's masked text, short and on one line, for managers' alerts.
-        self.snippet = ""
+        self.snippet = _snippet(verdict.masked_text)
         #: Processing time (the handler's clock): immediate messages are due from then.
-        self.now: datetime | None = None
+        self.now = now
 
     def render(self, source: str, **values: Any) -> str:
         """A WeCom markdown message: every value not marked Trusted is escaped (handlers.wording)."""
@@ -230,9 +239,7 @@ def _day_label(sent: datetime, posted: date) -> str:
     return f"{sent.month}月{sent.day}日"
 
 
-def _fold(
-    session: Session, key: str, item: dict[str, Any]
-) -> tuple[list[dict[str, Any]], OutboxItem | None] | None:
+def _fold(session: Session, key: str, item: dict[str, Any]) -> tuple[list[dict[str, Any]], OutboxItem | None] | None:
     """`item` added to the items of the folded post at `key`, and that row (None: no row yet); None
     when the row has been claimed by a dispatcher: it may be on its way, so nothing rides on it."""
     row = outbox.get_by_key(session, key=key, for_update=True)
@@ -243,17 +250,9 @@ def _fold(
     return None
 
 
-def _hold_warning(
-    session: Session,
-    text: AlertText,
-    *,
-    rep: Person,
-    msg: GroupMessage,
-    violation: Violation,
-    robot: str,
-    due: datetime,
-) -> None:
+def _hold_warning(session: Session, text: AlertText, *, violation: Violation, robot: str, due: datetime) -> None:
     """Fold one warning into the member's held post for the window opening at `due`."""
+    msg, rep = text.msg, text.rep
     item = {
         "msgid": msg.msgid,
         "sent_at": msg.sent_at.astimezone(UTC).isoformat(),
@@ -289,22 +288,16 @@ def _hold_warning(
 
 
 def _warn_member(
-    session: Session,
-    text: AlertText,
-    *,
-    rep: Person,
-    msg: GroupMessage,
-    violations: Sequence[Violation],
-    bucket: Bucket,
-    now: datetime,
+    session: Session, text: AlertText, *, violations: Sequence[Violation], bucket: Bucket, now: datetime
 ) -> None:
+    msg, rep = text.msg, text.rep
     robot = text.group.robot if text.group else None
     mode = text.config.outbox.quiet_hours
     due = next_window_start(text.rules.posting_window, now) if robot and mode != "off" else None
     for violation in violations:
         key = f"warn:{msg.chat_id}:{msg.sender}:{bucket.name}:{violation.rule}"
         if due is not None and mode == "hold":
-            _hold_warning(session, text, rep=rep, msg=msg, violation=violation, robot=robot or "", due=due)
+            _hold_warning(session, text, violation=violation, robot=robot or "", due=due)
             continue
         if due is not None:  # quiet hours, private: say when, since the rep reads it on their own
             sent = msg.sent_at.astimezone(text.zone)
@@ -325,15 +318,8 @@ def _warn_member(
                            not_before=text.now)
 
 
-def _alert_managers(
-    session: Session,
-    text: AlertText,
-    *,
-    rep: Person,
-    msg: GroupMessage,
-    violations: Sequence[Violation],
-    bucket: Bucket,
-) -> None:
+def _alert_managers(session: Session, text: AlertText, *, violations: Sequence[Violation], bucket: Bucket) -> None:
+    msg, rep = text.msg, text.rep
     managers = text.group.managers if text.group else ()
     if not managers:
         log.warning("no managers to alert", extra={"chat_id": msg.chat_id, "msgid": msg.msgid})
@@ -350,13 +336,13 @@ def _alert_managers(
     }
     first_key = f"alert:{msg.chat_id}:{msg.sender}:{bucket.name}"
     if outbox.get_by_key(session, key=first_key) is None:
-        _single_alert(session, text, rep=rep, key=first_key, target=target, item=item)
+        _single_alert(session, text, key=first_key, target=target, item=item)
         return
     burst_key = f"alert-burst:{msg.chat_id}:{msg.sender}:{bucket.name}"
     folded = _fold(session, burst_key, item)
     if folded is None:
         # The grouped alert is already on its way: this one must not ride on it, nor be lost.
-        _single_alert(session, text, rep=rep, key=f"alert:msg:{msg.msgid}", target=target, item=item)
+        _single_alert(session, text, key=f"alert:msg:{msg.msgid}", target=target, item=item)
         return
     items, grouped = folded
     shown = items
@@ -387,9 +373,8 @@ def _trusted_item(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, **{k: Trusted(item[k]) for k in ("rule", "why", "link") if k in item}}
 
 
-def _single_alert(
-    session: Session, text: AlertText, *, rep: Person, key: str, target: str, item: dict[str, Any]
-) -> None:
+def _single_alert(session: Session, text: AlertText, *, key: str, target: str, item: dict[str, Any]) -> None:
+    rep = text.rep
     content = text.render(
         text.templates.manager_alert,
         group=text.group_name,
@@ -406,15 +391,8 @@ def _single_alert(
                    not_before=text.now)
 
 
-def _escalate(
-    session: Session,
-    text: AlertText,
-    *,
-    rep: Person,
-    msg: GroupMessage,
-    escalation: Escalation,
-    violation: Violation | None,
-) -> None:
+def _escalate(session: Session, text: AlertText, *, escalation: Escalation, violation: Violation | None) -> None:
+    msg, rep = text.msg, text.rep
     contacts: tuple[str, ...] = ()
     if text.group is not None:
         contacts = text.group.escalation_contacts or text.group.managers
