@@ -52,7 +52,7 @@ from rules.config import PostingWindowSettings, RulesConfig
 from rules.model import ClientUpdate, GroupMessage, Verdict
 from rules.workdays import WorkCalendar
 from storage import members, outbox
-from storage.models import Escalation, OutboxItem, Violation
+from storage.models import EscalationRow, OutboxItemRow, ViolationRow
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ def notify(
     msg: GroupMessage,
     verdict: Verdict,
     settings: RulesConfig,
-    violations: Sequence[Violation],
-    escalation: Escalation | None,
+    violations: Sequence[ViolationRow],
+    escalation: EscalationRow | None,
 ) -> None:
     """Queue the warnings, alerts and escalation that `violations` call for; never commits.
 
@@ -166,11 +166,11 @@ class AlertText:
     def rule_name(self, rule: str) -> str:
         return Trusted(wording.rule_name(self.config, rule))
 
-    def why(self, violation: Violation) -> str:
+    def why(self, violation: ViolationRow) -> str:
         # Config wording filled with our own facts (times, limits, field labels): nothing from the rep.
         return Trusted(wording.reason(self.config, violation, self.rules))
 
-    def hint(self, violation: Violation) -> str:
+    def hint(self, violation: ViolationRow) -> str:
         extra: dict[str, Any] = {}
         if self.update is not None and violation.rule == "template":
             extra["recognised"] = wording.recognised_fields(
@@ -178,7 +178,7 @@ class AlertText:
             )
         return wording.hint(self.config, violation, extra, self.rules)
 
-    def link(self, violation: Violation) -> str:
+    def link(self, violation: ViolationRow) -> str:
         return Trusted(f"{self.public_url}/violations/{violation.id}")
 
 
@@ -239,7 +239,7 @@ def _day_label(sent: datetime, posted: date) -> str:
     return f"{sent.month}月{sent.day}日"
 
 
-def _fold(session: Session, key: str, item: dict[str, Any]) -> tuple[list[dict[str, Any]], OutboxItem | None] | None:
+def _fold(session: Session, key: str, item: dict[str, Any]) -> tuple[list[dict[str, Any]], OutboxItemRow | None] | None:
     """`item` added to the items of the folded post at `key`, and that row (None: no row yet); None
     when the row has been claimed by a dispatcher: it may be on its way, so nothing rides on it."""
     row = outbox.get_by_key(session, key=key, for_update=True)
@@ -250,7 +250,7 @@ def _fold(session: Session, key: str, item: dict[str, Any]) -> tuple[list[dict[s
     return None
 
 
-def _hold_warning(session: Session, text: AlertText, *, violation: Violation, robot: str, due: datetime) -> None:
+def _hold_warning(session: Session, text: AlertText, *, violation: ViolationRow, robot: str, due: datetime) -> None:
     """Fold one warning into the member's held post for the window opening at `due`."""
     msg, rep = text.msg, text.rep
     item = {
@@ -288,7 +288,7 @@ def _hold_warning(session: Session, text: AlertText, *, violation: Violation, ro
 
 
 def _warn_member(
-    session: Session, text: AlertText, *, violations: Sequence[Violation], bucket: Bucket, now: datetime
+    session: Session, text: AlertText, *, violations: Sequence[ViolationRow], bucket: Bucket, now: datetime
 ) -> None:
     msg, rep = text.msg, text.rep
     robot = text.group.robot if text.group else None
@@ -318,7 +318,7 @@ def _warn_member(
                            not_before=text.now)
 
 
-def _alert_managers(session: Session, text: AlertText, *, violations: Sequence[Violation], bucket: Bucket) -> None:
+def _alert_managers(session: Session, text: AlertText, *, violations: Sequence[ViolationRow], bucket: Bucket) -> None:
     msg, rep = text.msg, text.rep
     managers = text.group.managers if text.group else ()
     if not managers:
@@ -391,7 +391,7 @@ def _single_alert(session: Session, text: AlertText, *, key: str, target: str, i
                    not_before=text.now)
 
 
-def _escalate(session: Session, text: AlertText, *, escalation: Escalation, violation: Violation | None) -> None:
+def _escalate(session: Session, text: AlertText, *, escalation: EscalationRow, violation: ViolationRow | None) -> None:
     msg, rep = text.msg, text.rep
     contacts: tuple[str, ...] = ()
     if text.group is not None:
