@@ -65,7 +65,7 @@ class _Stored:
     message_id: int
     violations: tuple[Violation, ...]
     backfilled: bool
-    verdict: Verdict | None = None
+    verdict: Verdict
     rows: list[ViolationRow] = field(default_factory=list)
     escalation: EscalationRow | None = None
 
@@ -214,7 +214,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
              for i in sold],
         )
 
-    loud = [e for e in entries if not e.backfilled and (e.rows or e.escalation is not None)]
+    loud = [e for e in entries if not e.backfilled and e.rows]
     if loud:
         # The batch's caches: members noted and names looked up once for every alerted sender.
         senders = {e.msg.sender for e in loud}
@@ -224,8 +224,9 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
         try:
             for entry in loud:
                 alerts.notify(
-                    session, ctx, msg=entry.msg, violations=entry.rows, escalation=entry.escalation,
-                    update=entry.verdict.update if entry.verdict else None,
+                    session, ctx, msg=entry.msg, verdict=entry.verdict,
+                    settings=ctx.engine.settings_for(entry.msg.chat_id), violations=entry.rows,
+                    escalation=entry.escalation,
                 )
         finally:
             session.info.pop(members.NOTED, None)
@@ -277,7 +278,7 @@ def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_S
                 missing=list(violation.missing),
                 action=action,
                 facts=wording.violation_facts(
-                    ctx.config, rule=violation.rule, chat_id=msg.chat_id, occurred_at=msg.sent_at
+                    ctx.config, rule=violation.rule, chat_id=msg.chat_id, occurred_at=msg.sent_at, rules=settings
                 ),
                 backfilled=entry.backfilled,
                 occurred_at=msg.sent_at,
@@ -341,7 +342,11 @@ def _late_violations(
     found = batch.stored_messages(session, todo) if todo else {}
     alert_age = ctx.config.ingest.alert_max_age
     return [
-        _Stored(post, found[msgid].id, (violation,), bool(found[msgid].backfilled) or now - post.sent_at > alert_age)
+        _Stored(
+            post, found[msgid].id, (violation,), bool(found[msgid].backfilled) or now - post.sent_at > alert_age,
+            # What the alert quotes: the stored (masked) text; nothing else of the post is re-derived.
+            Verdict(msgid=msgid, violations=(violation,), masked_text=found[msgid].masked_text),
+        )
         for msgid, (post, violation) in todo.items()
         if msgid in found
     ]
