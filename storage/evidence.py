@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from storage.models import EvidenceMessageRow, EvidenceWindowRow, Message
 
-
 _CHUNK = 500
 
 
