@@ -40,6 +40,10 @@ LINE = re.compile(r"^(▶ )?\d\d:\d\d (张伟|王芳)：")
 
 @pytest.fixture
 def leak(engine: Engine, seeded, config: AppConfig) -> int:
+    return judge_the_leak(engine, config)
+
+
+def judge_the_leak(engine: Engine, config: AppConfig) -> int:
     """The leak and the messages around it, judged by the real handler; returns the violation's id."""
     ctx = HandlerContext(config=config, engine=RuleEngine.from_config(config.rules, config.group_rules()),
                          hmac_key=b"test-hmac-key-0123456789abcdef", clock=lambda: NOW)
