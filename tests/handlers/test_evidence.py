@@ -7,10 +7,12 @@ masked, and later changes to the stored messages or the violation do not rewrite
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy import text as sql
 
 from bot.config import AppConfig
 from handlers.context import HandlerContext
@@ -18,6 +20,7 @@ from handlers.message import handle_message
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage import evidence, violations
+from storage.db import make_session_factory
 from storage.models import Message, Violation
 from tests.conftest import sh
 
@@ -150,3 +153,46 @@ def test_evidence_outside_the_viewers_groups_is_never_returned(session, config):
 
     assert evidence.for_messages(session, message_ids=[violation.message_id], scope=[SOUTH]) == {}
     assert evidence.for_messages(session, message_ids=[violation.message_id], scope=[EAST]) != {}
+
+
+def test_two_replicas_adding_to_the_same_window_at_once_get_their_own_places(engine, session, config):
+    """PostgreSQL: replica B's UPDATE waits on the window row replica A holds, then takes the next place."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's BEGIN IMMEDIATE serializes writers: the race cannot happen there")
+    _say(session, _ctx(config), "leak", LEAK, 1, sender="zhangwei")
+    violation = session.scalars(select(Violation)).one()
+    session.commit()
+    sessions = make_session_factory(engine)
+
+    def store(s, msgid: str, minute: int) -> None:
+        row = Message(msgid=msgid, chat_id=EAST, sender="wangfang", sent_at=MONDAY + timedelta(minutes=minute),
+                      source="callback", masked_text=msgid, text_hmac="0" * 64)
+        s.add(row)
+        s.flush()
+        evidence.capture(s, message=row, violated=False, size=5)
+
+    with sessions() as replica_a, sessions() as replica_b, sessions() as watcher:
+        store(replica_a, "a0", 2)  # holds the window's row lock until it commits
+        failures: list[BaseException] = []
+
+        def run_b() -> None:
+            try:
+                store(replica_b, "a1", 3)
+                replica_b.commit()
+            except BaseException as exc:  # reported to the test below
+                failures.append(exc)
+
+        thread = threading.Thread(target=run_b)
+        thread.start()
+        waiting = sql("select count(*) from pg_stat_activity"
+                      " where datname = current_database() and wait_event_type = 'Lock'")
+        for _ in range(500):  # until B is blocked on A's row lock (or has finished, on a fast machine)
+            if watcher.scalar(waiting) or not thread.is_alive():
+                break
+            watcher.rollback()
+            thread.join(0.01)
+        replica_a.commit()
+        thread.join()
+
+    assert failures == []
+    assert [(p, t) for p, _, t in _lines(session, violation)] == [(0, LEAK_MASKED), (1, "a0"), (2, "a1")]
