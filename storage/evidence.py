@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import EvidenceMessageRow, EvidenceWindowRow, Message
+from storage.models import EvidenceMessageRow, EvidenceWindowRow, MessageRow
 
 _CHUNK = 500
 
@@ -36,7 +36,7 @@ class EvidenceLine:
     masked_text: str
 
 
-def capture(session: Session, *, message: Message, violated: bool, size: int) -> None:
+def capture(session: Session, *, message: MessageRow, violated: bool, size: int) -> None:
     """Add the just-stored `message` to its group's open evidence windows; open its own if it `violated`.
 
     Called by the message handler once per stored message, inside its transaction; never commits.
@@ -47,7 +47,7 @@ def capture(session: Session, *, message: Message, violated: bool, size: int) ->
         _open_window(session, message=message, size=size)
 
 
-def _append_after(session: Session, *, message: Message) -> None:
+def _append_after(session: Session, *, message: MessageRow) -> None:
     # One UPDATE claims a place in every open window of the group: concurrent writers (two replicas,
     # PostgreSQL) serialize on the window rows, so each gets its own position and none overfills.
     claimed = session.execute(
@@ -69,18 +69,18 @@ def _append_after(session: Session, *, message: Message) -> None:
         )
 
 
-def _open_window(session: Session, *, message: Message, size: int) -> None:
+def _open_window(session: Session, *, message: MessageRow, size: int) -> None:
     before = session.scalars(
-        select(Message)
+        select(MessageRow)
         .where(
-            Message.chat_id == message.chat_id,
-            Message.id != message.id,
+            MessageRow.chat_id == message.chat_id,
+            MessageRow.id != message.id,
             or_(
-                Message.sent_at < message.sent_at,
-                (Message.sent_at == message.sent_at) & (Message.id < message.id),
+                MessageRow.sent_at < message.sent_at,
+                (MessageRow.sent_at == message.sent_at) & (MessageRow.id < message.id),
             ),
         )
-        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .order_by(MessageRow.sent_at.desc(), MessageRow.id.desc())
         .limit(size)
     ).all()
     session.add(
@@ -94,7 +94,7 @@ def _open_window(session: Session, *, message: Message, size: int) -> None:
     session.execute(insert(EvidenceMessageRow), rows)
 
 
-def _copy(message: Message, *, window_id: int, position: int) -> dict:
+def _copy(message: MessageRow, *, window_id: int, position: int) -> dict:
     return {
         "window_id": window_id,
         "position": position,

@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import ConfigError, PayloadError
 from bot.settings import Settings
 from bot.wecom.archive_process import IsolatedArchiveSdk
-from bot.wecom.normalize import message_payload, sent_at_problem
+from bot.wecom.normalize import door_message, sent_at_problem
 from storage import inbox
-from storage.models import Cursor
+from storage.models import CursorRow
 from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def normalize(message: Mapping[str, Any], *, now: datetime | None = None) -> dic
         return None
     sent_at = datetime.fromtimestamp(int(message["msgtime"]) / 1000, UTC)
     try:
-        payload = message_payload(
+        msg = door_message(
             msgid=str(message["msgid"]),
             chat_id=str(message["roomid"]),
             sender=str(message["from"]),
@@ -174,7 +174,7 @@ def normalize(message: Mapping[str, Any], *, now: datetime | None = None) -> dic
         raise ValueError(exc.reason) from None
     if problem := sent_at_problem(sent_at, now or datetime.now(UTC)):
         raise ValueError(f"msgtime {problem}")
-    return payload
+    return msg.to_payload()
 
 
 def _skip_reason(message: Mapping[str, Any]) -> str:
@@ -209,7 +209,7 @@ class ArchivePoller:
 
     def cursor(self) -> int:
         with self.sessions() as session:
-            return session.scalar(select(Cursor.value).where(Cursor.name == CURSOR)) or 0
+            return session.scalar(select(CursorRow.value).where(CursorRow.name == CURSOR)) or 0
 
     def poll_once(self) -> PollResult:
         """Fetch one batch, record it and advance the cursor in one transaction."""
@@ -280,9 +280,9 @@ class ArchivePoller:
 
 def _advance(session: Session, seq: int, now: datetime) -> None:
     """Move the cursor forward, never back: two replicas pulling the same batch agree on the max."""
-    cursor = session.scalars(select(Cursor).where(Cursor.name == CURSOR).with_for_update()).one_or_none()
+    cursor = session.scalars(select(CursorRow).where(CursorRow.name == CURSOR).with_for_update()).one_or_none()
     if cursor is None:
-        session.add(Cursor(name=CURSOR, value=seq, updated_at=now))
+        session.add(CursorRow(name=CURSOR, value=seq, updated_at=now))
     elif seq > cursor.value:
         cursor.value = seq
         cursor.updated_at = now

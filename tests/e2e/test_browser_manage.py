@@ -12,7 +12,7 @@ from handlers.appeals import file_appeal
 from handlers.context import HandlerContext
 from rules.engine import RuleEngine
 from storage.db import make_session_factory
-from storage.models import Announcement, Appeal, JobRun, Target, Violation
+from storage.models import AnnouncementRow, AppealRow, JobRunRow, TargetRow, ViolationRow
 from storage.users import put_user
 from tests.bot.web.conftest import NOW, PASSWORD
 from tests.bot.web.test_evidence_surfaces import AFTER, BEFORE, CLEAR, LEAK_MASKED, judge_the_leak
@@ -80,9 +80,9 @@ def test_targets_jobs_and_announcements(server, page):  # noqa: F811
     shot(page, "14-scorecard")
 
     with make_session_factory(engine)() as s:
-        assert s.scalars(select(Target.subject)).all() == ["zhangwei"]
-        assert s.scalars(select(JobRun.job)).all() == ["leaderboard"]
-        assert s.scalars(select(Announcement.chat_ids)).all() == [["wr-sales-east"]]
+        assert s.scalars(select(TargetRow.subject)).all() == ["zhangwei"]
+        assert s.scalars(select(JobRunRow.job)).all() == ["leaderboard"]
+        assert s.scalars(select(AnnouncementRow.chat_ids)).all() == [["wr-sales-east"]]
 
 
 def test_a_violation_with_its_evidence_in_appeal_review(server, page, config):  # noqa: F811
@@ -116,5 +116,5 @@ def test_a_violation_with_its_evidence_in_appeal_review(server, page, config):  
     page.wait_for_selector("#status.status-void")
     assert page.locator("#evidence li").count() == 11  # the evidence outlives the appeal
     with make_session_factory(engine)() as s:
-        assert s.get(Violation, leak).status == "void"
-        assert s.scalars(select(Appeal.status)).all() == ["accepted"]
+        assert s.get(ViolationRow, leak).status == "void"
+        assert s.scalars(select(AppealRow.status)).all() == ["accepted"]

@@ -21,7 +21,7 @@ from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage import evidence, violations
 from storage.db import make_session_factory
-from storage.models import Message, Violation
+from storage.models import MessageRow, ViolationRow
 from tests.conftest import sh
 
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
@@ -49,7 +49,7 @@ def _say(session, ctx, msgid: str, text: str, minute: int, *, chat: str = EAST, 
     return handle_message(session, ctx, msg)
 
 
-def _morning(session, ctx) -> Violation:
+def _morning(session, ctx) -> ViolationRow:
     """7 messages, the leak (and south chatter around it), then 7 more; returns the leak's violation."""
     minute = 0
     for i, text in enumerate(BEFORE):
@@ -60,10 +60,10 @@ def _morning(session, ctx) -> Violation:
     for i, text in enumerate(AFTER):
         _say(session, ctx, f"south-a{i}", f"华南{i}", minute := minute + 1, chat=SOUTH, sender="zhaolei")
         _say(session, ctx, f"a{i}", text, minute)
-    return session.scalars(select(Violation).where(Violation.msgid == "leak")).one()
+    return session.scalars(select(ViolationRow).where(ViolationRow.msgid == "leak")).one()
 
 
-def _lines(session, violation: Violation) -> list[tuple[int, str, str]]:
+def _lines(session, violation: ViolationRow) -> list[tuple[int, str, str]]:
     found = evidence.for_messages(session, message_ids=[violation.message_id], scope=None)
     return [(line.position, line.sender, line.masked_text) for line in found.get(violation.message_id, [])]
 
@@ -83,7 +83,8 @@ def test_the_evidence_is_a_snapshot_later_changes_do_not_rewrite_it(session, con
     kept = _lines(session, violation)
 
     # A stored message rewritten afterwards (say, redacted further) and the violation voided on appeal.
-    session.execute(update(Message).where(Message.msgid.in_(["b6", "leak", "a0"])).values(masked_text="（已删除）"))
+    rewritten = update(MessageRow).where(MessageRow.msgid.in_(["b6", "leak", "a0"])).values(masked_text="（已删除）")
+    session.execute(rewritten)
     violations.set_status(session, violation_id=violation.id, status="void", by="lisi", now=MONDAY, note="申诉通过")
     session.commit()
 
@@ -103,7 +104,7 @@ def test_window_sizes(session, config, case, size, expected_before, expected_aft
     _say(session, ctx, "leak", LEAK, 1, sender="zhangwei")
     for i, text in enumerate(AFTER):
         _say(session, ctx, f"a{i}", text, 2 + i)
-    violation = session.scalars(select(Violation)).one()
+    violation = session.scalars(select(ViolationRow)).one()
 
     lines = _lines(session, violation)
     if expected_before is None:
@@ -120,7 +121,9 @@ def test_two_leaks_close_together_each_keep_the_other_in_their_evidence(session,
     _say(session, ctx, "mid", "别发号码", 3)
     _say(session, ctx, "leak-2", "李总手机13987654321", 4, sender="zhangwei")
     _say(session, ctx, "a0", "唉", 5)
-    first, second = (session.scalars(select(Violation).where(Violation.msgid == m)).one() for m in ("leak-1", "leak-2"))
+    first, second = (
+        session.scalars(select(ViolationRow).where(ViolationRow.msgid == m)).one() for m in ("leak-1", "leak-2")
+    )
 
     assert [t for _, _, t in _lines(session, first)] == ["早", LEAK_MASKED, "别发号码", "李总手机139****4321", "唉"]
     assert [t for _, _, t in _lines(session, second)] == ["早", LEAK_MASKED, "别发号码", "李总手机139****4321", "唉"]
@@ -131,7 +134,7 @@ def test_a_late_history_message_sent_before_the_violation_is_not_after_it(sessio
     _say(session, ctx, "leak", LEAK, 30, sender="zhangwei")
     _say(session, ctx, "imported", "很早以前的消息", 10)  # judged later, sent earlier
     _say(session, ctx, "a0", "收到", 31)
-    violation = session.scalars(select(Violation)).one()
+    violation = session.scalars(select(ViolationRow)).one()
 
     assert [(p, t) for p, _, t in _lines(session, violation)] == [(0, LEAK_MASKED), (1, "收到")]
 
@@ -141,7 +144,7 @@ def test_a_retried_message_is_not_added_twice(session, config):
     _say(session, ctx, "leak", LEAK, 1, sender="zhangwei")
     _say(session, ctx, "a0", "收到", 2)
     _say(session, ctx, "a0", "收到", 2)  # WeCom retries the callback
-    violation = session.scalars(select(Violation)).one()
+    violation = session.scalars(select(ViolationRow)).one()
 
     assert [(p, t) for p, _, t in _lines(session, violation)] == [(0, LEAK_MASKED), (1, "收到")]
 
@@ -149,7 +152,7 @@ def test_a_retried_message_is_not_added_twice(session, config):
 def test_evidence_outside_the_viewers_groups_is_never_returned(session, config):
     ctx = _ctx(config)
     _say(session, ctx, "leak", LEAK, 1, sender="zhangwei")
-    violation = session.scalars(select(Violation)).one()
+    violation = session.scalars(select(ViolationRow)).one()
 
     assert evidence.for_messages(session, message_ids=[violation.message_id], scope=[SOUTH]) == {}
     assert evidence.for_messages(session, message_ids=[violation.message_id], scope=[EAST]) != {}
@@ -160,12 +163,12 @@ def test_two_replicas_adding_to_the_same_window_at_once_get_their_own_places(eng
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite's BEGIN IMMEDIATE serializes writers: the race cannot happen there")
     _say(session, _ctx(config), "leak", LEAK, 1, sender="zhangwei")
-    violation = session.scalars(select(Violation)).one()
+    violation = session.scalars(select(ViolationRow)).one()
     session.commit()
     sessions = make_session_factory(engine)
 
     def store(s, msgid: str, minute: int) -> None:
-        row = Message(msgid=msgid, chat_id=EAST, sender="wangfang", sent_at=MONDAY + timedelta(minutes=minute),
+        row = MessageRow(msgid=msgid, chat_id=EAST, sender="wangfang", sent_at=MONDAY + timedelta(minutes=minute),
                       source="callback", masked_text=msgid, text_hmac="0" * 64)
         s.add(row)
         s.flush()

@@ -24,7 +24,7 @@ from handlers.message import handle_message
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage.db import make_session_factory
-from storage.models import Violation
+from storage.models import ViolationRow
 from tests.bot.web.conftest import NOW
 from tests.conftest import sh
 
@@ -58,7 +58,7 @@ def judge_the_leak(engine: Engine, config: AppConfig) -> int:
                                                 source="callback"))
             handle_message(s, ctx, GroupMessage(msgid=f"s-{msgid}", chat_id=SOUTH, sender="zhaolei", sent_at=at,
                                                 text=SOUTH_TEXT, source="callback"))
-        return s.scalars(select(Violation.id).where(Violation.msgid == "leak")).one()
+        return s.scalars(select(ViolationRow.id).where(ViolationRow.msgid == "leak")).one()
 
 
 EXPECTED = [*BEFORE[-5:], LEAK_MASKED, *AFTER[:5]]
