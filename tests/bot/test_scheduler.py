@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.scheduler import JOBS, JobScheduler, last_fire_time, start_scheduler
+from bot.simulator.clock import ManualClock
 from storage.db import make_engine, make_session_factory
 from storage.models import JobRun, OutboxItem
 from tests.conftest import sh
@@ -20,21 +21,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def replicas(db_url, config):
     """Three schedulers, each with its own engine (as three processes would have), one database."""
     engines = [make_engine(db_url) for _ in range(3)]
-    clocks = [Clock(sh(2026, 1, 1)) for _ in range(3)]
+    clocks = [ManualClock(sh(2026, 1, 1)) for _ in range(3)]
     schedulers = [
         JobScheduler(config, make_session_factory(e), owner=f"replica-{i}", clock=c)
         for i, (e, c) in enumerate(zip(engines, clocks, strict=True))
@@ -109,7 +100,7 @@ def test_a_job_that_fails_leaves_neither_claim_nor_posts(db_url, config, session
         update={"schedules": config.schedules.model_copy(update={"reports_dir": str(blocker / "reports")})}
     )
     engine = make_engine(db_url)
-    clock = Clock(sh(2026, 12, 1, 9, 0))  # Tuesday 1 December: the first workday
+    clock = ManualClock(sh(2026, 12, 1, 9, 0))  # Tuesday 1 December: the first workday
     replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0", clock=clock)
     with pytest.raises(OSError):
         replica.fire("monthly")
@@ -172,7 +163,7 @@ def test_last_fire_time_within_grace(cron, now, grace_minutes, expected):
 
 def test_apscheduler_gets_every_enabled_job_with_its_cron_in_shanghai(config, db_url):
     engine = make_engine(db_url)
-    replica = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=Clock(sh(2026, 1, 1)))
+    replica = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=ManualClock(sh(2026, 1, 1)))
 
     async def started():
         aps = await start_scheduler(replica)
@@ -201,7 +192,8 @@ def test_background_task_catches_up_on_start_and_stops(config, db_url, session):
 
     assert BACKGROUND_TASKS["scheduler"] is run_scheduler_task
     engine = make_engine(db_url)
-    state = SimpleNamespace(config=config, sessions=make_session_factory(engine), clock=Clock(sh(2026, 11, 23, 11, 0)))
+    state = SimpleNamespace(config=config, sessions=make_session_factory(engine),
+                            clock=ManualClock(sh(2026, 11, 23, 11, 0)))
 
     async def lifespan():
         stop = asyncio.Event()
@@ -238,7 +230,8 @@ def test_fire_job_logs_a_failure_without_raising_into_apscheduler(config, db_url
         update={"schedules": config.schedules.model_copy(update={"reports_dir": str(blocker / "reports")})}
     )
     engine = make_engine(db_url)
-    replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0", clock=Clock(sh(2026, 12, 1, 9)))
+    replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0",
+                           clock=ManualClock(sh(2026, 12, 1, 9)))
     fire_job(replica, "monthly")
     engine.dispose()
     failures = [r for r in caplog.records if r.levelname == "ERROR"]
@@ -252,7 +245,7 @@ def test_the_monthly_link_is_built_from_the_public_url(db_url, config, session, 
         update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
     )
     engine = make_engine(db_url)
-    clock = Clock(sh(2026, 12, 1, 9, 0))
+    clock = ManualClock(sh(2026, 12, 1, 9, 0))
     scheduler = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=clock,
                              public_url="https://bot.example.cn")
     assert scheduler.fire("monthly") == "done"
