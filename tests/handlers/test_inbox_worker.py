@@ -6,7 +6,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import threading
 from datetime import timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from storage import inbox
 from storage.db import make_session_factory
 from storage.models import InboxEvent, Message
 from tests.conftest import REPO, sh
+from tests.helpers.threads import run_together
 
 MONDAY = sh(2026, 3, 2, 9, 15)
 TEXTS = [
@@ -163,19 +163,13 @@ def test_a_stale_claim_finishing_late_does_not_judge_twice(engine, ctx, clock: M
 
 def test_two_replicas_racing_judge_each_message_once(engine, ctx) -> None:
     record_messages(engine, 30)
-    barrier = threading.Barrier(2)
+    workers = {owner: worker(engine, ctx, owner=owner, batch_size=4) for owner in ("replica-a", "replica-b")}
     counts: dict[str, int] = {}
 
     def replica(owner: str) -> None:
-        w = worker(engine, ctx, owner=owner, batch_size=4)
-        barrier.wait()
-        counts[owner] = drain(w)
+        counts[owner] = drain(workers[owner])
 
-    threads = [threading.Thread(target=replica, args=(name,)) for name in ("replica-a", "replica-b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(replica, list(workers))
     assert sum(counts.values()) == 30
     assert state(engine) == (30, 30, 0)
 
