@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,6 +41,18 @@ def leaderboard_posts(session, chat_id: str) -> list[str]:
         select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.like(f"leaderboard:%:{chat_id}:md"))
     )
     return sorted(keys)
+
+
+def reports_in(config, path: Path):
+    """`config` writing its monthly reports to `path`."""
+    return config.model_copy(update={"schedules": config.schedules.model_copy(update={"reports_dir": str(path)})})
+
+
+def reports_under_a_file(config, tmp_path: Path):
+    """`config` whose reports_dir lies below a plain file: writing the monthly XLSX fails."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    return reports_in(config, blocker / "reports")
 
 
 def test_three_replicas_over_ten_weeks_post_ten_leaderboards_per_group(replicas, session):
@@ -93,12 +106,8 @@ def test_a_missed_week_is_caught_up_once_on_start_within_grace(replicas, session
 
 
 def test_a_job_that_fails_leaves_neither_claim_nor_posts(db_url, config, session, tmp_path):
-    # reports_dir is a file, so writing the XLSX fails after the claim row was inserted.
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("x")
-    broken = config.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(blocker / "reports")})}
-    )
+    # reports_dir is below a file, so writing the XLSX fails after the claim row was inserted.
+    broken = reports_under_a_file(config, tmp_path)
     engine = make_engine(db_url)
     clock = ManualClock(sh(2026, 12, 1, 9, 0))  # Tuesday 1 December: the first workday
     replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0", clock=clock)
@@ -107,9 +116,7 @@ def test_a_job_that_fails_leaves_neither_claim_nor_posts(db_url, config, session
     assert session.scalar(select(func.count()).select_from(JobRun)) == 0
     assert session.scalar(select(func.count()).select_from(OutboxItem)) == 0
     session.rollback()  # SQLite: end the read transaction (BEGIN IMMEDIATE) before the next writer
-    fixed = broken.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path / "reports")})}
-    )
+    fixed = reports_in(broken, tmp_path / "reports")
     assert JobScheduler(fixed, make_session_factory(engine), owner="replica-1", clock=clock).fire("monthly") == "done"
     assert (tmp_path / "reports" / "monthly-2026-11.xlsx").exists()
     engine.dispose()
@@ -135,9 +142,7 @@ def test_workday_only_jobs_skip_days_off_without_claiming(replicas, session, now
 def test_monthly_evaluation_runs_on_the_first_workday_only(replicas, tmp_path, session):
     schedulers, clocks = replicas
     for s in schedulers:
-        s.config = s.config.model_copy(
-            update={"schedules": s.config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
-        )
+        s.config = reports_in(s.config, tmp_path)
     # November 2026 starts on a Sunday: the 1st is skipped, Monday the 2nd claims October, the 3rd finds it taken.
     outcomes = []
     for day in (1, 2, 3):
@@ -224,11 +229,7 @@ def test_every_job_has_a_schedule_block_and_every_schedule_a_job(config):
 def test_fire_job_logs_a_failure_without_raising_into_apscheduler(config, db_url, tmp_path, caplog):
     from bot.scheduler import fire_job
 
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    broken = config.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(blocker / "reports")})}
-    )
+    broken = reports_under_a_file(config, tmp_path)
     engine = make_engine(db_url)
     replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0",
                            clock=ManualClock(sh(2026, 12, 1, 9)))
@@ -241,9 +242,7 @@ def test_fire_job_logs_a_failure_without_raising_into_apscheduler(config, db_url
 
 
 def test_the_monthly_link_is_built_from_the_public_url(db_url, config, session, tmp_path):
-    config = config.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
-    )
+    config = reports_in(config, tmp_path)
     engine = make_engine(db_url)
     clock = ManualClock(sh(2026, 12, 1, 9, 0))
     scheduler = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=clock,
