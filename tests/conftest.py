@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -76,26 +77,35 @@ def _pg_reachable() -> str | None:
         return f"{type(exc).__name__}"
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database with the schema, dropped after the session."""
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database named `prefix` + a random suffix, dropped afterwards.
+    Skips the test without a server (fails it with CI=true)."""
     problem = _pg_reachable()
     if problem:
         if IN_CI:
             pytest.fail(f"CI=true but PostgreSQL at 127.0.0.1:5432 is not reachable ({problem})")
         pytest.skip(f"PostgreSQL not reachable ({problem})")
-    name = f"groupbot_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_SERVER).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_SERVER.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database with the schema, dropped after the session."""
+    with pg_database("groupbot_t_") as url:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
 
 
 def _truncate_all(engine: Engine) -> None:
