@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig, load_config
 from storage.db import make_engine, make_session_factory
@@ -141,3 +141,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with make_session_factory(engine)() as session:
         yield session
+
+
+@pytest.fixture
+def workers(db_url: str) -> Iterator[list[sessionmaker[Session]]]:
+    """Two session factories, each on its own engine, as two replicas (or a replica and the CLI) have."""
+    engines = [make_engine(db_url) for _ in range(2)]
+    yield [make_session_factory(e) for e in engines]
+    for e in engines:
+        e.dispose()
