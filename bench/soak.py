@@ -39,7 +39,7 @@ from bot.simulator.faults import FaultConfig
 from storage import inbox
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 
 REPO = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("GROUPBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -143,7 +143,7 @@ def restart_postgres() -> str:
 def drained(sessions) -> bool:
     with sessions() as session:
         pending = inbox.counts(session)["pending"]
-        open_rows = session.scalar(select(func.count()).where(OutboxItem.status.in_(("pending", "sending"))))
+        open_rows = session.scalar(select(func.count()).where(OutboxItemRow.status.in_(("pending", "sending"))))
     return pending == 0 and not open_rows
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from bot.simulator.state import Record, Status
 from handlers.alerts import Bucket
 from storage import inbox
-from storage.models import JobRun, Message, OutboxItem, Violation
+from storage.models import JobRunRow, MessageRow, OutboxItemRow, ViolationRow
 
 #: The simulator accepted these (errcode 0); `dropped` is WeCom's silent per-member limit.
 ACCEPTED = (Status.DELIVERED, Status.PARTIAL, Status.DROPPED)
@@ -130,7 +130,7 @@ def _accepted(records: Iterable[Record]) -> tuple[Counter, int]:
     return accepted, drops
 
 
-def _key(row: OutboxItem) -> str:
+def _key(row: OutboxItemRow) -> str:
     return body_key(API_OF_CHANNEL[row.channel], row.target, row.payload)
 
 
@@ -147,13 +147,13 @@ def audit(session: Session, records: Iterable[Record], acknowledged: set[str], *
     state = inbox.counts(session)
     counts.inbox_pending, counts.inbox_failed = state["pending"], state["failed"]
 
-    stored = Counter(session.scalars(select(Message.msgid)))
+    stored = Counter(session.scalars(select(MessageRow.msgid)))
     counts.stored_total = sum(stored.values())
     counts.stored_acknowledged_once = sum(1 for m in acknowledged if stored.get(m) == 1)
     counts.acknowledged_missing = sorted(m for m in acknowledged if stored.get(m) != 1)
     counts.stored_unacknowledged = sum(1 for m in stored if m not in acknowledged)
 
-    rows = list(session.scalars(select(OutboxItem)))
+    rows = list(session.scalars(select(OutboxItemRow)))
     counts.outbox_by_status = dict(Counter(r.status for r in rows))
     counts.dead_letters = [
         f"{r.idempotency_key}: {r.last_error} (attempts {r.attempts})" for r in rows if r.status == "dead"
@@ -189,7 +189,7 @@ def audit(session: Session, records: Iterable[Record], acknowledged: set[str], *
     delivered_keys = {r.idempotency_key for r in delivered}
     parked = Counter(v for r in rows if r.status == "dead" for v in _violation_ids(r.payload))
     parked_keys = {r.idempotency_key for r in rows if r.status == "dead"}
-    violations = list(session.scalars(select(Violation)))
+    violations = list(session.scalars(select(ViolationRow)))
     counts.violations_by_action = dict(Counter(v.action for v in violations))
     for v in violations:
         if v.action == "alert_managers":
@@ -205,7 +205,9 @@ def audit(session: Session, records: Iterable[Record], acknowledged: set[str], *
             counts.warn_violations_uncovered += key not in delivered_keys and key not in parked_keys
 
     periods = session.execute(
-        select(JobRun.job, JobRun.period, func.count(), func.min(JobRun.status)).group_by(JobRun.job, JobRun.period)
+        select(JobRunRow.job, JobRunRow.period, func.count(), func.min(JobRunRow.status)).group_by(
+            JobRunRow.job, JobRunRow.period
+        )
     ).all()
     counts.job_periods = {f"{job} {period}": n for job, period, n, _ in periods}
     counts.job_periods_not_once = sum(1 for _, _, n, status in periods if n != 1 or status != "done")

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import InboxEvent, JobRun, Message, OutboxItem, Violation
+from storage.models import InboxEventRow, JobRunRow, MessageRow, OutboxItemRow, ViolationRow
 
 
 class DatabaseCollector(Collector):
@@ -29,27 +29,33 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self.sessions() as s:
-            messages = s.scalar(select(func.count(Message.id))) or 0
-            by_rule = s.execute(select(Violation.rule, Violation.status, func.count()).group_by(
-                Violation.rule, Violation.status)).all()
-            outbox = s.execute(select(OutboxItem.status, OutboxItem.channel, func.count()).group_by(
-                OutboxItem.status, OutboxItem.channel)).all()
-            failures = s.scalar(select(func.coalesce(func.sum(OutboxItem.attempts), 0)).where(
-                OutboxItem.status != "sent")) or 0
-            jobs = s.execute(select(JobRun.job, JobRun.status, func.count()).group_by(JobRun.job, JobRun.status)).all()
-            inbox_pending = s.scalar(select(func.count(InboxEvent.id)).where(InboxEvent.processed_at.is_(None))) or 0
+            messages = s.scalar(select(func.count(MessageRow.id))) or 0
+            by_rule = s.execute(select(ViolationRow.rule, ViolationRow.status, func.count()).group_by(
+                ViolationRow.rule, ViolationRow.status)).all()
+            outbox = s.execute(select(OutboxItemRow.status, OutboxItemRow.channel, func.count()).group_by(
+                OutboxItemRow.status, OutboxItemRow.channel)).all()
+            failures = s.scalar(select(func.coalesce(func.sum(OutboxItemRow.attempts), 0)).where(
+                OutboxItemRow.status != "sent")) or 0
+            jobs = s.execute(
+                select(JobRunRow.job, JobRunRow.status, func.count()).group_by(JobRunRow.job, JobRunRow.status)
+            ).all()
+            inbox_pending = (
+                s.scalar(select(func.count(InboxEventRow.id)).where(InboxEventRow.processed_at.is_(None))) or 0
+            )
         yield GaugeMetricFamily("groupbot_messages_processed", "Group messages judged and stored", value=messages)
         g = GaugeMetricFamily("groupbot_violations", "Violations stored, by rule and status", labels=["rule", "status"])
         for rule, status, n in by_rule:
             g.add_metric([rule, status], n)
         yield g
-        g = GaugeMetricFamily("groupbot_outbox_items", "Outbox rows by status and channel",
-                              labels=["status", "channel"])
+        g = GaugeMetricFamily(
+            "groupbot_outbox_items", "Outbox rows by status and channel", labels=["status", "channel"]
+        )
         for status, channel, n in outbox:
             g.add_metric([status, channel], n)
         yield g
-        yield GaugeMetricFamily("groupbot_outbox_failed_attempts", "Send attempts of unsent outbox rows so far",
-                                value=failures)
+        yield GaugeMetricFamily(
+            "groupbot_outbox_failed_attempts", "Send attempts of unsent outbox rows so far", value=failures
+        )
         g = GaugeMetricFamily("groupbot_job_runs", "Scheduled job runs by job and status", labels=["job", "status"])
         for job, status, n in jobs:
             g.add_metric([job, status], n)
@@ -105,8 +111,9 @@ def install_metrics(app: FastAPI, sessions: sessionmaker[Session]) -> CollectorR
     """Add /metrics and a request counter to `app`; returns the app's registry."""
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sessions))
-    requests = Counter("groupbot_http_requests", "HTTP requests served", ["method", "route", "status"],
-                       registry=registry)
+    requests = Counter(
+        "groupbot_http_requests", "HTTP requests served", ["method", "route", "status"], registry=registry
+    )
     latency = Histogram("groupbot_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
 
     app.add_middleware(RequestMetrics, requests=requests, latency=latency)

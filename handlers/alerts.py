@@ -52,7 +52,7 @@ from rules.config import PostingWindowSettings, RulesConfig
 from rules.model import ClientUpdate, GroupMessage
 from rules.workdays import WorkCalendar
 from storage import members, outbox
-from storage.models import Escalation, Message, Violation
+from storage.models import EscalationRow, MessageRow, ViolationRow
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def notify(
     ctx: HandlerContext,
     *,
     msg: GroupMessage,
-    violations: Sequence[Violation],
-    escalation: Escalation | None,
+    violations: Sequence[ViolationRow],
+    escalation: EscalationRow | None,
     update: ClientUpdate | None = None,
 ) -> None:
     """Queue the warnings, alerts and escalation that `violations` call for; never commits.
@@ -148,23 +148,23 @@ class AlertText:
     def rule_name(self, rule: str) -> str:
         return Trusted(wording.rule_name(self.config, rule))
 
-    def why(self, violation: Violation) -> str:
+    def why(self, violation: ViolationRow) -> str:
         # Config wording filled with our own facts (times, limits, field labels): nothing from the rep.
         return Trusted(wording.reason(self.config, violation))
 
-    def hint(self, violation: Violation) -> str:
+    def hint(self, violation: ViolationRow) -> str:
         extra: dict[str, Any] = {}
         if self.update is not None and violation.rule == "template":
             extra["recognised"] = wording.recognised_fields(self.config, violation.chat_id, self.update.missing)
         return wording.hint(self.config, violation, extra)
 
-    def link(self, violation: Violation) -> str:
+    def link(self, violation: ViolationRow) -> str:
         return Trusted(f"{self.public_url}/violations/{violation.id}")
 
 
-def _snippet(session: Session, violation: Violation) -> str:
+def _snippet(session: Session, violation: ViolationRow) -> str:
     """The stored (masked) text, on one line and short; the clear text is never read here."""
-    message = session.get(Message, violation.message_id)
+    message = session.get(MessageRow, violation.message_id)
     if message is None:
         return ""
     flat = " ".join(message.masked_text.split())
@@ -228,7 +228,7 @@ def _hold_warning(
     *,
     rep: Person,
     msg: GroupMessage,
-    violation: Violation,
+    violation: ViolationRow,
     robot: str,
     due: datetime,
 ) -> None:
@@ -275,7 +275,7 @@ def _warn_member(
     *,
     rep: Person,
     msg: GroupMessage,
-    violations: Sequence[Violation],
+    violations: Sequence[ViolationRow],
     bucket: Bucket,
     now: datetime,
 ) -> None:
@@ -312,7 +312,7 @@ def _alert_managers(
     *,
     rep: Person,
     msg: GroupMessage,
-    violations: Sequence[Violation],
+    violations: Sequence[ViolationRow],
     bucket: Bucket,
 ) -> None:
     managers = text.group.managers if text.group else ()
@@ -391,7 +391,7 @@ def _single_alert(
 
 
 def _escalate(
-    session: Session, text: AlertText, *, rep: Person, msg: GroupMessage, escalation: Escalation
+    session: Session, text: AlertText, *, rep: Person, msg: GroupMessage, escalation: EscalationRow
 ) -> None:
     contacts: tuple[str, ...] = ()
     if text.group is not None:
@@ -399,7 +399,7 @@ def _escalate(
     if not contacts:
         log.warning("no escalation contacts", extra={"chat_id": msg.chat_id, "msgid": msg.msgid})
         return
-    violation = session.get(Violation, escalation.violation_id)
+    violation = session.get(ViolationRow, escalation.violation_id)
     day = msg.sent_at.astimezone(text.zone).date().isoformat()
     content = text.render(
         text.templates.escalation,

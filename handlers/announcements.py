@@ -29,7 +29,7 @@ from rules.config import PostingWindowSettings
 from rules.workdays import WorkCalendar
 from storage import announcements as store
 from storage.job_runs import claim_run, finish_run
-from storage.models import Announcement
+from storage.models import AnnouncementRow
 from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,13 @@ def validate(
             "cron": cron or None}
 
 
-def payload(row: Announcement) -> dict[str, Any]:
+def payload(row: AnnouncementRow) -> dict[str, Any]:
     if row.format == "markdown":
         return {"msgtype": "markdown", "markdown": {"content": row.body}}
     return {"msgtype": "text", "text": {"content": row.body}}
 
 
-def occurrence(row: Announcement, *, now: datetime, tz: ZoneInfo) -> datetime | None:
+def occurrence(row: AnnouncementRow, *, now: datetime, tz: ZoneInfo) -> datetime | None:
     """The occurrence due at `now` (within GRACE before it), or None."""
     if row.run_at is not None:
         return row.run_at if now - GRACE <= row.run_at <= now else None
@@ -101,7 +101,7 @@ def occurrence(row: Announcement, *, now: datetime, tz: ZoneInfo) -> datetime | 
     return latest
 
 
-def next_occurrence(row: Announcement, *, now: datetime, tz: ZoneInfo) -> datetime | None:
+def next_occurrence(row: AnnouncementRow, *, now: datetime, tz: ZoneInfo) -> datetime | None:
     """When the announcement fires next (the dashboard's "下次发送"), None when never again."""
     if row.run_at is not None:
         return row.run_at if row.run_at > now else None
@@ -141,7 +141,7 @@ def post_due(
             if not claim_run(session, job=f"announcement:{row.id}", period=period, owner=owner, now=now):
                 session.rollback()
                 continue
-            current = session.get(Announcement, row.id)
+            current = session.get(AnnouncementRow, row.id)
             if current is None or current.status != "active":  # paused or deleted meanwhile
                 session.rollback()
                 continue

@@ -17,7 +17,7 @@ from handlers.directory import person
 from handlers.wording import name_with_id, rule_name
 from storage import appeals as appeal_store
 from storage import violations as violation_store
-from storage.models import Appeal
+from storage.models import AppealRow
 from storage.outbox import enqueue
 from storage.users import audit
 
@@ -28,7 +28,7 @@ MAX_REASON = 500
 class AppealFiled:
     """What happened to a 申诉 command; `reply` is the text the rep gets back."""
 
-    appeal: Appeal | None
+    appeal: AppealRow | None
     reply: str
 
 
@@ -67,8 +67,8 @@ def file_appeal(session: Session, ctx: HandlerContext, *, sender: str, reason: s
 
 
 def decide_appeal(
-    session: Session, *, appeal: Appeal, accepted: bool, by: str, note: str | None, now: datetime
-) -> Appeal:
+    session: Session, *, appeal: AppealRow, accepted: bool, by: str, note: str | None, now: datetime
+) -> AppealRow:
     """Accept (the violation becomes void and leaves rankings and escalation) or reject; tell the rep."""
     appeal_store.decide(session, appeal=appeal, accepted=accepted, by=by, note=note, now=now)
     if accepted:

@@ -38,7 +38,7 @@ from bot.errors import PermanentSendError, RetryableSendError, TokenExpiredError
 from handlers import wording
 from handlers.context import system_clock
 from storage import outbox, ratelimit
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from storage.ratelimit import Limit
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Outgoing:
     unnamed: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, row: OutboxItem) -> Outgoing:
+    def of(cls, row: OutboxItemRow) -> Outgoing:
         body = {k: v for k, v in row.payload.items() if not k.startswith("_")}
         meta = row.payload.get("_meta") or {}
         unnamed = tuple(meta.get("unnamed", ())) if isinstance(meta, dict) else ()

@@ -31,7 +31,7 @@ from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.model import GroupMessage
 from storage import inbox
-from storage.models import InboxEvent
+from storage.models import InboxEventRow
 from storage.sealing import SealError
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def default_handlers() -> dict[str, KindHandler]:
     }
 
 
-def opened(row: InboxEvent, ctx: HandlerContext) -> ClaimedEvent:
+def opened(row: InboxEventRow, ctx: HandlerContext) -> ClaimedEvent:
     """A claimed row with its payload decrypted (the only place the worker sees a sealed payload)."""
     try:
         payload = dict(inbox.open_payload(ctx.sealer, dedupe_key=row.dedupe_key, stored=row.payload))

@@ -21,8 +21,7 @@ from handlers.context import HandlerContext
 from rules.model import GroupMessage, Verdict
 from rules.policy import decide
 from storage import clients, deals, inbox, messages, violations
-from storage.models import Escalation
-from storage.models import Violation as ViolationRow
+from storage.models import EscalationRow, ViolationRow
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
     )
 
     rows: list[ViolationRow] = []
-    escalation: Escalation | None = None
+    escalation: EscalationRow | None = None
     if verdict.violations:
         settings = ctx.engine.settings_for(msg.chat_id)
         window = settings.policy.escalation.days

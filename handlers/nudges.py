@@ -17,14 +17,14 @@ from handlers.periods import day_range, truncate_utf8
 from handlers.reminders import MAX_TEXT_BYTES, by_owner, client_title
 from storage import reports
 from storage.clients import stale_clients
-from storage.models import Client
+from storage.models import ClientRow
 from storage.outbox import enqueue
 
 #: A member who posted in the group within this many days counts as one of its reps.
 ACTIVE_DAYS = 14
 
 
-def stale_text(clients: list[Client], now: datetime, days_by_grade: dict[str, int], tz: ZoneInfo) -> str:
+def stale_text(clients: list[ClientRow], now: datetime, days_by_grade: dict[str, int], tz: ZoneInfo) -> str:
     lines = [f"【客户久未跟进】以下 {len(clients)} 个客户超过规定天数没有跟进记录："]
     for i, c in enumerate(clients, 1):
         silent = (now.astimezone(tz).date() - c.last_update_at.astimezone(tz).date()).days

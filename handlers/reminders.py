@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from bot.config import AppConfig
 from handlers.periods import truncate_utf8
 from storage.clients import due_follow_ups
-from storage.models import Client
+from storage.models import ClientRow
 from storage.outbox import enqueue
 
 #: message/send text content limit (bytes).
 MAX_TEXT_BYTES = 2048
 
 
-def client_title(client: Client) -> str:
+def client_title(client: ClientRow) -> str:
     parts = [p for p in (client.company, client.name) if p]
     return " ".join(parts) or f"客户#{client.id}"
 
@@ -32,12 +32,12 @@ def due_note(due: date, today: date) -> str:
     return "今天到期" if late == 0 else f"已逾期{late}天，原定{due:%m月%d日}"
 
 
-def follow_up_line(index: int, client: Client, today: date) -> str:
+def follow_up_line(index: int, client: ClientRow, today: date) -> str:
     plan = client.next_action or "（未写下一步计划）"
     return f"{index}. {client_title(client)}：{plan}（{due_note(client.next_action_due, today)}）"
 
 
-def reminder_text(clients: Sequence[Client], today: date) -> str:
+def reminder_text(clients: Sequence[ClientRow], today: date) -> str:
     """The rep's list, most overdue first."""
     lines = [f"【今日待跟进】你有 {len(clients)} 个客户需要跟进："]
     lines += [follow_up_line(i, c, today) for i, c in enumerate(clients, 1)]
@@ -45,8 +45,8 @@ def reminder_text(clients: Sequence[Client], today: date) -> str:
     return truncate_utf8("\n".join(lines), MAX_TEXT_BYTES)
 
 
-def by_owner(clients: Sequence[Client]) -> dict[str, list[Client]]:
-    out: dict[str, list[Client]] = {}
+def by_owner(clients: Sequence[ClientRow]) -> dict[str, list[ClientRow]]:
+    out: dict[str, list[ClientRow]] = {}
     for c in clients:
         if c.owner:
             out.setdefault(c.owner, []).append(c)

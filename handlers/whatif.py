@@ -21,7 +21,7 @@ from bot.config import AppConfig
 from rules.config import RulesConfig
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
-from storage.models import Message
+from storage.models import MessageRow
 
 MAX_LINES = 20_000
 
@@ -98,7 +98,7 @@ def engine_for(config: AppConfig, rules: RulesConfig | None = None) -> RuleEngin
     return RuleEngine.from_config(rules or config.rules, config.group_rules())
 
 
-def stored_as_messages(rows: Iterable[Message]) -> list[GroupMessage]:
+def stored_as_messages(rows: Iterable[MessageRow]) -> list[GroupMessage]:
     return [
         GroupMessage(msgid=r.msgid, chat_id=r.chat_id, sender=r.sender, sent_at=r.sent_at, text=r.masked_text,
                      msgtype=r.msgtype, source="replay")

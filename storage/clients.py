@@ -17,9 +17,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from rules.model import ClientUpdate as ParsedUpdate
+from rules.model import ClientUpdate
 from storage.db import insert_ignoring_conflict
-from storage.models import Client, ClientUpdate
+from storage.models import ClientRow, ClientUpdateRow
 
 # Legal-form suffixes reps add or drop at will; stripped (longest first) before matching.
 _COMPANY_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "集团", "公司")
@@ -51,19 +51,19 @@ def client_key(name: str | None, company: str | None) -> str | None:
 def save_update(
     session: Session,
     *,
-    update: ParsedUpdate,
+    update: ClientUpdate,
     msgid: str,
     chat_id: str,
     sender: str,
     sent_at: datetime,
-) -> tuple[ClientUpdate, Client | None]:
+) -> tuple[ClientUpdateRow, ClientRow | None]:
     """Store a parsed follow-up report and fold it into its client (created on first sight).
 
     The client row is inserted with ON CONFLICT DO NOTHING, so two replicas meeting a new client at
     once end with one row and neither transaction fails.
     """
     client = upsert_client(session, update=update, chat_id=chat_id, sender=sender, sent_at=sent_at)
-    row = ClientUpdate(
+    row = ClientUpdateRow(
         msgid=msgid,
         client_id=client.id if client else None,
         chat_id=chat_id,
@@ -84,18 +84,18 @@ def save_update(
 
 
 def upsert_client(
-    session: Session, *, update: ParsedUpdate, chat_id: str, sender: str, sent_at: datetime
-) -> Client | None:
+    session: Session, *, update: ClientUpdate, chat_id: str, sender: str, sent_at: datetime
+) -> ClientRow | None:
     key = client_key(update.client_name, update.company)
     if key is None:
         return None
     insert_ignoring_conflict(
-        session, Client, conflict=["chat_id", "key"], chat_id=chat_id, key=key, name=update.client_name,
+        session, ClientRow, conflict=["chat_id", "key"], chat_id=chat_id, key=key, name=update.client_name,
         company=update.company, grade="B", owner=sender,
     )
     client = session.scalars(
-        select(Client)
-        .where(Client.chat_id == chat_id, Client.key == key)
+        select(ClientRow)
+        .where(ClientRow.chat_id == chat_id, ClientRow.key == key)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
@@ -117,34 +117,34 @@ def upsert_client(
     return client
 
 
-def get_client(session: Session, *, client_id: int) -> Client | None:
-    return session.get(Client, client_id)
+def get_client(session: Session, *, client_id: int) -> ClientRow | None:
+    return session.get(ClientRow, client_id)
 
 
-def timeline(session: Session, *, client_id: int, limit: int = 50) -> list[ClientUpdate]:
+def timeline(session: Session, *, client_id: int, limit: int = 50) -> list[ClientUpdateRow]:
     """The client's reports, newest first."""
     query = (
-        select(ClientUpdate)
-        .where(ClientUpdate.client_id == client_id)
-        .order_by(ClientUpdate.sent_at.desc(), ClientUpdate.id.desc())
+        select(ClientUpdateRow)
+        .where(ClientUpdateRow.client_id == client_id)
+        .order_by(ClientUpdateRow.sent_at.desc(), ClientUpdateRow.id.desc())
         .limit(limit)
     )
     return list(session.scalars(query))
 
 
-def search(session: Session, *, query: str, limit: int = 50) -> list[Client]:
+def search(session: Session, *, query: str, limit: int = 50) -> list[ClientRow]:
     """Clients whose name or company contains `query` (case-insensitive), latest activity first."""
     needle = f"%{_escape_like(query.strip())}%"
     stmt = (
-        select(Client)
-        .where(or_(Client.name.ilike(needle, escape="\\"), Client.company.ilike(needle, escape="\\")))
-        .order_by(Client.last_update_at.desc(), Client.id)
+        select(ClientRow)
+        .where(or_(ClientRow.name.ilike(needle, escape="\\"), ClientRow.company.ilike(needle, escape="\\")))
+        .order_by(ClientRow.last_update_at.desc(), ClientRow.id)
         .limit(limit)
     )
     return list(session.scalars(stmt))
 
 
-def stale_clients(session: Session, *, days_by_grade: Mapping[str, int], now: datetime) -> list[Client]:
+def stale_clients(session: Session, *, days_by_grade: Mapping[str, int], now: datetime) -> list[ClientRow]:
     """Clients without an update for longer than their grade allows (A 3 days, B 7, C 14 ...).
 
     Ordered by owner, then longest silence first, so a reminder can be built per owner.
@@ -152,26 +152,26 @@ def stale_clients(session: Session, *, days_by_grade: Mapping[str, int], now: da
     if not days_by_grade:
         return []
     conditions = [
-        (Client.grade == grade) & (Client.last_update_at < now - timedelta(days=days))
+        (ClientRow.grade == grade) & (ClientRow.last_update_at < now - timedelta(days=days))
         for grade, days in days_by_grade.items()
     ]
-    stmt = select(Client).where(or_(*conditions)).order_by(Client.owner, Client.last_update_at, Client.id)
+    stmt = select(ClientRow).where(or_(*conditions)).order_by(ClientRow.owner, ClientRow.last_update_at, ClientRow.id)
     return list(session.scalars(stmt))
 
 
-def due_follow_ups(session: Session, *, on_or_before: date, owner: str | None = None) -> list[Client]:
+def due_follow_ups(session: Session, *, on_or_before: date, owner: str | None = None) -> list[ClientRow]:
     """Clients whose next step is due on or before the date, by owner then due date."""
-    stmt = select(Client).where(Client.next_action_due.is_not(None), Client.next_action_due <= on_or_before)
+    stmt = select(ClientRow).where(ClientRow.next_action_due.is_not(None), ClientRow.next_action_due <= on_or_before)
     if owner is not None:
-        stmt = stmt.where(Client.owner == owner)
-    stmt = stmt.order_by(Client.owner, Client.next_action_due, Client.id)
+        stmt = stmt.where(ClientRow.owner == owner)
+    stmt = stmt.order_by(ClientRow.owner, ClientRow.next_action_due, ClientRow.id)
     return list(session.scalars(stmt))
 
 
-def set_grade(session: Session, *, client_id: int, grade: str) -> Client:
+def set_grade(session: Session, *, client_id: int, grade: str) -> ClientRow:
     if grade not in ("A", "B", "C"):
         raise ValueError(f"grade must be A, B or C, got {grade!r}")
-    client = session.get(Client, client_id)
+    client = session.get(ClientRow, client_id)
     if client is None:
         raise LookupError(f"client {client_id} does not exist")
     client.grade = grade

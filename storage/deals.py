@@ -8,16 +8,18 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rules.model import Deal as ParsedDeal
+from rules.model import Deal
 from storage.clients import client_key
-from storage.models import Client, Deal
+from storage.models import ClientRow, DealRow
 
 
-def save_deal(session: Session, *, deal: ParsedDeal, msgid: str, chat_id: str, sender: str, sent_at: datetime) -> Deal:
+def save_deal(session: Session, *, deal: Deal, msgid: str, chat_id: str, sender: str, sent_at: datetime) -> DealRow:
     """Store a parsed deal; links it to the same group's client with the same normalized key."""
     key = client_key(deal.client_name, deal.company)
-    client_id = session.scalar(select(Client.id).where(Client.chat_id == chat_id, Client.key == key)) if key else None
-    row = Deal(
+    client_id = (
+        session.scalar(select(ClientRow.id).where(ClientRow.chat_id == chat_id, ClientRow.key == key)) if key else None
+    )
+    row = DealRow(
         msgid=msgid,
         client_id=client_id,
         chat_id=chat_id,
@@ -32,48 +34,48 @@ def save_deal(session: Session, *, deal: ParsedDeal, msgid: str, chat_id: str, s
     return row
 
 
-def list_deals(session: Session, *, since: datetime, until: datetime, chat_id: str | None = None) -> list[Deal]:
+def list_deals(session: Session, *, since: datetime, until: datetime, chat_id: str | None = None) -> list[DealRow]:
     """Deals with `sent_at` in [since, until), oldest first."""
-    query = select(Deal).where(Deal.sent_at >= since, Deal.sent_at < until)
+    query = select(DealRow).where(DealRow.sent_at >= since, DealRow.sent_at < until)
     if chat_id is not None:
-        query = query.where(Deal.chat_id == chat_id)
-    return list(session.scalars(query.order_by(Deal.sent_at, Deal.id)))
+        query = query.where(DealRow.chat_id == chat_id)
+    return list(session.scalars(query.order_by(DealRow.sent_at, DealRow.id)))
 
 
 def totals_by_sender(
     session: Session, *, since: datetime, until: datetime, chat_id: str | None = None
 ) -> dict[str, tuple[int, int]]:
     """Per rep: (number of deals, sum of readable amounts in yuan) in [since, until)."""
-    query = select(Deal.sender, func.count(Deal.id), func.coalesce(func.sum(Deal.amount_yuan), 0)).where(
-        Deal.sent_at >= since, Deal.sent_at < until
+    query = select(DealRow.sender, func.count(DealRow.id), func.coalesce(func.sum(DealRow.amount_yuan), 0)).where(
+        DealRow.sent_at >= since, DealRow.sent_at < until
     )
     if chat_id is not None:
-        query = query.where(Deal.chat_id == chat_id)
-    return {s: (int(n), int(total)) for s, n, total in session.execute(query.group_by(Deal.sender))}
+        query = query.where(DealRow.chat_id == chat_id)
+    return {s: (int(n), int(total)) for s, n, total in session.execute(query.group_by(DealRow.sender))}
 
 
 def deals_in_scope(
     session: Session, *, scope: Collection[str] | None, pending_only: bool = False, limit: int = 200
-) -> list[Deal]:
+) -> list[DealRow]:
     """Deals in the viewer's groups (None: all), 金额待确认 ones first, newest first."""
-    query = select(Deal)
+    query = select(DealRow)
     if scope is not None:
-        query = query.where(Deal.chat_id.in_(list(scope)))
+        query = query.where(DealRow.chat_id.in_(list(scope)))
     if pending_only:
-        query = query.where(Deal.amount_yuan.is_(None))
-    query = query.order_by(Deal.amount_yuan.is_not(None), Deal.sent_at.desc(), Deal.id.desc()).limit(limit)
+        query = query.where(DealRow.amount_yuan.is_(None))
+    query = query.order_by(DealRow.amount_yuan.is_not(None), DealRow.sent_at.desc(), DealRow.id.desc()).limit(limit)
     return list(session.scalars(query))
 
 
-def get_deal(session: Session, *, deal_id: int, scope: Collection[str] | None) -> Deal | None:
+def get_deal(session: Session, *, deal_id: int, scope: Collection[str] | None) -> DealRow | None:
     """One deal, only when it is in the viewer's groups (else None, as if it did not exist)."""
-    query = select(Deal).where(Deal.id == deal_id)
+    query = select(DealRow).where(DealRow.id == deal_id)
     if scope is not None:
-        query = query.where(Deal.chat_id.in_(list(scope)))
+        query = query.where(DealRow.chat_id.in_(list(scope)))
     return session.scalar(query.with_for_update())
 
 
-def set_amount(*, deal: Deal, amount_yuan: int) -> int | None:
+def set_amount(*, deal: DealRow, amount_yuan: int) -> int | None:
     """A manager's reading of an amount the parser could not read; returns the previous value."""
     previous = deal.amount_yuan
     deal.amount_yuan = amount_yuan

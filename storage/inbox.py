@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import dialect_insert, insert_ignoring_conflict
-from storage.models import InboxEvent, utcnow
+from storage.models import InboxEventRow, utcnow
 from storage.sealing import PayloadSealer, SealError
 
 
@@ -89,7 +89,7 @@ def record_event(
     """
     return insert_ignoring_conflict(
         session,
-        InboxEvent,
+        InboxEventRow,
         conflict=["dedupe_key"],
         dedupe_key=dedupe_key,
         source=source,
@@ -112,7 +112,7 @@ def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now:
     so concurrent requests share one transaction and one round trip.
     """
     insert = dialect_insert(session)
-    table = InboxEvent.__table__
+    table = InboxEventRow.__table__
     first: dict[str, int] = {}
     for index, event in enumerate(events):
         first.setdefault(event["dedupe_key"], index)
@@ -137,13 +137,13 @@ def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now:
 
 def _due(now: datetime):
     return and_(
-        InboxEvent.processed_at.is_(None),
-        InboxEvent.error.is_(None),
-        or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until < now),
+        InboxEventRow.processed_at.is_(None),
+        InboxEventRow.error.is_(None),
+        or_(InboxEventRow.lease_until.is_(None), InboxEventRow.lease_until < now),
     )
 
 
-def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime) -> list[InboxEvent]:
+def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime) -> list[InboxEventRow]:
     """Lease up to `limit` due rows (oldest first) to `owner` until now + lease_seconds.
 
     Due: not processed, not failed for good, and unleased or with an expired lease (its worker
@@ -151,9 +151,9 @@ def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now
     """
     ids = list(
         session.scalars(
-            select(InboxEvent.id)
+            select(InboxEventRow.id)
             .where(_due(now))
-            .order_by(InboxEvent.id)
+            .order_by(InboxEventRow.id)
             .limit(limit)
             # PostgreSQL: concurrent claimers skip each other's rows. SQLite ignores the clause;
             # BEGIN IMMEDIATE already made this transaction the only writer.
@@ -163,19 +163,19 @@ def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now
     if not ids:
         return []
     session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id.in_(ids))
+        update(InboxEventRow)
+        .where(InboxEventRow.id.in_(ids))
         .values(
             lease_owner=owner,
             lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=InboxEvent.attempts + 1,
+            attempts=InboxEventRow.attempts + 1,
         )
         .execution_options(synchronize_session=False)
     )
     rows = session.scalars(
-        select(InboxEvent)
-        .where(InboxEvent.id.in_(ids))
-        .order_by(InboxEvent.id)
+        select(InboxEventRow)
+        .where(InboxEventRow.id.in_(ids))
+        .order_by(InboxEventRow.id)
         .execution_options(populate_existing=True)
     )
     return list(rows)
@@ -200,8 +200,8 @@ def mark_done(session: Session, event_id: int, *, now: datetime) -> None:
     SQL NULL, not JSON null: the clear text must be gone from the row, not just read as None.
     """
     session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id == event_id)
+        update(InboxEventRow)
+        .where(InboxEventRow.id == event_id)
         .values(processed_at=now, payload=null(), lease_owner=None, lease_until=None, error=None)
         .execution_options(synchronize_session=False)
     )
@@ -216,13 +216,13 @@ def mark_failed(
     dead-letter page; it is never claimed again. Otherwise the row is released and becomes due again
     after `retry_seconds`.
     """
-    row = session.get(InboxEvent, event_id, populate_existing=True)
+    row = session.get(InboxEventRow, event_id, populate_existing=True)
     if row is None:
         return False
     parked = row.attempts >= max_attempts
     session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id == event_id)
+        update(InboxEventRow)
+        .where(InboxEventRow.id == event_id)
         .values(
             error=error[:MAX_ERROR_CHARS] if parked else None,
             lease_owner=None,
@@ -236,7 +236,9 @@ def mark_failed(
 def pending_lag(session: Session, *, now: datetime) -> float:
     """Seconds since the oldest event still waiting to be processed was received (0 when none)."""
     oldest = session.scalar(
-        select(func.min(InboxEvent.received_at)).where(InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None))
+        select(func.min(InboxEventRow.received_at)).where(
+            InboxEventRow.processed_at.is_(None), InboxEventRow.error.is_(None)
+        )
     )
     if oldest is None:
         return 0.0
@@ -245,15 +247,19 @@ def pending_lag(session: Session, *, now: datetime) -> float:
     return max(0.0, (now - oldest).total_seconds())
 
 
-def list_parked(session: Session, *, limit: int = 50) -> list[InboxEvent]:
+def list_parked(session: Session, *, limit: int = 50) -> list[InboxEventRow]:
     """Parked rows (failed for good), newest first; their payloads are still sealed."""
     return list(
-        session.scalars(select(InboxEvent).where(InboxEvent.error.is_not(None)).order_by(InboxEvent.id.desc()).limit(limit))
+        session.scalars(
+            select(InboxEventRow).where(InboxEventRow.error.is_not(None)).order_by(InboxEventRow.id.desc()).limit(limit)
+        )
     )
 
 
 def counts(session: Session) -> dict[str, int]:
     """How many rows are pending, done and parked (for /healthz and the dashboard)."""
-    pending = session.scalar(select(func.count()).where(InboxEvent.processed_at.is_(None), InboxEvent.error.is_(None)))
-    failed = session.scalar(select(func.count()).where(InboxEvent.error.is_not(None)))
+    pending = session.scalar(
+        select(func.count()).where(InboxEventRow.processed_at.is_(None), InboxEventRow.error.is_(None))
+    )
+    failed = session.scalar(select(func.count()).where(InboxEventRow.error.is_not(None)))
     return {"pending": int(pending or 0), "failed": int(failed or 0)}

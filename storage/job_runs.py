@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.db import insert_ignoring_conflict
-from storage.models import JobRun
+from storage.models import JobRunRow
 
 
 def claim_run(session: Session, *, job: str, period: str, owner: str, now: datetime | None = None) -> bool:
@@ -21,7 +21,7 @@ def claim_run(session: Session, *, job: str, period: str, owner: str, now: datet
     values = {"job": job, "period": period, "claimed_by": owner, "status": "running"}
     if now is not None:
         values["started_at"] = now
-    return insert_ignoring_conflict(session, JobRun, conflict=["job", "period"], **values)
+    return insert_ignoring_conflict(session, JobRunRow, conflict=["job", "period"], **values)
 
 
 def finish_run(
@@ -29,8 +29,8 @@ def finish_run(
 ) -> None:
     """Mark a claimed period done (with a short summary, e.g. how many posts were queued)."""
     session.execute(
-        update(JobRun)
-        .where(JobRun.job == job, JobRun.period == period)
+        update(JobRunRow)
+        .where(JobRunRow.job == job, JobRunRow.period == period)
         .values(status="done", finished_at=now, detail=detail)
     )
 
@@ -41,10 +41,10 @@ RERUN_MARK = "#rerun-"
 
 def is_claimed(session: Session, *, job: str, period: str) -> bool:
     return (
-        session.scalar(select(JobRun.id).where(JobRun.job == job, JobRun.period == period)) is not None
+        session.scalar(select(JobRunRow.id).where(JobRunRow.job == job, JobRunRow.period == period)) is not None
     )
 
 
-def recent_runs(session: Session, *, limit: int = 50) -> list[JobRun]:
+def recent_runs(session: Session, *, limit: int = 50) -> list[JobRunRow]:
     """The latest claims, newest first (for the dashboard and `groupbot` diagnostics)."""
-    return list(session.scalars(select(JobRun).order_by(JobRun.started_at.desc()).limit(limit)))
+    return list(session.scalars(select(JobRunRow).order_by(JobRunRow.started_at.desc()).limit(limit)))

@@ -26,7 +26,7 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
 from storage.db import dialect_insert
-from storage.models import LoginThrottle
+from storage.models import LoginThrottleRow
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,25 @@ def wait_seconds(session: Session, *, username: str, address: str, policy: Throt
     """Seconds before this address may try this username again (0.0: check the password now)."""
     keys = _keys(username, address)
     since = now - policy.forget_after
-    rows = {row.kind: row for row in session.scalars(
-        select(LoginThrottle).where(LoginThrottle.key.in_(keys.values()), LoginThrottle.last_failure_at > since))}
+    rows = {
+        row.kind: row
+        for row in session.scalars(
+            select(LoginThrottleRow).where(
+                LoginThrottleRow.key.in_(keys.values()), LoginThrottleRow.last_failure_at > since
+            )
+        )
+    }
 
-    def until(row: LoginThrottle | None, free: int, cap: float) -> float:
+    def until(row: LoginThrottleRow | None, free: int, cap: float) -> float:
         if row is None:
             return 0.0
         ready = row.last_failure_at + timedelta(seconds=delay_seconds(row.failures, free, policy.base_seconds, cap))
         return max(0.0, (ready - now).total_seconds())
 
-    wait = max(until(rows.get("pair"), policy.pair_free, policy.max_seconds),
-               until(rows.get("address"), policy.address_free, policy.max_seconds))
+    wait = max(
+        until(rows.get("pair"), policy.pair_free, policy.max_seconds),
+        until(rows.get("address"), policy.address_free, policy.max_seconds),
+    )
     if "pair" in rows:  # a clean address is never held back by failures elsewhere
         wait = max(wait, until(rows.get("account"), policy.account_free, policy.account_max_seconds))
     return wait
@@ -86,25 +94,40 @@ def record_failure(session: Session, *, username: str, address: str, policy: Thr
     One INSERT ... ON CONFLICT DO UPDATE: concurrent failures (replicas, parallel requests) each
     count, with no read-then-write race and no IntegrityError to retry."""
     since = now - policy.forget_after
-    session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at <= since))
+    session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.last_failure_at <= since))
     account = account_hash(username)
-    rows = [{"key": key, "kind": kind, "account": None if kind == "address" else account, "failures": 1,
-             "last_failure_at": now} for kind, key in _keys(username, address).items()]
-    statement = dialect_insert(session)(LoginThrottle).values(rows)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[LoginThrottle.key],
-        set_={"failures": case((LoginThrottle.last_failure_at <= since, 1), else_=LoginThrottle.failures + 1),
-              "last_failure_at": statement.excluded.last_failure_at},
-    ))
+    rows = [
+        {
+            "key": key,
+            "kind": kind,
+            "account": None if kind == "address" else account,
+            "failures": 1,
+            "last_failure_at": now,
+        }
+        for kind, key in _keys(username, address).items()
+    ]
+    statement = dialect_insert(session)(LoginThrottleRow).values(rows)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[LoginThrottleRow.key],
+            set_={
+                "failures": case((LoginThrottleRow.last_failure_at <= since, 1), else_=LoginThrottleRow.failures + 1),
+                "last_failure_at": statement.excluded.last_failure_at,
+            },
+        )
+    )
 
 
 def record_success(session: Session, *, username: str, address: str) -> None:
     keys = _keys(username, address)
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_((keys["pair"], keys["account"]))))
+    session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key.in_((keys["pair"], keys["account"]))))
 
 
 def clear_account(session: Session, username: str) -> int:
     """`groupbot user unlock`: forget every failure on this account (all addresses); rows removed."""
     gone = session.scalars(
-        delete(LoginThrottle).where(LoginThrottle.account == account_hash(username)).returning(LoginThrottle.key))
+        delete(LoginThrottleRow)
+        .where(LoginThrottleRow.account == account_hash(username))
+        .returning(LoginThrottleRow.key)
+    )
     return len(gone.all())

@@ -13,36 +13,36 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storage.db import insert_ignoring_conflict
-from storage.models import Member, Message, utcnow
+from storage.models import MemberRow, MessageRow, utcnow
 
 
 def note_seen(session: Session, *, userid: str) -> bool:
     """Make sure a row exists for `userid` so the refresher looks it up; True when it was new."""
-    return insert_ignoring_conflict(session, Member, conflict=["userid"], userid=userid, updated_at=utcnow())
+    return insert_ignoring_conflict(session, MemberRow, conflict=["userid"], userid=userid, updated_at=utcnow())
 
 
 def discover(session: Session, *, since: datetime) -> int:
     """Note every sender of a message since `since` not known yet (leaderboards name them all)."""
-    known = select(Member.userid)
-    query = select(Message.sender).where(Message.sent_at >= since, Message.sender.not_in(known)).distinct()
+    known = select(MemberRow.userid)
+    query = select(MessageRow.sender).where(MessageRow.sent_at >= since, MessageRow.sender.not_in(known)).distinct()
     found = list(session.scalars(query))
-    session.add_all(Member(userid=userid) for userid in found)
+    session.add_all(MemberRow(userid=userid) for userid in found)
     return len(found)
 
 
-def get_members(session: Session, *, userids: Iterable[str]) -> dict[str, Member]:
+def get_members(session: Session, *, userids: Iterable[str]) -> dict[str, MemberRow]:
     ids = sorted(set(userids))
     if not ids:
         return {}
-    return {m.userid: m for m in session.scalars(select(Member).where(Member.userid.in_(ids)))}
+    return {m.userid: m for m in session.scalars(select(MemberRow).where(MemberRow.userid.in_(ids)))}
 
 
 def due_for_lookup(session: Session, *, now: datetime, max_age: timedelta, limit: int = 100) -> list[str]:
     """Userids never looked up, then those looked up longer than `max_age` ago (oldest first)."""
     query = (
-        select(Member.userid)
-        .where(or_(Member.fetched_at.is_(None), Member.fetched_at < now - max_age))
-        .order_by(Member.fetched_at.is_not(None), Member.fetched_at, Member.userid)
+        select(MemberRow.userid)
+        .where(or_(MemberRow.fetched_at.is_(None), MemberRow.fetched_at < now - max_age))
+        .order_by(MemberRow.fetched_at.is_not(None), MemberRow.fetched_at, MemberRow.userid)
         .limit(limit)
     )
     return list(session.scalars(query))
@@ -50,11 +50,11 @@ def due_for_lookup(session: Session, *, now: datetime, max_age: timedelta, limit
 
 def save_profile(
     session: Session, *, userid: str, name: str | None, department: str | None, now: datetime
-) -> Member:
+) -> MemberRow:
     """Store what the contacts API said; a None name (user unknown to WeCom) keeps the old one."""
-    member = session.get(Member, userid)
+    member = session.get(MemberRow, userid)
     if member is None:
-        member = Member(userid=userid)
+        member = MemberRow(userid=userid)
         session.add(member)
     if name:
         member.name = name
@@ -64,6 +64,6 @@ def save_profile(
     return member
 
 
-def all_members(session: Session) -> dict[str, Member]:
+def all_members(session: Session) -> dict[str, MemberRow]:
     """Every member the directory knows (a few hundred rows in a sales team), for name lookups."""
-    return {m.userid: m for m in session.scalars(select(Member))}
+    return {m.userid: m for m in session.scalars(select(MemberRow))}

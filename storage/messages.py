@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.model import GroupMessage, Verdict
-from storage.models import Message
+from storage.models import MessageRow
 
 
 def text_hmac(text: str, key: bytes) -> str:
@@ -23,19 +23,19 @@ def text_hmac(text: str, key: bytes) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def get_by_msgid(session: Session, *, msgid: str) -> Message | None:
-    return session.scalar(select(Message).where(Message.msgid == msgid))
+def get_by_msgid(session: Session, *, msgid: str) -> MessageRow | None:
+    return session.scalar(select(MessageRow).where(MessageRow.msgid == msgid))
 
 
 def save_message(
     session: Session, *, msg: GroupMessage, verdict: Verdict, hmac_key: bytes, backfilled: bool = False
-) -> Message:
+) -> MessageRow:
     """Add the judged message and flush so that its id can be referenced; never commits.
 
     A concurrent writer of the same msgid makes the flush raise IntegrityError (msgid is
     unique); the handler rolls back and treats the message as already stored.
     """
-    row = Message(
+    row = MessageRow(
         msgid=msg.msgid,
         chat_id=msg.chat_id,
         sender=msg.sender,
@@ -67,15 +67,15 @@ def recent_sent_at(
     judged again when it is already stored (a replayed msgid gets the verdict it got the first time).
     Served by the (chat_id, sender, sent_at) index.
     """
-    query = select(Message.sent_at).where(
-        Message.chat_id == chat_id,
-        Message.sender == sender,
-        Message.sent_at > since,
-        Message.sent_at <= until,
+    query = select(MessageRow.sent_at).where(
+        MessageRow.chat_id == chat_id,
+        MessageRow.sender == sender,
+        MessageRow.sent_at > since,
+        MessageRow.sent_at <= until,
     )
     if exclude_msgid is not None:
-        query = query.where(Message.msgid != exclude_msgid)
-    return list(session.scalars(query.order_by(Message.sent_at)))
+        query = query.where(MessageRow.msgid != exclude_msgid)
+    return list(session.scalars(query.order_by(MessageRow.sent_at)))
 
 
 def list_messages(
@@ -87,16 +87,16 @@ def list_messages(
     until: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[Message]:
+) -> list[MessageRow]:
     """Stored messages, newest first, filtered for the dashboard and exports."""
-    query = select(Message)
+    query = select(MessageRow)
     if chat_id is not None:
-        query = query.where(Message.chat_id == chat_id)
+        query = query.where(MessageRow.chat_id == chat_id)
     if sender is not None:
-        query = query.where(Message.sender == sender)
+        query = query.where(MessageRow.sender == sender)
     if since is not None:
-        query = query.where(Message.sent_at >= since)
+        query = query.where(MessageRow.sent_at >= since)
     if until is not None:
-        query = query.where(Message.sent_at < until)
-    query = query.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit).offset(offset)
+        query = query.where(MessageRow.sent_at < until)
+    query = query.order_by(MessageRow.sent_at.desc(), MessageRow.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))

@@ -85,7 +85,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class InboxEvent(Base):
+class InboxEventRow(Base):
     """An accepted inbound event, committed before WeCom gets its answer.
 
     `payload` holds the normalized event, sealed (AES-GCM, `storage.sealing`), until the worker has
@@ -111,7 +111,7 @@ class InboxEvent(Base):
     __table_args__ = (Index("ix_inbox_pending", "processed_at", "id"),)
 
 
-class Group(Base):
+class GroupRow(Base):
     __tablename__ = "groups"
 
     chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -119,7 +119,7 @@ class Group(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Member(Base):
+class MemberRow(Base):
     __tablename__ = "members"
 
     userid: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -130,7 +130,7 @@ class Member(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Message(Base):
+class MessageRow(Base):
     """A judged group message: masked text plus a keyed hash of the original."""
 
     __tablename__ = "messages"
@@ -157,7 +157,7 @@ class Message(Base):
     )
 
 
-class Violation(Base):
+class ViolationRow(Base):
     __tablename__ = "violations"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -193,7 +193,7 @@ class Violation(Base):
     )
 
 
-class Escalation(Base):
+class EscalationRow(Base):
     """A member who reached the repeat threshold; one row per (member, triggering violation)."""
 
     __tablename__ = "escalations"
@@ -207,7 +207,7 @@ class Escalation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Client(Base):
+class ClientRow(Base):
     """A customer as the follow-up reports describe it (the mini-CRM)."""
 
     __tablename__ = "clients"
@@ -238,7 +238,7 @@ class Client(Base):
     )
 
 
-class ClientUpdate(Base):
+class ClientUpdateRow(Base):
     __tablename__ = "client_updates"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -264,7 +264,7 @@ class ClientUpdate(Base):
     )
 
 
-class Deal(Base):
+class DealRow(Base):
     __tablename__ = "deals"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -281,7 +281,7 @@ class Deal(Base):
     __table_args__ = (Index("ix_deals_sent", "sent_at", "chat_id", "sender", "amount_yuan"),)
 
 
-class OutboxItem(Base):
+class OutboxItemRow(Base):
     """An outgoing WeCom message, written in the same transaction as the fact that caused it."""
 
     __tablename__ = "outbox"
@@ -304,7 +304,7 @@ class OutboxItem(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
 
-class AccessToken(Base):
+class AccessTokenRow(Base):
     """WeCom access tokens shared by every replica, one per (corp, secret) fingerprint."""
 
     __tablename__ = "access_tokens"
@@ -314,7 +314,7 @@ class AccessToken(Base):
     expires_at: Mapped[datetime]
 
 
-class RateEvent(Base):
+class RateEventRow(Base):
     """One send counted against a rate limit (robot 20/min, member 30/min and 1000/h)."""
 
     __tablename__ = "rate_events"
@@ -326,7 +326,7 @@ class RateEvent(Base):
     __table_args__ = (Index("ix_rate_events_bucket_at", "bucket", "at"),)
 
 
-class JobRun(Base):
+class JobRunRow(Base):
     """A scheduled job's claim on one period: the unique key makes schedules exactly-once."""
 
     __tablename__ = "job_runs"
@@ -343,7 +343,7 @@ class JobRun(Base):
     __table_args__ = (UniqueConstraint("job", "period", name="uq_job_runs_job_period"),)
 
 
-class Cursor(Base):
+class CursorRow(Base):
     """Named resume points, e.g. the chat-archive seq."""
 
     __tablename__ = "cursors"
@@ -353,7 +353,7 @@ class Cursor(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class DashboardUser(Base):
+class DashboardUserRow(Base):
     """A dashboard account; `config` accounts are refreshed from config.yaml at each login."""
 
     __tablename__ = "dashboard_users"
@@ -373,7 +373,7 @@ class DashboardUser(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class LoginThrottle(Base):
+class LoginThrottleRow(Base):
     """Failed dashboard logins per (account, address), per address and per account (bot.web.throttle).
 
     Keys are SHA-256 hashes, so the table holds neither the addresses nor whatever was typed as a
@@ -389,7 +389,7 @@ class LoginThrottle(Base):
     last_failure_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class Appeal(Base):
+class AppealRow(Base):
     """A rep's 申诉 against a violation: pending -> accepted (violation void) or rejected."""
 
     __tablename__ = "appeals"
@@ -407,7 +407,7 @@ class Appeal(Base):
     __table_args__ = (Index("ix_appeals_violation", "violation_id"),)
 
 
-class AuditLog(Base):
+class AuditLogRow(Base):
     """Who did what in the dashboard or CLI: exports, handling, appeals, re-queues, logins."""
 
     __tablename__ = "audit_log"
@@ -422,7 +422,7 @@ class AuditLog(Base):
     __table_args__ = (Index("ix_audit_log_at", "at"),)
 
 
-class Target(Base):
+class TargetRow(Base):
     """A target set on the dashboard for one period ('2026-11' or '2026-Q4'), overriding config.yaml's.
 
     `scope` is rep (subject = userid) or group (subject = chat_id); a metric left NULL has no target.
@@ -444,7 +444,7 @@ class Target(Base):
     __table_args__ = (UniqueConstraint("scope", "subject", "period", name="uq_targets_scope_subject_period"),)
 
 
-class Announcement(Base):
+class AnnouncementRow(Base):
     """A manager's scheduled message for their groups: once at `run_at`, or on `cron` (schedules' zone).
 
     Each occurrence posts exactly once across replicas: it claims `job_runs` ('announcement:<id>',

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import OutboxItem, utcnow
+from storage.models import OutboxItemRow, utcnow
 
 #: `session.info` entry appended to every idempotency key enqueued in that session (bot.scheduler).
 KEY_SUFFIX = "outbox_key_suffix"
@@ -34,7 +34,7 @@ def enqueue(
     target: str,
     payload: dict[str, Any],
     not_before: datetime | None = None,
-) -> OutboxItem | None:
+) -> OutboxItemRow | None:
     """Add an outgoing message unless one with the same idempotency key exists; never commits.
 
     Returns the new row, or None when the key was already queued (the caller's fact was already
@@ -42,9 +42,9 @@ def enqueue(
     `session.info[KEY_SUFFIX]` (e.g. '#rerun-1') so its posts get keys of their own.
     """
     key += session.info.get(KEY_SUFFIX, "")
-    if session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)) is not None:
+    if session.scalar(select(OutboxItemRow.id).where(OutboxItemRow.idempotency_key == key)) is not None:
         return None
-    item = OutboxItem(
+    item = OutboxItemRow(
         idempotency_key=key,
         channel=channel,
         target=target,
@@ -58,28 +58,28 @@ def enqueue(
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 
 
-def get_by_key(session: Session, *, key: str, for_update: bool = False) -> OutboxItem | None:
-    query = select(OutboxItem).where(OutboxItem.idempotency_key == key)
+def get_by_key(session: Session, *, key: str, for_update: bool = False) -> OutboxItemRow | None:
+    query = select(OutboxItemRow).where(OutboxItemRow.idempotency_key == key)
     return session.scalar(query.with_for_update() if for_update else query)
 
 
-def never_claimed(item: OutboxItem) -> bool:
+def never_claimed(item: OutboxItemRow) -> bool:
     """True while no dispatcher holds or has tried the row, so its payload may still change."""
     return item.status == PENDING and item.attempts == 0 and item.lease_owner is None
 
 
 def claim_due(
     session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime
-) -> list[OutboxItem]:
+) -> list[OutboxItemRow]:
     """Lease up to `limit` due rows to `owner`, oldest first; the caller commits at once."""
     query = (
-        select(OutboxItem)
+        select(OutboxItemRow)
         .where(
-            OutboxItem.status == PENDING,
-            OutboxItem.next_attempt_at <= now,
-            or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
+            OutboxItemRow.status == PENDING,
+            OutboxItemRow.next_attempt_at <= now,
+            or_(OutboxItemRow.lease_until.is_(None), OutboxItemRow.lease_until < now),
         )
-        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .order_by(OutboxItemRow.next_attempt_at, OutboxItemRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -90,16 +90,16 @@ def claim_due(
     return items
 
 
-def _owned(session: Session, item_id: int, owner: str, status: str) -> OutboxItem | None:
-    query = select(OutboxItem).where(
-        OutboxItem.id == item_id, OutboxItem.lease_owner == owner, OutboxItem.status == status
+def _owned(session: Session, item_id: int, owner: str, status: str) -> OutboxItemRow | None:
+    query = select(OutboxItemRow).where(
+        OutboxItemRow.id == item_id, OutboxItemRow.lease_owner == owner, OutboxItemRow.status == status
     )
     return session.scalar(query.with_for_update())
 
 
 def begin_send(
     session: Session, *, item_id: int, owner: str, now: datetime, lease_seconds: float
-) -> OutboxItem | None:
+) -> OutboxItemRow | None:
     """Mark a leased row `sending` (commit before calling WeCom); None if the lease was lost."""
     item = _owned(session, item_id, owner, PENDING)
     if item is None:
@@ -146,8 +146,8 @@ def defer(session: Session, *, item_id: int, owner: str, not_before: datetime) -
 def defer_many(session: Session, *, ids: Iterable[int], owner: str, not_before: datetime) -> int:
     """`defer` for many leased rows in one statement (a robot known to be full this minute)."""
     result = session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id.in_(list(ids)), OutboxItem.lease_owner == owner, OutboxItem.status == PENDING)
+        update(OutboxItemRow)
+        .where(OutboxItemRow.id.in_(list(ids)), OutboxItemRow.lease_owner == owner, OutboxItemRow.status == PENDING)
         .values(next_attempt_at=not_before, lease_owner=None, lease_until=None)
     )
     return result.rowcount or 0
@@ -155,7 +155,7 @@ def defer_many(session: Session, *, ids: Iterable[int], owner: str, not_before: 
 
 def mark_dead(session: Session, *, item_id: int, owner: str | None, error: str) -> bool:
     """A dead letter: never retried by itself, listed by `groupbot outbox dead`, re-queueable."""
-    item = session.get(OutboxItem, item_id, with_for_update=True)
+    item = session.get(OutboxItemRow, item_id, with_for_update=True)
     if item is None or item.status in (SENT, DEAD) or (owner is not None and item.lease_owner != owner):
         return False
     item.status, item.last_error = DEAD, error
@@ -176,8 +176,8 @@ def recover_in_doubt(
     """
     resend = set(resend_channels)
     query = (
-        select(OutboxItem)
-        .where(OutboxItem.status == SENDING, OutboxItem.lease_until < now)
+        select(OutboxItemRow)
+        .where(OutboxItemRow.status == SENDING, OutboxItemRow.lease_until < now)
         .with_for_update(skip_locked=True)
     )
     resent: list[int] = []
@@ -198,9 +198,9 @@ def recover_in_doubt(
     return resent, dead
 
 
-def requeue(session: Session, *, item_id: int, now: datetime) -> OutboxItem | None:
+def requeue(session: Session, *, item_id: int, now: datetime) -> OutboxItemRow | None:
     """Send a dead letter again from scratch; None when there is no dead row with that id."""
-    item = session.get(OutboxItem, item_id, with_for_update=True)
+    item = session.get(OutboxItemRow, item_id, with_for_update=True)
     if item is None or item.status != DEAD:
         return None
     item.status, item.attempts, item.next_attempt_at = PENDING, 0, now
@@ -208,16 +208,16 @@ def requeue(session: Session, *, item_id: int, now: datetime) -> OutboxItem | No
     return item
 
 
-def list_dead(session: Session, *, limit: int = 100) -> list[OutboxItem]:
-    query = select(OutboxItem).where(OutboxItem.status == DEAD).order_by(OutboxItem.id.desc()).limit(limit)
+def list_dead(session: Session, *, limit: int = 100) -> list[OutboxItemRow]:
+    query = select(OutboxItemRow).where(OutboxItemRow.status == DEAD).order_by(OutboxItemRow.id.desc()).limit(limit)
     return list(session.scalars(query))
 
 
 def count_by_status(session: Session) -> dict[str, int]:
-    rows = session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
+    rows = session.execute(select(OutboxItemRow.status, func.count()).group_by(OutboxItemRow.status))
     return dict(rows.all())
 
 
 def next_due_at(session: Session) -> datetime | None:
     """When the earliest pending row falls due, so an idle dispatcher knows how long to sleep."""
-    return session.scalar(select(func.min(OutboxItem.next_attempt_at)).where(OutboxItem.status == PENDING))
+    return session.scalar(select(func.min(OutboxItemRow.next_attempt_at)).where(OutboxItemRow.status == PENDING))

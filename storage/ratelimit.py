@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import RateEvent
+from storage.models import RateEventRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ def acquire(session: Session, *, limits: Sequence[Limit], now: datetime) -> floa
         wait = max(wait, _wait_for(session, limit, now))
     if wait > 0:
         return wait
-    session.add_all(RateEvent(bucket=limit.bucket, at=now) for limit in limits)
+    session.add_all(RateEventRow(bucket=limit.bucket, at=now) for limit in limits)
     return 0.0
 
 
@@ -53,9 +53,9 @@ def _wait_for(session: Session, limit: Limit, now: datetime) -> float:
     since = now - limit.window
     times = list(
         session.scalars(
-            select(RateEvent.at)
-            .where(RateEvent.bucket == limit.bucket, RateEvent.at > since)
-            .order_by(RateEvent.at.desc())
+            select(RateEventRow.at)
+            .where(RateEventRow.bucket == limit.bucket, RateEventRow.at > since)
+            .order_by(RateEventRow.at.desc())
             .limit(limit.count)
         )
     )
@@ -66,12 +66,17 @@ def _wait_for(session: Session, limit: Limit, now: datetime) -> float:
 
 
 def used(session: Session, *, bucket: str, window: timedelta, now: datetime) -> int:
-    return session.scalar(
-        select(func.count()).where(RateEvent.bucket == bucket, RateEvent.at > now - window, RateEvent.at <= now)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count()).where(
+                RateEventRow.bucket == bucket, RateEventRow.at > now - window, RateEventRow.at <= now
+            )
+        )
+        or 0
+    )
 
 
 def prune(session: Session, *, older_than: datetime) -> int:
     """Forget events no limit can still see (the longest window is an hour)."""
-    result = session.execute(delete(RateEvent).where(RateEvent.at < older_than))
+    result = session.execute(delete(RateEventRow).where(RateEventRow.at < older_than))
     return result.rowcount or 0

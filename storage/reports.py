@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 from sqlalchemy import Date, case, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Client, ClientUpdate, Deal, Message, Violation
+from storage.models import ClientRow, ClientUpdateRow, DealRow, MessageRow, ViolationRow
 
 
 @dataclass
@@ -46,23 +46,23 @@ def rep_activity(
         return out.setdefault(userid, RepActivity(userid))
 
     deals = select(
-        Deal.sender,
+        DealRow.sender,
         func.count(),
-        func.coalesce(func.sum(Deal.amount_yuan), 0),
-        func.sum(case((Deal.amount_yuan.is_(None), 1), else_=0)),
-    ).where(Deal.sent_at >= start, Deal.sent_at < end)
+        func.coalesce(func.sum(DealRow.amount_yuan), 0),
+        func.sum(case((DealRow.amount_yuan.is_(None), 1), else_=0)),
+    ).where(DealRow.sent_at >= start, DealRow.sent_at < end)
     if chat_id is not None:
-        deals = deals.where(Deal.chat_id == chat_id)
-    for sender, count, amount, pending in session.execute(deals.group_by(Deal.sender)):
+        deals = deals.where(DealRow.chat_id == chat_id)
+    for sender, count, amount, pending in session.execute(deals.group_by(DealRow.sender)):
         r = rep(sender)
         r.deals, r.deal_amount, r.pending_deals = int(count), int(amount), int(pending or 0)
 
     updates = select(
-        ClientUpdate.sender, func.count(), func.sum(case((ClientUpdate.complete, 1), else_=0))
-    ).where(ClientUpdate.sent_at >= start, ClientUpdate.sent_at < end)
+        ClientUpdateRow.sender, func.count(), func.sum(case((ClientUpdateRow.complete, 1), else_=0))
+    ).where(ClientUpdateRow.sent_at >= start, ClientUpdateRow.sent_at < end)
     if chat_id is not None:
-        updates = updates.where(ClientUpdate.chat_id == chat_id)
-    for sender, count, complete in session.execute(updates.group_by(ClientUpdate.sender)):
+        updates = updates.where(ClientUpdateRow.chat_id == chat_id)
+    for sender, count, complete in session.execute(updates.group_by(ClientUpdateRow.sender)):
         r = rep(sender)
         r.reports, r.complete_reports = int(count), int(complete or 0)
 
@@ -77,13 +77,13 @@ def violation_counts(
     session: Session, *, start: datetime, end: datetime, chat_id: str | None = None
 ) -> list[tuple[str, str, int]]:
     """(sender, rule, count) of non-void violations, most frequent first."""
-    stmt = select(Violation.sender, Violation.rule, func.count().label("n")).where(
-        Violation.occurred_at >= start, Violation.occurred_at < end, Violation.status != "void"
+    stmt = select(ViolationRow.sender, ViolationRow.rule, func.count().label("n")).where(
+        ViolationRow.occurred_at >= start, ViolationRow.occurred_at < end, ViolationRow.status != "void"
     )
     if chat_id is not None:
-        stmt = stmt.where(Violation.chat_id == chat_id)
-    stmt = stmt.group_by(Violation.sender, Violation.rule).order_by(
-        func.count().desc(), Violation.sender, Violation.rule
+        stmt = stmt.where(ViolationRow.chat_id == chat_id)
+    stmt = stmt.group_by(ViolationRow.sender, ViolationRow.rule).order_by(
+        func.count().desc(), ViolationRow.sender, ViolationRow.rule
     )
     return [(s, r, int(n)) for s, r, n in session.execute(stmt)]
 
@@ -98,13 +98,13 @@ def follow_up_timeliness(
     database (SQLite >= 3.25 and PostgreSQL alike). `chat_ids` keeps the reports sent in those groups.
     """
     previous_due = (
-        func.lag(ClientUpdate.next_action_due, type_=Date)
-        .over(partition_by=ClientUpdate.client_id, order_by=(ClientUpdate.sent_at, ClientUpdate.id))
+        func.lag(ClientUpdateRow.next_action_due, type_=Date)
+        .over(partition_by=ClientUpdateRow.client_id, order_by=(ClientUpdateRow.sent_at, ClientUpdateRow.id))
         .label("previous_due")
     )
     timeline = (
-        select(ClientUpdate.sender, ClientUpdate.sent_at, ClientUpdate.chat_id, previous_due)
-        .where(ClientUpdate.client_id.is_not(None), ClientUpdate.sent_at < end)
+        select(ClientUpdateRow.sender, ClientUpdateRow.sent_at, ClientUpdateRow.chat_id, previous_due)
+        .where(ClientUpdateRow.client_id.is_not(None), ClientUpdateRow.sent_at < end)
         .subquery()
     )
     stmt = select(timeline.c.sender, timeline.c.sent_at, timeline.c.previous_due).where(
@@ -126,19 +126,19 @@ def follow_up_timeliness(
 
 def overdue_follow_ups(
     session: Session, *, today: date, chat_id: str | None = None, limit: int = 10
-) -> list[Client]:
+) -> list[ClientRow]:
     """Clients whose planned next step is past due (before `today`), longest overdue first."""
-    stmt = select(Client).where(Client.next_action_due.is_not(None), Client.next_action_due < today)
+    stmt = select(ClientRow).where(ClientRow.next_action_due.is_not(None), ClientRow.next_action_due < today)
     if chat_id is not None:
-        stmt = stmt.where(Client.chat_id == chat_id)
-    return list(session.scalars(stmt.order_by(Client.next_action_due, Client.id).limit(limit)))
+        stmt = stmt.where(ClientRow.chat_id == chat_id)
+    return list(session.scalars(stmt.order_by(ClientRow.next_action_due, ClientRow.id).limit(limit)))
 
 
 def posters(session: Session, *, chat_id: str, start: datetime, end: datetime) -> set[str]:
     """Who posted anything in the group in `[start, end)`: the group's active members."""
     stmt = (
-        select(Message.sender)
-        .where(Message.chat_id == chat_id, Message.sent_at >= start, Message.sent_at < end)
+        select(MessageRow.sender)
+        .where(MessageRow.chat_id == chat_id, MessageRow.sent_at >= start, MessageRow.sent_at < end)
         .distinct()
     )
     return set(session.scalars(stmt))
@@ -147,8 +147,8 @@ def posters(session: Session, *, chat_id: str, start: datetime, end: datetime) -
 def reporters(session: Session, *, chat_id: str, start: datetime, end: datetime) -> set[str]:
     """Who sent at least one follow-up report in the group in `[start, end)`."""
     stmt = (
-        select(ClientUpdate.sender)
-        .where(ClientUpdate.chat_id == chat_id, ClientUpdate.sent_at >= start, ClientUpdate.sent_at < end)
+        select(ClientUpdateRow.sender)
+        .where(ClientUpdateRow.chat_id == chat_id, ClientUpdateRow.sent_at >= start, ClientUpdateRow.sent_at < end)
         .distinct()
     )
     return set(session.scalars(stmt))

@@ -9,51 +9,53 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.dashboard import Scope, _scoped
-from storage.models import Appeal, Client, Message, Violation
+from storage.models import AppealRow, ClientRow, MessageRow, ViolationRow
 
 
 def violation_times(
     session: Session, *, scope: Scope, since: datetime, until: datetime, sender: str | None = None
 ) -> list[tuple[datetime, str]]:
     """(occurred_at, rule) of non-void violations in `[since, until)`; the caller buckets them by week."""
-    stmt = select(Violation.occurred_at, Violation.rule).where(
-        Violation.occurred_at >= since, Violation.occurred_at < until, Violation.status != "void"
+    stmt = select(ViolationRow.occurred_at, ViolationRow.rule).where(
+        ViolationRow.occurred_at >= since, ViolationRow.occurred_at < until, ViolationRow.status != "void"
     )
     if sender is not None:
-        stmt = stmt.where(Violation.sender == sender)
-    return [(at, rule) for at, rule in session.execute(_scoped(stmt, Violation.chat_id, scope))]
+        stmt = stmt.where(ViolationRow.sender == sender)
+    return [(at, rule) for at, rule in session.execute(_scoped(stmt, ViolationRow.chat_id, scope))]
 
 
 def pending_appeals(session: Session, *, scope: Scope, sender: str | None = None) -> int:
     stmt = (
         select(func.count())
-        .select_from(Appeal)
-        .join(Violation, Violation.id == Appeal.violation_id)
-        .where(Appeal.status == "pending")
+        .select_from(AppealRow)
+        .join(ViolationRow, ViolationRow.id == AppealRow.violation_id)
+        .where(AppealRow.status == "pending")
     )
     if sender is not None:
-        stmt = stmt.where(Appeal.sender == sender)
-    return int(session.scalar(_scoped(stmt, Violation.chat_id, scope)) or 0)
+        stmt = stmt.where(AppealRow.sender == sender)
+    return int(session.scalar(_scoped(stmt, ViolationRow.chat_id, scope)) or 0)
 
 
-def rep_appeals(session: Session, *, scope: Scope, sender: str, limit: int = 20) -> list[tuple[Appeal, Violation]]:
+def rep_appeals(
+    session: Session, *, scope: Scope, sender: str, limit: int = 20
+) -> list[tuple[AppealRow, ViolationRow]]:
     stmt = (
-        select(Appeal, Violation)
-        .join(Violation, Violation.id == Appeal.violation_id)
-        .where(Appeal.sender == sender)
-        .order_by(Appeal.created_at.desc(), Appeal.id.desc())
+        select(AppealRow, ViolationRow)
+        .join(ViolationRow, ViolationRow.id == AppealRow.violation_id)
+        .where(AppealRow.sender == sender)
+        .order_by(AppealRow.created_at.desc(), AppealRow.id.desc())
         .limit(limit)
     )
-    return [(a, v) for a, v in session.execute(_scoped(stmt, Violation.chat_id, scope))]
+    return [(a, v) for a, v in session.execute(_scoped(stmt, ViolationRow.chat_id, scope))]
 
 
-def overdue_clients(session: Session, *, scope: Scope, owner: str, today: date, limit: int = 50) -> list[Client]:
-    stmt = select(Client).where(Client.owner == owner, Client.next_action_due < today)
-    stmt = _scoped(stmt, Client.chat_id, scope).order_by(Client.next_action_due, Client.id).limit(limit)
+def overdue_clients(session: Session, *, scope: Scope, owner: str, today: date, limit: int = 50) -> list[ClientRow]:
+    stmt = select(ClientRow).where(ClientRow.owner == owner, ClientRow.next_action_due < today)
+    stmt = _scoped(stmt, ClientRow.chat_id, scope).order_by(ClientRow.next_action_due, ClientRow.id).limit(limit)
     return list(session.scalars(stmt))
 
 
 def rep_posted_in_scope(session: Session, *, scope: Scope, sender: str) -> bool:
     """Whether the rep ever posted in the viewer's groups (who a manager may look at)."""
-    stmt = _scoped(select(Message.id).where(Message.sender == sender), Message.chat_id, scope).limit(1)
+    stmt = _scoped(select(MessageRow.id).where(MessageRow.sender == sender), MessageRow.chat_id, scope).limit(1)
     return session.scalar(stmt) is not None

@@ -10,30 +10,30 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import ClientUpdate, Target
+from storage.models import ClientUpdateRow, TargetRow
 
 METRIC_COLUMNS = ("deal_amount", "deal_count", "new_clients", "complete_reports")
 
 
-def overrides_for(session: Session, *, periods: Iterable[str]) -> list[Target]:
+def overrides_for(session: Session, *, periods: Iterable[str]) -> list[TargetRow]:
     """Dashboard targets for these periods ('2026-11', '2026-Q4')."""
-    return list(session.scalars(select(Target).where(Target.period.in_(list(periods))).order_by(Target.id)))
+    return list(session.scalars(select(TargetRow).where(TargetRow.period.in_(list(periods))).order_by(TargetRow.id)))
 
 
-def get_override(session: Session, *, scope: str, subject: str, period: str) -> Target | None:
+def get_override(session: Session, *, scope: str, subject: str, period: str) -> TargetRow | None:
     return session.scalar(
-        select(Target).where(Target.scope == scope, Target.subject == subject, Target.period == period)
+        select(TargetRow).where(TargetRow.scope == scope, TargetRow.subject == subject, TargetRow.period == period)
     )
 
 
 def set_override(
     session: Session, *, scope: str, subject: str, period: str, metrics: dict[str, int | None], by: str,
     now: datetime,
-) -> Target:
+) -> TargetRow:
     """Create or replace the target of (scope, subject, period); metrics missing from `metrics` are cleared."""
     row = get_override(session, scope=scope, subject=subject, period=period)
     if row is None:
-        row = Target(scope=scope, subject=subject, period=period, updated_by=by, updated_at=now)
+        row = TargetRow(scope=scope, subject=subject, period=period, updated_by=by, updated_at=now)
         session.add(row)
     for column in METRIC_COLUMNS:
         setattr(row, column, metrics.get(column))
@@ -57,16 +57,16 @@ def new_clients(
     """Per rep: clients whose first follow-up report (in any group) was sent by them in `[start, end)`,
     counted in `chat_id` when given (the group the first report was posted in)."""
     first = (
-        select(ClientUpdate.client_id, func.min(ClientUpdate.sent_at).label("first_at"))
-        .where(ClientUpdate.client_id.is_not(None))
-        .group_by(ClientUpdate.client_id)
+        select(ClientUpdateRow.client_id, func.min(ClientUpdateRow.sent_at).label("first_at"))
+        .where(ClientUpdateRow.client_id.is_not(None))
+        .group_by(ClientUpdateRow.client_id)
         .subquery()
     )
     stmt = (
-        select(ClientUpdate.sender, func.count(func.distinct(ClientUpdate.client_id)))
-        .join(first, (first.c.client_id == ClientUpdate.client_id) & (first.c.first_at == ClientUpdate.sent_at))
+        select(ClientUpdateRow.sender, func.count(func.distinct(ClientUpdateRow.client_id)))
+        .join(first, (first.c.client_id == ClientUpdateRow.client_id) & (first.c.first_at == ClientUpdateRow.sent_at))
         .where(first.c.first_at >= start, first.c.first_at < end)
     )
     if chat_id is not None:
-        stmt = stmt.where(ClientUpdate.chat_id == chat_id)
-    return {sender: int(n) for sender, n in session.execute(stmt.group_by(ClientUpdate.sender))}
+        stmt = stmt.where(ClientUpdateRow.chat_id == chat_id)
+    return {sender: int(n) for sender, n in session.execute(stmt.group_by(ClientUpdateRow.sender))}

@@ -12,26 +12,26 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from storage.models import AccessToken
+from storage.models import AccessTokenRow
 
 
 def valid_token(session: Session, *, key: str, now: datetime, margin: timedelta) -> str | None:
     """The cached token unless it expires within `margin` (so it cannot die in flight)."""
-    row = session.get(AccessToken, key)
+    row = session.get(AccessTokenRow, key)
     if row is None or row.expires_at - margin <= now:
         return None
     return row.token
 
 
 def save_token(session: Session, *, key: str, token: str, expires_at: datetime) -> None:
-    row = session.get(AccessToken, key, with_for_update=True)
+    row = session.get(AccessTokenRow, key, with_for_update=True)
     if row is None:
-        session.add(AccessToken(key=key, token=token, expires_at=expires_at))
+        session.add(AccessTokenRow(key=key, token=token, expires_at=expires_at))
     else:
         row.token, row.expires_at = token, expires_at
 
 
 def invalidate(session: Session, *, key: str, token: str) -> bool:
     """Drop the cached token if it is still the one WeCom rejected (40014/42001)."""
-    result = session.execute(delete(AccessToken).where(AccessToken.key == key, AccessToken.token == token))
+    result = session.execute(delete(AccessTokenRow).where(AccessTokenRow.key == key, AccessTokenRow.token == token))
     return bool(result.rowcount)

@@ -12,9 +12,8 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rules.model import Action
-from rules.model import Violation as RuleViolation
-from storage.models import Escalation, Message, Violation
+from rules.model import Action, Violation
+from storage.models import EscalationRow, MessageRow, ViolationRow
 
 Status = Literal["open", "handled", "void"]
 STATUSES: tuple[str, ...] = ("open", "handled", "void")
@@ -23,16 +22,16 @@ STATUSES: tuple[str, ...] = ("open", "handled", "void")
 def save_violation(
     session: Session,
     *,
-    message: Message,
-    violation: RuleViolation,
+    message: MessageRow,
+    violation: Violation,
     action: Action,
     facts: dict[str, Any] | None = None,
-) -> Violation:
+) -> ViolationRow:
     """Add one broken rule of a stored message; flushes so alerts can reference the row's id.
 
     `facts` is the structured data the Chinese wording is rendered from (handlers/wording.py).
     """
-    row = Violation(
+    row = ViolationRow(
         message_id=message.id,
         msgid=message.msgid,
         chat_id=message.chat_id,
@@ -54,17 +53,17 @@ def save_violation(
 
 def count_recent(session: Session, *, sender: str, since: datetime, until: datetime | None = None) -> int:
     """The member's non-void violations in every group with `occurred_at` in (since, until]."""
-    query = select(func.count(Violation.id)).where(
-        Violation.sender == sender, Violation.occurred_at > since, Violation.status != "void"
+    query = select(func.count(ViolationRow.id)).where(
+        ViolationRow.sender == sender, ViolationRow.occurred_at > since, ViolationRow.status != "void"
     )
     if until is not None:
-        query = query.where(Violation.occurred_at <= until)
+        query = query.where(ViolationRow.occurred_at <= until)
     return session.scalar(query) or 0
 
 
-def save_escalation(session: Session, *, violation: Violation, count: int, window_days: int) -> Escalation:
+def save_escalation(session: Session, *, violation: ViolationRow, count: int, window_days: int) -> EscalationRow:
     """Record that `violation` took its sender to `count` violations within `window_days` days."""
-    row = Escalation(
+    row = EscalationRow(
         sender=violation.sender,
         chat_id=violation.chat_id,
         violation_id=violation.id,
@@ -87,10 +86,10 @@ def list_violations(
     until: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[Violation]:
+) -> list[ViolationRow]:
     """Violations newest first, filtered by group, member, rule, status and [since, until)."""
-    query = _filtered(select(Violation), chat_id, sender, rule, status, since, until)
-    query = query.order_by(Violation.occurred_at.desc(), Violation.id.desc()).limit(limit).offset(offset)
+    query = _filtered(select(ViolationRow), chat_id, sender, rule, status, since, until)
+    query = query.order_by(ViolationRow.occurred_at.desc(), ViolationRow.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
 
@@ -105,7 +104,7 @@ def count_violations(
     until: datetime | None = None,
 ) -> int:
     """How many violations `list_violations` would page through with the same filters."""
-    query = _filtered(select(func.count(Violation.id)), chat_id, sender, rule, status, since, until)
+    query = _filtered(select(func.count(ViolationRow.id)), chat_id, sender, rule, status, since, until)
     return session.scalar(query) or 0
 
 
@@ -113,21 +112,21 @@ def counts_by_sender(
     session: Session, *, since: datetime, until: datetime, chat_id: str | None = None
 ) -> dict[str, int]:
     """Non-void violations per member in [since, until), for leaderboards and digests."""
-    query = select(Violation.sender, func.count(Violation.id)).where(
-        Violation.occurred_at >= since, Violation.occurred_at < until, Violation.status != "void"
+    query = select(ViolationRow.sender, func.count(ViolationRow.id)).where(
+        ViolationRow.occurred_at >= since, ViolationRow.occurred_at < until, ViolationRow.status != "void"
     )
     if chat_id is not None:
-        query = query.where(Violation.chat_id == chat_id)
-    return {row[0]: row[1] for row in session.execute(query.group_by(Violation.sender))}
+        query = query.where(ViolationRow.chat_id == chat_id)
+    return {row[0]: row[1] for row in session.execute(query.group_by(ViolationRow.sender))}
 
 
 def set_status(
     session: Session, *, violation_id: int, status: Status, by: str, now: datetime, note: str | None = None
-) -> Violation:
+) -> ViolationRow:
     """Mark a violation handled or void (or reopen it), recording who did it and why."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {list(STATUSES)}, got {status!r}")
-    row = session.get(Violation, violation_id)
+    row = session.get(ViolationRow, violation_id)
     if row is None:
         raise LookupError(f"violation {violation_id} does not exist")
     row.status = status
@@ -139,15 +138,15 @@ def set_status(
 
 def _filtered(query, chat_id, sender, rule, status, since, until):
     if chat_id is not None:
-        query = query.where(Violation.chat_id == chat_id)
+        query = query.where(ViolationRow.chat_id == chat_id)
     if sender is not None:
-        query = query.where(Violation.sender == sender)
+        query = query.where(ViolationRow.sender == sender)
     if rule is not None:
-        query = query.where(Violation.rule == rule)
+        query = query.where(ViolationRow.rule == rule)
     if status is not None:
-        query = query.where(Violation.status == status)
+        query = query.where(ViolationRow.status == status)
     if since is not None:
-        query = query.where(Violation.occurred_at >= since)
+        query = query.where(ViolationRow.occurred_at >= since)
     if until is not None:
-        query = query.where(Violation.occurred_at < until)
+        query = query.where(ViolationRow.occurred_at < until)
     return query

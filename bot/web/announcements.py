@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep
 from handlers.announcements import AnnouncementError, next_occurrence, payload, validate
 from storage import announcements as store
-from storage.models import Announcement
+from storage.models import AnnouncementRow
 from storage.users import audit
 
 router = APIRouter()
@@ -72,7 +72,7 @@ async def create_announcement(
     except AnnouncementError as exc:
         raise HTTPException(400, str(exc)) from None
     if action != "save":
-        sample = Announcement(**values)
+        sample = AnnouncementRow(**values)
         preview = {"payload": payload(sample), "next": next_occurrence(sample, now=state.clock(), tz=tz)}
         return _page(request, state, session, viewer, form=form, preview=preview)
     now = state.clock()
@@ -84,8 +84,8 @@ async def create_announcement(
     return RedirectResponse(state.url("/announcements"), status_code=303)
 
 
-def _mine(session, viewer, announcement_id: int) -> Announcement:
-    row = session.get(Announcement, announcement_id)
+def _mine(session, viewer, announcement_id: int) -> AnnouncementRow:
+    row = session.get(AnnouncementRow, announcement_id)
     if row is None or (viewer.scope is not None and not set(row.chat_ids) <= viewer.scope):
         raise HTTPException(404, f"announcement {announcement_id} not found")
     return row

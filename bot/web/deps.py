@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
 from bot.settings import Settings
-from storage.models import DashboardUser
+from storage.models import DashboardUserRow
 from storage.users import get_user
 
 SESSION_COOKIE = "groupbot_session"
@@ -100,7 +100,7 @@ def read_session_cookie(request: Request, state: WebState) -> dict | None:
     return data if isinstance(data, dict) and {"u", "c", "g"} <= data.keys() else None
 
 
-def _stale_config_account(state: WebState, user: DashboardUser) -> bool:
+def _stale_config_account(state: WebState, user: DashboardUserRow) -> bool:
     """A config.yaml account removed or given a new hash, role or userid since the cookie was issued
     (the table row is refreshed only at the next login attempt, which then bumps the generation)."""
     if user.source != "config":

@@ -16,7 +16,7 @@ from rules.registry import RULES as RULE_REGISTRY
 from storage import appeals as appeal_store
 from storage import violations as violation_store
 from storage.dashboard import ViolationFilter, get_violation, list_violations, message_context, senders_in_scope
-from storage.models import Appeal
+from storage.models import AppealRow
 from storage.scorecards import pending_appeals
 from storage.users import audit
 
@@ -116,7 +116,7 @@ def decide(
     decision: Annotated[str, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    appeal = session.get(Appeal, appeal_id)
+    appeal = session.get(AppealRow, appeal_id)
     if appeal is None:
         raise HTTPException(404, f"appeal {appeal_id} not found")
     violation = _visible(session, viewer, appeal.violation_id)

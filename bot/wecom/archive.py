@@ -35,7 +35,7 @@ from bot.settings import Settings
 from bot.wecom.archive_process import IsolatedArchiveSdk
 from bot.wecom.normalize import message_payload, sent_at_problem
 from storage import inbox
-from storage.models import Cursor
+from storage.models import CursorRow
 from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class ArchivePoller:
 
     def cursor(self) -> int:
         with self.sessions() as session:
-            return session.scalar(select(Cursor.value).where(Cursor.name == CURSOR)) or 0
+            return session.scalar(select(CursorRow.value).where(CursorRow.name == CURSOR)) or 0
 
     def poll_once(self) -> PollResult:
         """Fetch one batch, record it and advance the cursor in one transaction."""
@@ -280,9 +280,9 @@ class ArchivePoller:
 
 def _advance(session: Session, seq: int, now: datetime) -> None:
     """Move the cursor forward, never back: two replicas pulling the same batch agree on the max."""
-    cursor = session.scalars(select(Cursor).where(Cursor.name == CURSOR).with_for_update()).one_or_none()
+    cursor = session.scalars(select(CursorRow).where(CursorRow.name == CURSOR).with_for_update()).one_or_none()
     if cursor is None:
-        session.add(Cursor(name=CURSOR, value=seq, updated_at=now))
+        session.add(CursorRow(name=CURSOR, value=seq, updated_at=now))
     elif seq > cursor.value:
         cursor.value = seq
         cursor.updated_at = now

@@ -23,7 +23,7 @@ from bot.config import AppConfig
 from bot.settings import Settings
 from handlers.inbox_worker import InboxWorker
 from storage.db import make_engine, make_session_factory
-from storage.models import Base, InboxEvent, Message
+from storage.models import Base, InboxEventRow, MessageRow
 from tests.conftest import WECOM_VECTORS
 from tests.helpers.tcpproxy import TcpProxy
 from tests.helpers.wecom import (
@@ -73,14 +73,14 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-def inbox_rows(engine: Engine) -> list[InboxEvent]:
+def inbox_rows(engine: Engine) -> list[InboxEventRow]:
     with make_session_factory(engine)() as session:
-        return list(session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+        return list(session.scalars(select(InboxEventRow).order_by(InboxEventRow.id)))
 
 
 def message_count(engine: Engine) -> int:
     with make_session_factory(engine)() as session:
-        return session.scalar(select(func.count()).select_from(Message))
+        return session.scalar(select(func.count()).select_from(MessageRow))
 
 
 def run_worker(app: FastAPI) -> int:
@@ -347,7 +347,7 @@ def test_postgres_connection_cut_is_503_and_the_retry_is_stored_once_it_is_back(
     with TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
         engine = make_engine(parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
         with engine.begin() as conn:
-            conn.execute(InboxEvent.__table__.delete())
+            conn.execute(InboxEventRow.__table__.delete())
         app = create_app(config, make_settings(), engine, background=False, clock=clock)
         request = callback_request(app_text_xml(msgid="6002", content="客户说下周再联系"))
         with TestClient(app) as client:

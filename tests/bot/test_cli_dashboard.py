@@ -16,7 +16,7 @@ from bot.cli import app
 from storage.db import make_session_factory
 from storage.login_throttle import ThrottlePolicy, record_failure, wait_seconds
 from storage.migrate import upgrade
-from storage.models import AuditLog, DashboardUser
+from storage.models import AuditLogRow, DashboardUserRow
 from tests.bot.web.conftest import seed_data
 from tests.storage.test_migrations import empty_url  # noqa: F401 (a fixture)
 
@@ -38,7 +38,7 @@ def test_user_add(db_env, engine, args, role, userid):
     result = runner.invoke(app, [*args, "--password-stdin"], input="a-long-password-123\n")
     assert result.exit_code == 0, result.output
     with make_session_factory(engine)() as s:
-        user = s.get(DashboardUser, args[2])
+        user = s.get(DashboardUserRow, args[2])
     assert (user.role, user.userid, user.source) == (role, userid, "cli")
     assert PasswordHasher().verify(user.password_hash, "a-long-password-123")
 
@@ -70,7 +70,7 @@ def test_export_writes_csv_and_audits(db_env, engine, tmp_path, kind, rows):
     assert data.startswith(b"\xef\xbb\xbf")
     assert len(list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))) == rows + 1
     with make_session_factory(engine)() as s:
-        audit = s.scalar(select(AuditLog).where(AuditLog.action == "export"))
+        audit = s.scalar(select(AuditLogRow).where(AuditLogRow.action == "export"))
     assert audit.actor.startswith("cli:") and audit.detail["rows"] == rows
 
 
@@ -116,15 +116,15 @@ def test_backup_on_postgres_points_to_pg_dump(monkeypatch, tmp_path):
 def test_user_disable_ends_sessions_and_add_enables_again(db_env, engine):
     assert runner.invoke(app, ["user", "add", "lisi", "--password-stdin"], input="a-long-password-123\n").exit_code == 0
     with make_session_factory(engine)() as s:
-        generation = s.get(DashboardUser, "lisi").session_generation
+        generation = s.get(DashboardUserRow, "lisi").session_generation
     result = runner.invoke(app, ["user", "disable", "lisi"])
     assert result.exit_code == 0, result.output
     with make_session_factory(engine)() as s:
-        user = s.get(DashboardUser, "lisi")
+        user = s.get(DashboardUserRow, "lisi")
         assert user.disabled and user.session_generation > generation
     assert runner.invoke(app, ["user", "add", "lisi", "--password-stdin"], input="a-new-password-456\n").exit_code == 0
     with make_session_factory(engine)() as s:
-        assert not s.get(DashboardUser, "lisi").disabled
+        assert not s.get(DashboardUserRow, "lisi").disabled
     missing = runner.invoke(app, ["user", "disable", "nobody"])
     assert missing.exit_code == 2 and "no account 'nobody'" in missing.output
 

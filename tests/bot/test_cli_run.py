@@ -98,7 +98,7 @@ def test_run_with_an_unreachable_database_names_it_without_the_password(
     ids=["demo-mode-loads-the-demo-groups", "real-wecom-loads-the-shipped-config"],
 )
 def test_without_a_config_demo_mode_runs_the_demo_configuration(demo: bool, groups: list[str]) -> None:
-    from bot.run_command import config_to_serve
+    from bot.cli.run import config_to_serve
 
     config = config_to_serve(None, demo=demo)
     assert [g.chat_id for g in config.groups] == groups
@@ -106,7 +106,7 @@ def test_without_a_config_demo_mode_runs_the_demo_configuration(demo: bool, grou
 
 
 def test_a_given_config_is_served_as_is_even_in_demo_mode(shipped_config) -> None:
-    from bot.run_command import config_to_serve
+    from bot.cli.run import config_to_serve
 
     assert config_to_serve(shipped_config, demo=True) is shipped_config
 

@@ -26,7 +26,7 @@ from bot.errors import PayloadError
 from bot.wecom.normalize import Inbound
 from storage import inbox
 from storage.db import make_session_factory
-from storage.models import InboxEvent
+from storage.models import InboxEventRow
 from storage.users import put_user
 from tests.bot.test_app import (
     INGEST_TOKEN,
@@ -291,7 +291,7 @@ def test_rows_sealed_before_a_key_change_are_parked_with_the_reason(config, engi
 def test_parked_rows_are_listed_masked_for_admins_and_by_reason_in_healthz(app, client, engine) -> None:
     post_callback(client, aibot_request(group_message("ai-park", f"王总电话{MOBILE}，明天拜访")), "/wecom/aibot")
     with make_session_factory(engine)() as s:
-        [row] = s.query(InboxEvent).all()
+        [row] = s.query(InboxEventRow).all()
         inbox.mark_failed(s, row.id, error="ValueError", now=NOW, max_attempts=0, retry_seconds=0)
         put_user(s, username="boss", password_hash=_hash(), role="admin")
         s.commit()

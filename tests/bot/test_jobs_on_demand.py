@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.errors import UnknownJobError
 from bot.scheduler import JobScheduler, run_on_demand
-from storage.models import AuditLog, JobRun, OutboxItem
+from storage.models import AuditLogRow, JobRunRow, OutboxItemRow
 from tests.conftest import DEMO_CONFIG, sh
 from tests.helpers import seed
 
@@ -26,7 +26,7 @@ def run(factory, config, *, force=False, request_id=None, at=MONDAY, actor="boss
 
 
 def markdown_posts(session) -> list[str]:
-    keys = session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.like("%:md%")))
+    keys = session.scalars(select(OutboxItemRow.idempotency_key).where(OutboxItemRow.idempotency_key.like("%:md%")))
     return sorted(keys)
 
 
@@ -64,9 +64,9 @@ def test_a_forced_rerun_is_exactly_once_per_request_and_audited(workers, config,
         f"leaderboard:2026-W47:{chat}:md{suffix}"
         for chat in (EAST, "wr-sales-south") for suffix in ("", "#rerun-a1b2c3d4", "#rerun-ffff0001")
     ]
-    claims = sorted(session.scalars(select(JobRun.period).where(JobRun.job == "leaderboard")))
+    claims = sorted(session.scalars(select(JobRunRow.period).where(JobRunRow.job == "leaderboard")))
     assert claims == ["2026-W47", "2026-W47#rerun-a1b2c3d4", "2026-W47#rerun-ffff0001"]
-    audits = sorted((a.action, a.target, a.actor) for a in session.scalars(select(AuditLog)))
+    audits = sorted((a.action, a.target, a.actor) for a in session.scalars(select(AuditLogRow)))
     assert audits == [
         ("job_rerun_forced", "job:leaderboard:2026-W47#rerun-a1b2c3d4", "boss"),
         ("job_rerun_forced", "job:leaderboard:2026-W47#rerun-ffff0001", "boss"),
@@ -82,7 +82,7 @@ def test_forcing_an_unrun_period_is_a_plain_run(workers, config, session):
 def test_a_job_run_by_hand_ignores_the_workday_calendar(workers, config, session):
     sunday = sh(2026, 11, 22, 17, 30)
     assert run(workers[0], config, name="digest", at=sunday).outcome == "done"
-    assert session.scalar(select(JobRun.period).where(JobRun.job == "digest")) == "2026-11-22"
+    assert session.scalar(select(JobRunRow.period).where(JobRunRow.job == "digest")) == "2026-11-22"
 
 
 @pytest.mark.parametrize(("name", "request_id", "error"), [
@@ -113,4 +113,4 @@ def test_jobs_cli(db_url, engine, monkeypatch, session, week_with_a_deal):
         bad = runner.invoke(app, args)
         assert bad.exit_code == 2 and words in bad.output
     session.expire_all()
-    assert {a.actor.startswith("cli:") for a in session.scalars(select(AuditLog))} == {True}
+    assert {a.actor.startswith("cli:") for a in session.scalars(select(AuditLogRow))} == {True}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from bot.cli.replay import PROGRESS_MIN_BYTES, _progress, run_replay
 from bot.config import AppConfig
-from bot.replay_command import PROGRESS_MIN_BYTES, _progress, run_replay
 
 LINE = (
     '{"msgid": "m-1", "chat_id": "wr-sales-east", "sender": "zhangwei", '

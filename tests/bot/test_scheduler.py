@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.scheduler import JOBS, JobScheduler, last_fire_time, start_scheduler
 from bot.simulator.clock import ManualClock
 from storage.db import make_engine, make_session_factory
-from storage.models import JobRun, OutboxItem
+from storage.models import JobRunRow, OutboxItemRow
 from tests.conftest import sh
 from tests.helpers import seed
 
@@ -38,7 +38,7 @@ def replicas(db_url, config):
 
 def leaderboard_posts(session, chat_id: str) -> list[str]:
     keys = session.scalars(
-        select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.like(f"leaderboard:%:{chat_id}:md"))
+        select(OutboxItemRow.idempotency_key).where(OutboxItemRow.idempotency_key.like(f"leaderboard:%:{chat_id}:md"))
     )
     return sorted(keys)
 
@@ -77,7 +77,7 @@ def test_three_replicas_over_ten_weeks_post_ten_leaderboards_per_group(replicas,
         posts = leaderboard_posts(session, chat_id)
         assert len(posts) == 10
         assert posts[0] == f"leaderboard:2026-W37:{chat_id}:md" and posts[-1] == f"leaderboard:2026-W46:{chat_id}:md"
-    claims = session.scalar(select(func.count()).select_from(JobRun).where(JobRun.job == "leaderboard"))
+    claims = session.scalar(select(func.count()).select_from(JobRunRow).where(JobRunRow.job == "leaderboard"))
     assert claims == 10
 
 
@@ -113,8 +113,8 @@ def test_a_job_that_fails_leaves_neither_claim_nor_posts(db_url, config, session
     replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0", clock=clock)
     with pytest.raises(OSError):
         replica.fire("monthly")
-    assert session.scalar(select(func.count()).select_from(JobRun)) == 0
-    assert session.scalar(select(func.count()).select_from(OutboxItem)) == 0
+    assert session.scalar(select(func.count()).select_from(JobRunRow)) == 0
+    assert session.scalar(select(func.count()).select_from(OutboxItemRow)) == 0
     session.rollback()  # SQLite: end the read transaction (BEGIN IMMEDIATE) before the next writer
     fixed = reports_in(broken, tmp_path / "reports")
     assert JobScheduler(fixed, make_session_factory(engine), owner="replica-1", clock=clock).fire("monthly") == "done"
@@ -135,7 +135,7 @@ def test_workday_only_jobs_skip_days_off_without_claiming(replicas, session, now
     schedulers, clocks = replicas
     clocks[0].now = now
     assert schedulers[0].fire("reminders") == expected
-    claims = session.scalar(select(func.count()).select_from(JobRun).where(JobRun.job == "reminders"))
+    claims = session.scalar(select(func.count()).select_from(JobRunRow).where(JobRunRow.job == "reminders"))
     assert claims == (1 if expected == "done" else 0)
 
 
@@ -149,7 +149,7 @@ def test_monthly_evaluation_runs_on_the_first_workday_only(replicas, tmp_path, s
         clocks[day - 1].now = sh(2026, 11, day, 9, 0)
         outcomes.append(schedulers[day - 1].fire("monthly"))
     assert outcomes == ["skipped", "done", "taken"]
-    assert session.scalar(select(JobRun.period).where(JobRun.job == "monthly")) == "2026-10"
+    assert session.scalar(select(JobRunRow.period).where(JobRunRow.job == "monthly")) == "2026-10"
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_background_task_catches_up_on_start_and_stops(config, db_url, session):
         for _ in range(200):  # catch-up runs in a worker thread; wait for its claim, not a fixed time
             await asyncio.sleep(0.05)
             with state.sessions() as s:
-                if s.scalar(select(JobRun.status).where(JobRun.job == "leaderboard")) == "done":
+                if s.scalar(select(JobRunRow.status).where(JobRunRow.job == "leaderboard")) == "done":
                     break
         stop.set()
         await asyncio.wait_for(task, 5)
@@ -248,6 +248,6 @@ def test_the_monthly_link_is_built_from_the_public_url(db_url, config, session, 
     scheduler = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=clock,
                              public_url="https://bot.example.cn")
     assert scheduler.fire("monthly") == "done"
-    contents = [item.payload["markdown"]["content"] for item in session.scalars(select(OutboxItem))]
+    contents = [item.payload["markdown"]["content"] for item in session.scalars(select(OutboxItemRow))]
     assert contents and all("(https://bot.example.cn/dashboard/reports/monthly-2026-11.xlsx)" in c for c in contents)
     engine.dispose()

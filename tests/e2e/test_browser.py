@@ -31,7 +31,7 @@ from bot.settings import Settings
 from bot.simulator.serve import free_port, serve_in_thread
 from bot.web.auth import hash_password
 from storage.db import make_engine, make_session_factory
-from storage.models import Base, Violation
+from storage.models import Base, ViolationRow
 from storage.users import put_user
 from tests.bot.web.conftest import NOW, PASSWORD, seed_data
 from tests.conftest import IN_CI, REPO
@@ -117,7 +117,7 @@ def test_manager_works_through_the_dashboard(server, page):
     page.wait_for_selector("#status.status-handled")
     shot(page, "04-violation-handled")
     with make_session_factory(engine)() as s:
-        assert s.get(Violation, violation_id).status == "handled"
+        assert s.get(ViolationRow, violation_id).status == "handled"
 
     page.goto(f"{base}/dashboard/clients")
     page.fill("input[name=q]", "华星")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.web.auth import hash_password
 from storage.db import make_session_factory
-from storage.models import Announcement, JobRun, Target
+from storage.models import AnnouncementRow, JobRunRow, TargetRow
 from storage.users import put_user
 from tests.bot.web.conftest import PASSWORD
 from tests.e2e.test_browser import page, server, shot  # noqa: F401  (fixtures)
@@ -74,6 +74,6 @@ def test_targets_jobs_and_announcements(server, page):  # noqa: F811
     shot(page, "14-scorecard")
 
     with make_session_factory(engine)() as s:
-        assert s.scalars(select(Target.subject)).all() == ["zhangwei"]
-        assert s.scalars(select(JobRun.job)).all() == ["leaderboard"]
-        assert s.scalars(select(Announcement.chat_ids)).all() == [["wr-sales-east"]]
+        assert s.scalars(select(TargetRow.subject)).all() == ["zhangwei"]
+        assert s.scalars(select(JobRunRow.job)).all() == ["leaderboard"]
+        assert s.scalars(select(AnnouncementRow.chat_ids)).all() == [["wr-sales-east"]]

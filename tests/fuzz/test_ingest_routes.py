@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from bot.app import create_app
 from bot.config import AppConfig
 from storage.db import make_session_factory
-from storage.models import InboxEvent
+from storage.models import InboxEventRow
 from tests.bot.test_app import INGEST_TOKEN, clock, group_message, make_settings
 from tests.helpers.wecom import aibot_request, app_text_xml, callback_request, encrypt_with_wechatpy, signed_xml
 
@@ -48,7 +48,7 @@ def client(config: AppConfig, engine: Engine) -> Iterator[TestClient]:
 
 def inbox_count(engine: Engine) -> int:
     with make_session_factory(engine)() as session:
-        return session.scalar(select(func.count()).select_from(InboxEvent))
+        return session.scalar(select(func.count()).select_from(InboxEventRow))
 
 
 def assert_served(response, before: int, after: int) -> None:
@@ -124,14 +124,14 @@ LONG_OR_HOSTILE = st.sampled_from(["x" * 300, "a\x00b", "\x07", "wr-sales-east",
 ID = TEXT | LONG_OR_HOSTILE | ANY_JSON
 
 
-def new_rows(engine: Engine, after: int) -> list[InboxEvent]:
+def new_rows(engine: Engine, after: int) -> list[InboxEventRow]:
     with make_session_factory(engine)() as session:
-        return list(session.scalars(select(InboxEvent).where(InboxEvent.id > after)))
+        return list(session.scalars(select(InboxEventRow).where(InboxEventRow.id > after)))
 
 
 def last_id(engine: Engine) -> int:
     with make_session_factory(engine)() as session:
-        return session.scalar(select(func.max(InboxEvent.id))) or 0
+        return session.scalar(select(func.max(InboxEventRow.id))) or 0
 
 
 def assert_judgeable(client: TestClient, engine: Engine, after: int) -> None:

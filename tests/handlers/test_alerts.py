@@ -15,7 +15,7 @@ from handlers.alerts import notify
 from handlers.context import HandlerContext
 from rules.model import GroupMessage
 from storage import outbox
-from storage.models import Escalation, Member, Message, OutboxItem, Violation
+from storage.models import EscalationRow, MemberRow, MessageRow, OutboxItemRow, ViolationRow
 from tests.conftest import sh
 
 URL = "https://groupbot.example.com"
@@ -39,16 +39,16 @@ def store(
     broken: list[tuple[str, str, list[str], list[str]]],
     chat_id: str = "wr-sales-east",
     sender: str = "zhangwei",
-) -> tuple[GroupMessage, list[Violation]]:
+) -> tuple[GroupMessage, list[ViolationRow]]:
     """A stored message and its violations, as handlers/message.py leaves them before notify."""
-    message = Message(
+    message = MessageRow(
         msgid=msgid, chat_id=chat_id, sender=sender, sent_at=sent_at, source="callback",
         masked_text=masked, text_hmac="0" * 64,
     )
     session.add(message)
     session.flush()
     rows = [
-        Violation(
+        ViolationRow(
             message_id=message.id, msgid=msgid, chat_id=chat_id, sender=sender, rule=rule,
             detail="(engine detail)", kinds=kinds, missing=missing, action=action, occurred_at=sent_at,
         )
@@ -60,11 +60,11 @@ def store(
     return msg, rows
 
 
-def queued(session: Session) -> list[OutboxItem]:
-    return list(session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
+def queued(session: Session) -> list[OutboxItemRow]:
+    return list(session.scalars(select(OutboxItemRow).order_by(OutboxItemRow.id)))
 
 
-def content(item: OutboxItem) -> str:
+def content(item: OutboxItemRow) -> str:
     body = item.payload[item.payload["msgtype"]]
     return body["content"]
 
@@ -167,7 +167,7 @@ def test_a_burst_becomes_one_alert_now_and_one_grouped_alert_at_the_end_of_the_w
     assert first.idempotency_key == "alert:wr-sales-east:zhangwei:20260302T0215"
     assert grouped.idempotency_key == "alert-burst:wr-sales-east:zhangwei:20260302T0215"
     assert grouped.next_attempt_at == sh(2026, 3, 2, 10, 20)
-    ids = [v.id for v in session.scalars(select(Violation).order_by(Violation.id))]
+    ids = [v.id for v in session.scalars(select(ViolationRow).order_by(ViolationRow.id))]
     assert content(grouped) == (
         "**【违规汇总】华东销售群**\n"
         "张伟 在 10:15-10:20 又有 3 条违规：\n"
@@ -208,7 +208,7 @@ def test_escalation_goes_to_the_escalation_contacts_once_a_day(session: Session,
             session, msgid=f"m-e{hour}", sent_at=sh(2026, 3, 2, hour, 5), text="今晚加班", masked="今晚加班",
             broken=[("posting_window", "record", [], [])],
         )
-        escalation = Escalation(sender="zhangwei", chat_id="wr-sales-east", violation_id=rows[0].id, count=3,
+        escalation = EscalationRow(sender="zhangwei", chat_id="wr-sales-east", violation_id=rows[0].id, count=3,
                                 window_days=7)
         session.add(escalation)
         session.flush()
@@ -222,7 +222,7 @@ def test_escalation_goes_to_the_escalation_contacts_once_a_day(session: Session,
         "> 近 7 天违规 3 次，最近一次：3月2日（周一）21:05 发帖时段"
         "（周一 21:05 发送，不在工作日发帖时段（09:00-11:00、14:00-17:00）内）\n"
         "\n"
-        f"请及时与其沟通。[查看记录]({URL}/violations/{session.scalars(select(Violation.id)).first()})"
+        f"请及时与其沟通。[查看记录]({URL}/violations/{session.scalars(select(ViolationRow.id)).first()})"
     )
 
 
@@ -241,7 +241,7 @@ def test_alerts_name_people_from_overrides_then_the_directory(
     if not overridden:
         config = config.model_copy(update={"members": {}})
     if cached:
-        session.add(Member(userid="zhangwei", name=cached[0], department=cached[1]))
+        session.add(MemberRow(userid="zhangwei", name=cached[0], department=cached[1]))
     msg, rows = store(
         session, msgid="m-n", sent_at=sh(2026, 3, 2, 10, 15), text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
         broken=[("sensitive", "alert_managers", ["mobile"], [])],
@@ -249,7 +249,7 @@ def test_alerts_name_people_from_overrides_then_the_directory(
     notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
     [item] = queued(session)
     assert f"> 成员：{expected}\n" in content(item)
-    assert session.get(Member, "zhangwei") is not None  # noted for the directory refresher
+    assert session.get(MemberRow, "zhangwei") is not None  # noted for the directory refresher
 
 
 CLEAR = re.compile(r"1[3-9]\d{9}|\d{17}[\dXx]|\d{16,19}|[\w.]+@[\w.]+|wxid_\w+")
@@ -272,7 +272,7 @@ def test_no_rendered_alert_carries_a_clear_identifier(
         session, msgid="m-pii", sent_at=sh(2026, 3, 2, 21, 15), text=text, masked=masked,
         broken=[("sensitive", "alert_managers", kinds, []), ("posting_window", "warn_member", [], [])],
     )
-    escalation = Escalation(sender="zhangwei", chat_id="wr-sales-east", violation_id=rows[0].id, count=3,
+    escalation = EscalationRow(sender="zhangwei", chat_id="wr-sales-east", violation_id=rows[0].id, count=3,
                             window_days=7)
     session.add(escalation)
     session.flush()
@@ -296,7 +296,7 @@ def test_alert_rows_commit_or_roll_back_with_the_violation(engine, config: AppCo
         notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
         session.rollback()  # the handler crashed before its commit
     with factory() as session:
-        assert (queued(session), session.scalars(select(Violation)).all()) == ([], [])
+        assert (queued(session), session.scalars(select(ViolationRow)).all()) == ([], [])
         msg, rows = store(
             session, msgid="m-tx", sent_at=sh(2026, 3, 2, 10, 15), text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
             broken=[("sensitive", "alert_managers", ["mobile"], [])],
@@ -304,7 +304,7 @@ def test_alert_rows_commit_or_roll_back_with_the_violation(engine, config: AppCo
         notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
         session.commit()
     with factory() as session:
-        assert len(queued(session)) == len(session.scalars(select(Violation)).all()) == 1
+        assert len(queued(session)) == len(session.scalars(select(ViolationRow)).all()) == 1
 
 
 def test_the_grouped_window_is_by_sent_at_so_a_new_window_alerts_at_once(
@@ -349,12 +349,12 @@ def test_handle_message_commits_the_violation_and_its_alert_together_or_not_at_a
         with pytest.raises(Crash):
             handle_message(session, ctx, msg)
     with factory() as session:
-        assert (session.scalars(select(Violation)).all(), queued(session)) == ([], [])
+        assert (session.scalars(select(ViolationRow)).all(), queued(session)) == ([], [])
 
     with factory() as session:
         assert handle_message(session, ctx, msg).created
     with factory() as session:
-        [violation] = session.scalars(select(Violation)).all()
+        [violation] = session.scalars(select(ViolationRow)).all()
         [alert] = queued(session)
         assert (violation.rule, alert.channel, alert.target) == ("sensitive", "app", "lisi")
         assert f"/violations/{violation.id})" in content(alert)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from handlers.announcements import AnnouncementError, post_due, validate
 from storage import announcements as store
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import DEMO_CONFIG, sh
 
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
@@ -28,7 +28,7 @@ def announce(session, config, *, run_at=None, cron=None, body="本周五下午�
 
 def posts(session) -> list[tuple[str, str, dict]]:
     session.expire_all()
-    items = session.scalars(select(OutboxItem).order_by(OutboxItem.idempotency_key))
+    items = session.scalars(select(OutboxItemRow).order_by(OutboxItemRow.idempotency_key))
     return [(i.idempotency_key, i.target, i.payload) for i in items]
 
 
@@ -107,7 +107,7 @@ def test_announce_cli(db_url, engine, monkeypatch, session):
     from typer.testing import CliRunner
 
     from bot.cli import app
-    from storage.models import Announcement, AuditLog
+    from storage.models import AnnouncementRow, AuditLogRow
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     runner = CliRunner()
@@ -116,11 +116,11 @@ def test_announce_cli(db_url, engine, monkeypatch, session):
                                 "--markdown", "--cron", "0 10 * * mon"])
     assert added.exit_code == 0, added.output
     assert "周会" in runner.invoke(app, ["announce", "list"]).output
-    [aid] = session.scalars(select(Announcement.id)).all()
+    [aid] = session.scalars(select(AnnouncementRow.id)).all()
     session.rollback()
     assert runner.invoke(app, ["announce", "pause", str(aid)]).exit_code == 0
     session.expire_all()
-    assert session.get(Announcement, aid).status == "paused"
+    assert session.get(AnnouncementRow, aid).status == "paused"
     session.rollback()
     assert runner.invoke(app, ["announce", "delete", str(aid)]).exit_code == 0
     assert runner.invoke(app, ["announce", "delete", str(aid)]).exit_code == 1
@@ -128,5 +128,5 @@ def test_announce_cli(db_url, engine, monkeypatch, session):
                               "2026-12-01T10:00"])
     assert bad.exit_code == 2 and "'wr-nope' is not a configured group" in bad.output
     session.expire_all()
-    actions = list(session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
+    actions = list(session.scalars(select(AuditLogRow.action).order_by(AuditLogRow.id)))
     assert actions == ["announcement_created", "announcement_paused", "announcement_deleted"]

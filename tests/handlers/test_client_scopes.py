@@ -8,16 +8,16 @@ from datetime import date
 from sqlalchemy import select
 
 from handlers import digest, reminders
-from rules.model import ClientUpdate as Parsed
+from rules.model import ClientUpdate
 from storage.clients import save_update
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
 
 
 def report(session, msgid, chat_id, sender, action, due, at):
-    update = Parsed(client_name="王总", company="华星科技", contact=None, need="门禁", last_contact_at=None,
+    update = ClientUpdate(client_name="王总", company="华星科技", contact=None, need="门禁", last_contact_at=None,
                     next_action=action, next_action_due=due, missing=())
     save_update(session, update=update, msgid=msgid, chat_id=chat_id, sender=sender, sent_at=at)
 
@@ -30,7 +30,7 @@ def test_digests_and_reminders_carry_each_groups_own_next_step(session, config):
 
     digest.send_digests(session, config, now=now)
     reminders.send_reminders(session, config, now=now)
-    items = {i.idempotency_key: i for i in session.scalars(select(OutboxItem))}
+    items = {i.idempotency_key: i for i in session.scalars(select(OutboxItemRow))}
 
     east = items[f"digest:2026-11-23:{EAST}"].payload["markdown"]["content"]
     south = items[f"digest:2026-11-23:{SOUTH}"].payload["markdown"]["content"]

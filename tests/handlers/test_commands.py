@@ -12,7 +12,7 @@ from handlers.context import HandlerContext
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage import inbox
-from storage.models import InboxEvent, OutboxItem
+from storage.models import InboxEventRow, OutboxItemRow
 from tests.conftest import sh
 from tests.helpers import seed
 
@@ -29,7 +29,7 @@ def ctx(config):
 def ask(session, ctx, text: str, sender: str = "zhangwei", msgid: str = "dm-1", **kw) -> str:
     msg = GroupMessage(msgid=msgid, chat_id="", sender=sender, sent_at=NOW, text=text, source="callback")
     handle_command(session, ctx, msg, **kw)
-    item = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == f"command:{msgid}")).one()
+    item = session.scalars(select(OutboxItemRow).where(OutboxItemRow.idempotency_key == f"command:{msgid}")).one()
     assert (item.channel, item.target, item.payload["msgtype"]) == ("app", sender, "text")
     return item.payload["text"]["content"]
 
@@ -99,10 +99,10 @@ def test_unknown_commands_get_help(session, ctx, text):
 def test_answer_and_inbox_row_commit_together_and_redelivery_answers_once(session, ctx):
     assert inbox.record_event(session, dedupe_key="dm-7", source="callback", kind="command", payload={"x": 1})
     session.commit()
-    event_id = session.scalar(select(InboxEvent.id).where(InboxEvent.dedupe_key == "dm-7"))
+    event_id = session.scalar(select(InboxEventRow.id).where(InboxEventRow.dedupe_key == "dm-7"))
     ask(session, ctx, "我的待办", msgid="dm-7", inbox_event_id=event_id)
-    row = session.get(InboxEvent, event_id)
+    row = session.get(InboxEventRow, event_id)
     session.refresh(row)
     assert row.processed_at == NOW and row.payload is None
     ask(session, ctx, "我的待办", msgid="dm-7")
-    assert len(session.scalars(select(OutboxItem)).all()) == 1
+    assert len(session.scalars(select(OutboxItemRow)).all()) == 1

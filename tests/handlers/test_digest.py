@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from handlers import digest
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.helpers import seed
 
@@ -36,7 +36,7 @@ def test_digest_of_a_day_in_each_group(session, config):
     session.commit()
 
     assert digest.send_digests(session, config, now=sh(*day, 17, 30)) == 2
-    items = {i.idempotency_key: i for i in session.scalars(select(OutboxItem))}
+    items = {i.idempotency_key: i for i in session.scalars(select(OutboxItemRow))}
     east = items[f"digest:2026-11-23:{EAST}"]
     assert (east.channel, east.target) == ("app", "lisi")
     assert east.payload["markdown"]["content"].splitlines() == [

@@ -18,7 +18,7 @@ from bot.simulator.clock import ManualClock
 from handlers.directory import Person, people, refresh_directory
 from storage import members
 from storage.db import make_session_factory
-from storage.models import Member, Message
+from storage.models import MemberRow, MessageRow
 from tests.conftest import sh
 from tests.helpers.simulator import running_simulator
 
@@ -32,7 +32,7 @@ def test_refresh_names_new_members_from_the_contacts_api_and_again_after_a_day(
         for userid in ("liuyang", "sunli", "zhangwei", "nobody"):
             members.note_seen(session, userid=userid)
         # zhoujie has posted but never broken a rule: the refresher finds him among the senders.
-        session.add(Message(msgid="m-1", chat_id="wr-sales-south", sender="zhoujie", sent_at=clock(),
+        session.add(MessageRow(msgid="m-1", chat_id="wr-sales-south", sender="zhoujie", sent_at=clock(),
                             source="callback", masked_text="今天拜访了两家客户", text_hmac="0" * 64))
         session.commit()
     with running_simulator(clock=clock) as sim:
@@ -70,6 +70,6 @@ def test_due_for_lookup_is_never_asked_or_older_than_a_day(
 ) -> None:
     now = sh(2026, 3, 2, 9, 0)
     fetched = None if fetched_hours_ago is None else now - timedelta(hours=fetched_hours_ago)
-    session.add(Member(userid="liuyang", name="刘洋", fetched_at=fetched))
+    session.add(MemberRow(userid="liuyang", name="刘洋", fetched_at=fetched))
     session.flush()
     assert members.due_for_lookup(session, now=now, max_age=timedelta(hours=24)) == (["liuyang"] if due else [])

@@ -22,7 +22,7 @@ from bot.simulator.state import Status
 from handlers.dispatch import Dispatcher
 from storage import outbox
 from storage.db import make_session_factory
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.helpers.simulator import SimulatorHandle, running_simulator
 
@@ -227,7 +227,7 @@ def test_a_45009_from_a_robot_someone_else_also_uses_reschedules_without_failing
 
     asyncio.run(go())
     with factory() as session:
-        [row] = session.scalars(select(OutboxItem)).all()
+        [row] = session.scalars(select(OutboxItemRow)).all()
     assert (row.status, row.attempts) == ("sent", 1)  # the 45009 did not use up an attempt
 
 

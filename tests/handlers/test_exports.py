@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from handlers.exports import ExportError, build_export, columns_for, mask_name, to_csv, to_xlsx
-from storage.models import AuditLog, Client, ClientUpdate
+from storage.models import AuditLogRow, ClientRow, ClientUpdateRow
 from tests.bot.web.conftest import NOW, seed_data
 from tests.conftest import sh
 
@@ -75,7 +75,7 @@ def test_every_export_is_audited(session, config):
     seed_data(session)
     _export(session, config, kind="violations", fmt="csv", scope={"wr-sales-east"}, actor="lisi")
     session.flush()
-    row = session.scalar(select(AuditLog).where(AuditLog.action == "export"))
+    row = session.scalar(select(AuditLogRow).where(AuditLogRow.action == "export"))
     assert (row.actor, row.target) == ("lisi", "violations")
     assert row.detail == {"format": "csv", "layout": "standard", "since": SINCE.isoformat(), "rows": 2,
                           "values": "masked", "scope": ["wr-sales-east"]}
@@ -110,9 +110,9 @@ def test_formula_injection_is_defused(value, cell):
 def test_a_control_character_in_a_stored_name_does_not_break_exports(session, config, kind, caplog):
     """Issue 11 item 6: rows stored before normalize stripped controls (or via replay) still export."""
     seed_data(session)
-    for row in session.scalars(select(Client)):
+    for row in session.scalars(select(ClientRow)):
         row.name, row.company = f"{row.name}\x0b", f"\x1b{row.company}\x00"
-    for row in session.scalars(select(ClientUpdate)):
+    for row in session.scalars(select(ClientUpdateRow)):
         row.client_name, row.need = f"{row.client_name}\x0b", "需求\x07描述"
     session.flush()
     result = _export(session, config, kind=kind, full=True)

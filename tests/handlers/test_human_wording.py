@@ -17,7 +17,7 @@ from handlers import digest, leaderboard, monthly
 from handlers.appeals import file_appeal
 from handlers.directory import people
 from storage.db import make_session_factory
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.handlers.flow import ROBOTS, context, deliver, judge, message
 from tests.helpers import seed
@@ -62,7 +62,7 @@ def test_a_rule_has_one_name_in_the_alert_digest_and_monthly_report(
         clock.advance((sent - clock()).total_seconds() + 5)
         judge(factory, ctx, [message(f"r-{rule}-{n}", sent, text)])
     with factory() as session:
-        alerts = [i.payload["markdown"]["content"] for i in session.scalars(select(OutboxItem))
+        alerts = [i.payload["markdown"]["content"] for i in session.scalars(select(OutboxItemRow))
                   if i.idempotency_key.startswith("alert")]
         assert any(f"> 规则：{name}" in a for a in alerts)
         text = digest.digest_markdown(session, config, config.group(EAST), now=sh(2026, 3, 2, 17, 30))
@@ -108,7 +108,7 @@ def test_the_first_alert_about_a_new_rep_names_them(factory, config: AppConfig) 
     [alert] = [r for r in records if r.target == "lisi"]
     assert "> 成员：刘洋\n" in alert.content and "liuyang" not in alert.content
     with factory() as session:  # the outbox row records what was sent, and the directory now knows him
-        [row] = [i for i in session.scalars(select(OutboxItem)) if i.target == "lisi"]
+        [row] = [i for i in session.scalars(select(OutboxItemRow)) if i.target == "lisi"]
         assert row.payload["markdown"]["content"] == alert.content and "unnamed" not in row.payload["_meta"]
         assert people(session, config, ["liuyang"])["liuyang"].name == "刘洋"
 
@@ -123,7 +123,7 @@ def test_an_appeal_notice_names_the_rep_next_to_the_userid(factory, config: AppC
     with factory() as session:
         file_appeal(session, ctx, sender="liuyang", reason="客户主动发来的号码", now=clock())
         session.commit()
-        [notice] = [i for i in session.scalars(select(OutboxItem)) if i.idempotency_key.endswith(":filed")]
+        [notice] = [i for i in session.scalars(select(OutboxItemRow)) if i.idempotency_key.endswith(":filed")]
     assert notice.payload["text"]["content"].startswith("刘洋（liuyang） 对「客户隐私」违规提出申诉")
 
 
@@ -149,7 +149,7 @@ def test_the_rep_is_told_what_to_do_instead(factory, config: AppConfig, text: st
     clock = ManualClock(sh(2026, 3, 4, 10, 1))
     judge(factory, context(config, clock), [message("t-1", sh(2026, 3, 4, 10, 0), text)])
     with factory() as session:
-        warnings = [i.payload["text"]["content"] for i in session.scalars(select(OutboxItem))
+        warnings = [i.payload["text"]["content"] for i in session.scalars(select(OutboxItemRow))
                     if i.channel == "robot"]
     assert len(warnings) == 1 and hint in warnings[0]
     assert "13812345678" not in warnings[0]
@@ -163,5 +163,5 @@ def test_the_contact_hint_is_configurable(factory, config: AppConfig) -> None:
               "上次沟通时间：昨天\n下一步行动计划：周五报价")
     judge(factory, context(config, clock), [message("t-2", sh(2026, 3, 4, 10, 0), report)])
     with factory() as session:
-        [warning] = [i for i in session.scalars(select(OutboxItem)) if i.channel == "robot"]
+        [warning] = [i for i in session.scalars(select(OutboxItemRow)) if i.channel == "robot"]
     assert "联系方式一栏请写「138****5678（打码）」" in warning.payload["text"]["content"]

@@ -19,7 +19,7 @@ from rules.engine import RuleEngine
 from rules.model import GroupMessage
 from storage import inbox
 from storage.db import make_session_factory
-from storage.models import InboxEvent, Message
+from storage.models import InboxEventRow, MessageRow
 from tests.conftest import REPO, sh
 from tests.helpers.threads import run_together
 
@@ -73,9 +73,9 @@ def record_messages(engine: Engine, n: int) -> list[str]:
 def state(engine: Engine) -> tuple[int, int, int]:
     """(messages stored, inbox rows done, inbox rows still holding a payload)."""
     with make_session_factory(engine)() as session:
-        stored = session.scalar(select(func.count()).select_from(Message))
-        done = session.scalar(select(func.count()).where(InboxEvent.processed_at.is_not(None)))
-        holding = session.scalar(select(func.count()).where(InboxEvent.payload.is_not(None)))
+        stored = session.scalar(select(func.count()).select_from(MessageRow))
+        done = session.scalar(select(func.count()).where(InboxEventRow.processed_at.is_not(None)))
+        holding = session.scalar(select(func.count()).where(InboxEventRow.payload.is_not(None)))
         return stored, done, holding
 
 
@@ -145,8 +145,8 @@ def test_a_worker_killed_after_claiming_leaves_rows_that_are_processed_exactly_o
     assert drain(survivor) == 3
     assert state(engine) == (3, 3, 0)
     with make_session_factory(engine)() as session:
-        assert sorted(session.scalars(select(Message.msgid))) == ids
-        assert {r.attempts for r in session.scalars(select(InboxEvent))} == {2}
+        assert sorted(session.scalars(select(MessageRow.msgid))) == ids
+        assert {r.attempts for r in session.scalars(select(InboxEventRow))} == {2}
 
 
 def test_a_stale_claim_finishing_late_does_not_judge_twice(engine, ctx, clock: ManualClock) -> None:
@@ -190,7 +190,7 @@ def test_rows_that_can_never_be_processed_are_parked_with_the_reason(engine, ctx
     record(engine, [("bad-1", kind, body)])
     assert drain(worker(engine, ctx)) == 1
     with make_session_factory(engine)() as session:
-        row = session.scalars(select(InboxEvent)).one()
+        row = session.scalars(select(InboxEventRow)).one()
         assert (row.error, row.processed_at, row.payload == body) == (error, None, True)
         assert inbox.counts(session) == {"pending": 0, "failed": 1}
 

@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from handlers import leaderboard
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import DEMO_CONFIG, sh
 from tests.helpers import seed
 
@@ -169,7 +169,7 @@ def test_post_weekly_queues_markdown_chart_and_company_board(session, config):
     seed_weeks(session)
     queued = leaderboard.post_weekly(session, config, now=sh(2026, 11, 23, 9, 30))
     session.commit()
-    items = {i.idempotency_key: i for i in session.scalars(select(OutboxItem))}
+    items = {i.idempotency_key: i for i in session.scalars(select(OutboxItemRow))}
     assert queued == 5
     assert sorted(items) == [
         "leaderboard:2026-W47:company",

@@ -23,14 +23,14 @@ from storage.db import make_session_factory
 from storage.messages import text_hmac
 from storage.models import (
     Base,
-    Client,
-    ClientUpdate,
-    Deal,
-    Escalation,
-    InboxEvent,
-    Message,
-    OutboxItem,
-    Violation,
+    ClientRow,
+    ClientUpdateRow,
+    DealRow,
+    EscalationRow,
+    InboxEventRow,
+    MessageRow,
+    OutboxItemRow,
+    ViolationRow,
 )
 from tests.conftest import sh
 
@@ -62,14 +62,14 @@ def test_a_follow_up_report_stores_its_update_and_creates_the_client(session, ct
     result = handle_message(session, ctx, message("m-1", REPORT))
 
     assert result.created and result.verdict.violations == ()
-    update = session.scalars(select(ClientUpdate)).one()
-    client = session.scalars(select(Client)).one()
+    update = session.scalars(select(ClientUpdateRow)).one()
+    client = session.scalars(select(ClientRow)).one()
     assert (update.client_id, update.complete, update.contact) == (client.id, True, "138****5678")
     assert (update.last_contact_at, update.next_action_due) == (date(2026, 3, 1), date(2026, 3, 11))
     assert (client.name, client.company, client.owner, client.chat_id) == ("王总", "华星科技", "zhangwei", EAST)
     assert (client.next_action, client.next_action_due) == ("下周三上门演示", date(2026, 3, 11))
     assert client.last_update_at == MONDAY
-    assert session.scalar(select(Message.is_report)) is True
+    assert session.scalar(select(MessageRow.is_report)) is True
 
 
 @pytest.mark.parametrize(
@@ -91,9 +91,9 @@ def test_later_reports_fold_into_the_same_client(session, ctx, second_company, s
 
     handle_message(session, ctx, message("m-2", second, second_at))
 
-    assert count(session, Client) == clients
-    assert count(session, ClientUpdate) == 2
-    first_client = session.scalars(select(Client).order_by(Client.id)).first()
+    assert count(session, ClientRow) == clients
+    assert count(session, ClientUpdateRow) == 2
+    first_client = session.scalars(select(ClientRow).order_by(ClientRow.id)).first()
     assert (first_client.next_action, first_client.next_action_due) == (next_action, due)
 
 
@@ -102,7 +102,7 @@ def test_an_incomplete_report_stores_a_template_violation_and_warns(session, ctx
 
     result = handle_message(session, ctx, message("m-1", body))
 
-    (row,) = session.scalars(select(Violation)).all()
+    (row,) = session.scalars(select(ViolationRow)).all()
     assert (row.rule, row.missing, row.action, row.status) == (
         "template",
         ["contact", "last_contact_at", "next_action"],
@@ -111,8 +111,8 @@ def test_an_incomplete_report_stores_a_template_violation_and_warns(session, ctx
     )
     assert (row.msgid, row.sender, row.chat_id, row.occurred_at) == ("m-1", "zhangwei", EAST, MONDAY)
     assert [v.rule for v in result.verdict.violations] == ["template"]
-    assert session.scalars(select(ClientUpdate.complete)).one() is False
-    assert count(session, OutboxItem) >= 1
+    assert session.scalars(select(ClientUpdateRow.complete)).one() is False
+    assert count(session, OutboxItemRow) >= 1
 
 
 @pytest.mark.parametrize(
@@ -128,9 +128,9 @@ def test_a_deal_report_stores_a_deal_linked_to_its_client(session, ctx, body, am
 
     handle_message(session, ctx, message("m-2", body, MONDAY + timedelta(minutes=5)))
 
-    deal = session.scalars(select(Deal)).one()
+    deal = session.scalars(select(DealRow)).one()
     assert (deal.msgid, deal.sender, deal.amount_yuan) == ("m-2", "zhangwei", amount)
-    assert deal.client_id == (session.scalar(select(Client.id)) if linked else None)
+    assert deal.client_id == (session.scalar(select(ClientRow.id)) if linked else None)
 
 
 def test_a_flood_of_twelve_gives_two_frequency_violations(session, ctx):
@@ -143,7 +143,7 @@ def test_a_flood_of_twelve_gives_two_frequency_violations(session, ctx):
 
     flagged = [n for n, r in enumerate(results) if any(v.rule == "frequency" for v in r.verdict.violations)]
     assert flagged == [10, 11]
-    rows = session.scalars(select(Violation).order_by(Violation.id)).all()
+    rows = session.scalars(select(ViolationRow).order_by(ViolationRow.id)).all()
     assert [(r.msgid, r.rule) for r in rows] == [("m-10", "frequency"), ("m-11", "frequency")]
 
 
@@ -168,15 +168,15 @@ def test_a_clear_identifier_is_stored_nowhere(session, ctx, body, clear, masked)
         payload={"msgid": "m-1", "text": body},
     )
     session.commit()
-    event_id = session.scalar(select(InboxEvent.id))
+    event_id = session.scalar(select(InboxEventRow.id))
 
     handle_message(session, ctx, message("m-1", body), inbox_event_id=event_id)
 
-    stored = session.scalars(select(Message)).one()
+    stored = session.scalars(select(MessageRow)).one()
     assert masked in stored.masked_text
     assert stored.text_hmac == text_hmac(body, HMAC_KEY)
-    assert session.get(InboxEvent, event_id, populate_existing=True).processed_at == MONDAY
-    assert count(session, Violation) >= 1
+    assert session.get(InboxEventRow, event_id, populate_existing=True).processed_at == MONDAY
+    assert count(session, ViolationRow) >= 1
     digits = clear.replace("-", "").replace(" ", "")
     for table in Base.metadata.sorted_tables:
         for row in session.execute(select(table)):
@@ -190,8 +190,8 @@ def test_a_member_is_escalated_at_the_third_violation_within_seven_days(session,
     for n, at in enumerate(late):
         handle_message(session, ctx, message(f"late-{n}", "今天拜访了三家客户，明天继续", at))
 
-    (escalation,) = session.scalars(select(Escalation)).all()
-    third = session.scalars(select(Violation).where(Violation.msgid == "late-2")).one()
+    (escalation,) = session.scalars(select(EscalationRow)).all()
+    third = session.scalars(select(ViolationRow).where(ViolationRow.msgid == "late-2")).one()
     assert (escalation.violation_id, escalation.count, escalation.window_days) == (third.id, 3, 7)
     assert (escalation.sender, escalation.chat_id) == ("zhangwei", EAST)
 
@@ -204,27 +204,27 @@ def test_a_member_is_escalated_at_the_third_violation_within_seven_days(session,
 def test_escalation_counts_only_live_violations_in_the_window(session, ctx, days_apart, void_first, escalated):
     handle_message(session, ctx, message("late-0", "客户资料整理好了", sh(2026, 3, 2, 21, 0)))
     if void_first:
-        first = session.scalars(select(Violation)).one()
+        first = session.scalars(select(ViolationRow)).one()
         violations.set_status(session, violation_id=first.id, status="void", by="lisi", now=MONDAY, note="申诉通过")
         session.commit()
     handle_message(session, ctx, message("late-1", "报价单已发", sh(2026, 3, 2, 22, 0)))
 
     handle_message(session, ctx, message("late-2", "明天见客户", sh(2026, 3, 2, 21, 0) + timedelta(days=days_apart)))
 
-    assert (count(session, Escalation) == 1) is escalated
+    assert (count(session, EscalationRow) == 1) is escalated
 
 
 def test_the_same_msgid_twice_is_stored_once_with_the_same_verdict(session, ctx):
     body = "【跟进】客户姓名：王总；公司名称：华星科技；需求描述：仓储系统改造"
     first = handle_message(session, ctx, message("m-1", body))
-    outbox_rows = count(session, OutboxItem)
+    outbox_rows = count(session, OutboxItemRow)
 
     again = handle_message(session, ctx, message("m-1", body))
 
     assert again == HandledMessage(first.verdict, created=False)
     assert again.verdict.to_contract() == first.verdict.to_contract()
-    assert [count(session, m) for m in (Message, Violation, ClientUpdate, Client)] == [1, 1, 1, 1]
-    assert count(session, OutboxItem) == outbox_rows
+    assert [count(session, m) for m in (MessageRow, ViolationRow, ClientUpdateRow, ClientRow)] == [1, 1, 1, 1]
+    assert count(session, OutboxItemRow) == outbox_rows
 
 
 def test_a_replayed_flood_message_keeps_its_frequency_verdict(session, ctx):
@@ -234,12 +234,12 @@ def test_a_replayed_flood_message_keeps_its_frequency_verdict(session, ctx):
     again = handle_message(session, ctx, message("m-10", "收到", MONDAY + timedelta(minutes=10)))
 
     assert [v.rule for v in again.verdict.violations] == ["frequency"]
-    assert count(session, Violation) == 1
+    assert count(session, ViolationRow) == 1
 
 
 def _conflicting_update(session: Session) -> None:
     # A client update already holds this msgid (say, a bad import): the unique index refuses the handler's.
-    session.add(ClientUpdate(msgid="m-1", chat_id=EAST, sender="zhangwei", sent_at=MONDAY, complete=False))
+    session.add(ClientUpdateRow(msgid="m-1", chat_id=EAST, sender="zhangwei", sent_at=MONDAY, complete=False))
     session.commit()
 
 
@@ -254,16 +254,16 @@ def _failing_commit(session: Session) -> None:
 def test_a_violation_and_its_alerts_commit_together_or_not_at_all(session, ctx, inject):
     body = "【跟进】客户姓名：王总；公司名称：华星科技；需求描述：仓储系统改造，王总手机13812345678"
     inject(session)
-    before = count(session, OutboxItem)
+    before = count(session, OutboxItemRow)
 
     with pytest.raises(IntegrityError):
         handle_message(session, ctx, message("m-1", body))
 
-    assert [count(session, m) for m in (Message, Violation, Escalation)] == [0, 0, 0]
-    assert count(session, OutboxItem) == before == 0
+    assert [count(session, m) for m in (MessageRow, ViolationRow, EscalationRow)] == [0, 0, 0]
+    assert count(session, OutboxItemRow) == before == 0
     if inject is _failing_commit:  # the same message then goes through whole
         assert handle_message(session, ctx, message("m-1", body)).created
-        assert count(session, Violation) == 2 and count(session, OutboxItem) >= 1
+        assert count(session, ViolationRow) == 2 and count(session, OutboxItemRow) >= 1
 
 
 def test_messages_are_never_stored_in_clear(session, ctx):
@@ -281,7 +281,7 @@ def test_a_replica_that_loses_the_race_for_a_msgid_returns_created_false(engine,
     with sessions() as setup:
         inbox.record_event(setup, dedupe_key="m-1", source="callback", kind="message", payload={"msgid": "m-1"})
         setup.commit()
-        event_id = setup.scalar(select(InboxEvent.id))
+        event_id = setup.scalar(select(InboxEventRow.id))
 
     with sessions() as loser, sessions() as winner:
 
@@ -292,5 +292,5 @@ def test_a_replica_that_loses_the_race_for_a_msgid_returns_created_false(engine,
         result = handle_message(loser, ctx, message("m-1", body), inbox_event_id=event_id)
 
         assert result.created is False and [v.rule for v in result.verdict.violations] == ["template"]
-        assert [count(loser, m) for m in (Message, Violation, ClientUpdate)] == [1, 1, 1]
-        assert loser.get(InboxEvent, event_id, populate_existing=True).processed_at == MONDAY
+        assert [count(loser, m) for m in (MessageRow, ViolationRow, ClientUpdateRow)] == [1, 1, 1]
+        assert loser.get(InboxEventRow, event_id, populate_existing=True).processed_at == MONDAY

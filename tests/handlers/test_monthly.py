@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from handlers import monthly
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.helpers import seed
 
@@ -66,7 +66,7 @@ def test_send_monthly_writes_the_xlsx_and_links_it(session, config, tmp_path):
         ["张伟", "zhangwei", 4, 3, 0.75, 2, 150000, 0, 3, 2, 0, 0, 1, 0, 1, 1],
         ["王芳", "wangfang", 1, 1, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     ]
-    east, south = session.scalars(select(OutboxItem).order_by(OutboxItem.idempotency_key)).all()
+    east, south = session.scalars(select(OutboxItemRow).order_by(OutboxItemRow.idempotency_key)).all()
     # Each manager reads their own groups' reps; the link is the dashboard's, scoped the same way.
     assert (east.idempotency_key, east.channel, east.target) == ("monthly:2026-10:wr-sales-east", "app", "lisi")
     assert east.payload["markdown"]["content"].splitlines() == [
@@ -84,7 +84,7 @@ def test_the_report_link_is_built_from_the_public_url(session, config, tmp_path)
         update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
     )
     monthly.send_monthly(session, config, now=sh(2026, 11, 2, 9, 0), public_url="https://bot.example.cn/")
-    contents = [i.payload["markdown"]["content"] for i in session.scalars(select(OutboxItem))]
+    contents = [i.payload["markdown"]["content"] for i in session.scalars(select(OutboxItemRow))]
     assert contents and all(
         "(https://bot.example.cn/dashboard/reports/monthly-2026-10.xlsx)" in content for content in contents
     )

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers import nudges
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.helpers import seed
 
@@ -15,7 +15,7 @@ NOW = sh(2026, 11, 23, 10, 0)
 
 
 def queued(session) -> dict[str, str]:
-    return {i.idempotency_key: i.payload["text"]["content"] for i in session.scalars(select(OutboxItem))}
+    return {i.idempotency_key: i.payload["text"]["content"] for i in session.scalars(select(OutboxItemRow))}
 
 
 @pytest.mark.parametrize(

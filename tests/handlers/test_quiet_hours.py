@@ -19,7 +19,7 @@ from bot.simulator.clock import ManualClock
 from handlers import digest
 from handlers.message import handle_message
 from storage.db import make_session_factory
-from storage.models import Message, OutboxItem, Violation
+from storage.models import MessageRow, OutboxItemRow, ViolationRow
 from tests.conftest import sh
 from tests.handlers.flow import ROBOTS, context, deliver, judge, message
 from tests.helpers.simulator import running_simulator
@@ -149,8 +149,8 @@ def test_two_workers_and_two_dispatchers_post_the_held_warning_exactly_once(fact
     assert post.content.startswith("张伟，温馨提醒：昨晚 21:00–21:49 你有 8 条消息在非工作时段发送。")
     assert post.at >= sh(2026, 3, 3, 9, 0)
     with factory() as session:
-        assert session.scalar(select(OutboxItem.status).where(OutboxItem.channel == "robot")) == "sent"
-        assert len(session.scalars(select(Violation)).all()) == 8
+        assert session.scalar(select(OutboxItemRow.status).where(OutboxItemRow.channel == "robot")) == "sent"
+        assert len(session.scalars(select(ViolationRow)).all()) == 8
 
 
 @pytest.mark.parametrize(
@@ -172,11 +172,11 @@ def test_history_is_judged_stored_and_counted_but_pings_nobody(
     judge(factory, ctx, [message("h-1", sent_at, LEAK + " 今晚加班")])
 
     with factory() as session:
-        violation = session.scalar(select(Violation).where(Violation.rule == "sensitive"))
-        stored = session.scalar(select(Message))
+        violation = session.scalar(select(ViolationRow).where(ViolationRow.rule == "sensitive"))
+        stored = session.scalar(select(MessageRow))
         assert (violation.backfilled, stored.backfilled) == (not pinged, not pinged)
         assert "138****5678" in stored.masked_text
-        assert bool(session.scalars(select(OutboxItem)).all()) == pinged
+        assert bool(session.scalars(select(OutboxItemRow)).all()) == pinged
         group = config.group("wr-sales-east")
         text = digest.digest_markdown(session, config, group, now=sent_at.replace(hour=17, minute=30))
         assert "客户隐私 1" in text

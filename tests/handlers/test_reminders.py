@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.scheduler import JobScheduler
 from handlers import reminders
 from storage.db import make_engine, make_session_factory
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.helpers import seed
 
@@ -28,8 +28,8 @@ def seed_clients(session) -> None:
     session.commit()
 
 
-def queued(session) -> dict[str, OutboxItem]:
-    return {i.idempotency_key: i for i in session.scalars(select(OutboxItem))}
+def queued(session) -> dict[str, OutboxItemRow]:
+    return {i.idempotency_key: i for i in session.scalars(select(OutboxItemRow))}
 
 
 def test_due_today_and_overdue_but_not_tomorrow_once(session, config):

@@ -15,7 +15,7 @@ from bot.config import AppConfig
 from handlers.context import HandlerContext
 from handlers.replay import ReplaySummary, memory_judge, replay, storing_judge
 from rules.engine import RuleEngine
-from storage.models import Message
+from storage.models import MessageRow
 from tests.conftest import sh
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -165,7 +165,7 @@ def test_store_twice_stores_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     db = make_engine(url)
     with make_session_factory(db)() as session:
-        assert session.scalar(select(func.count()).select_from(Message)) == 7
+        assert session.scalar(select(func.count()).select_from(MessageRow)) == 7
     db.dispose()
 
 

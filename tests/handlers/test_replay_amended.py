@@ -22,7 +22,7 @@ from handlers import reminders
 from handlers.context import HandlerContext
 from handlers.replay import ReplaySummary, memory_judge, replay, storing_judge
 from rules.engine import RuleEngine
-from storage.models import Base, Client, Deal, OutboxItem
+from storage.models import Base, ClientRow, DealRow, OutboxItemRow
 from tests.conftest import sh
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -95,9 +95,9 @@ def test_stored_like_the_live_webhook_nothing_clear_and_no_garbled_client(sessio
             text = " ".join(str(value) for value in row)
             leaks += [(table.name, c) for c in CLEAR if c in text]
     assert leaks == []
-    clients = {(c.name, c.company) for c in session.execute(select(Client.name, Client.company))}
+    clients = {(c.name, c.company) for c in session.execute(select(ClientRow.name, ClientRow.company))}
     assert clients == {("张学友", "阿里云"), ("王总", "华星科技"), ("李总", "远航物流")}
-    assert session.scalar(select(Deal.amount_yuan).where(Deal.msgid == "a-019")) is None
+    assert session.scalar(select(DealRow.amount_yuan).where(DealRow.msgid == "a-019")) is None
 
 
 def test_an_overdue_plan_is_in_the_next_reminder(session: Session, config: AppConfig) -> None:
@@ -109,6 +109,8 @@ def test_an_overdue_plan_is_in_the_next_reminder(session: Session, config: AppCo
 
     reminders.send_reminders(session, config, now=sh(2026, 11, 26, 9, 5))
     session.commit()
-    texts = {i.target: i.payload["text"]["content"] for i in session.scalars(select(OutboxItem)) if i.channel == "app"}
+    texts = {
+        i.target: i.payload["text"]["content"] for i in session.scalars(select(OutboxItemRow)) if i.channel == "app"
+    }
     assert "华星科技 王总：11月10日签合同（已逾期16天，原定11月10日）" in texts["zhouqiang"]
     assert not any("远航物流 李总" in text for text in texts.values())  # due 2027-09-01

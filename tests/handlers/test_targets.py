@@ -18,7 +18,7 @@ from handlers.commands import answer
 from rules.model import GroupMessage
 from storage import targets as target_store
 from storage.db import make_session_factory
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.helpers import seed
 
@@ -167,20 +167,20 @@ def test_digest_shows_the_groups_targets(session, config):
     seed_november(session)
     config = with_targets(config, {"rep": "zhangwei", "deal_count": 4}, {"group": EAST, "deal_amount": 100_000})
     digest.send_digests(session, config, now=sh(2026, 11, 17, 17, 30))
-    item = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == f"digest:2026-11-17:{EAST}")).one()
+    key = f"digest:2026-11-17:{EAST}"
+    item = session.scalars(select(OutboxItemRow).where(OutboxItemRow.idempotency_key == key)).one()
     lines = item.payload["markdown"]["content"].splitlines()
     start = lines.index("**11月目标达成**（截至今日）")
-    assert lines[start + 1:start + 3] == [
-        "> 华东销售群：成交金额 ¥60,000/¥100,000（60%）", "> 张伟：成交单数 2/4（50%）",
+    assert lines[start + 1 : start + 3] == [
+        "> 华东销售群：成交金额 ¥60,000/¥100,000（60%）",
+        "> 张伟：成交单数 2/4（50%）",
     ]
 
 
 def test_monthly_xlsx_has_a_column_per_targeted_metric(session, config, tmp_path):
     seed_november(session)
     config = with_targets(config, {"rep": "zhangwei", "deal_amount": 200_000, "new_clients": 4})
-    config = config.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
-    )
+    config = config.model_copy(update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})})
     monthly.send_monthly(session, config, now=sh(2026, 12, 1, 9, 0))
     sheet = load_workbook(tmp_path / "monthly-2026-11.xlsx").active
     header, row = (list(r) for r in sheet.iter_rows(values_only=True, max_row=2))
@@ -189,16 +189,20 @@ def test_monthly_xlsx_has_a_column_per_targeted_metric(session, config, tmp_path
 
 
 def ask(session, config, text: str, sender: str = "zhangwei") -> list[str]:
-    msg = GroupMessage(msgid="dm-1", chat_id="", sender=sender, sent_at=sh(2026, 11, 18, 12, 0), text=text,
-                       source="callback")
+    msg = GroupMessage(
+        msgid="dm-1", chat_id="", sender=sender, sent_at=sh(2026, 11, 18, 12, 0), text=text, source="callback"
+    )
     return answer(session, config, msg).splitlines()
 
 
 def test_a_rep_asking_sees_their_own_progress(session, config):
     seed_november(session)
-    config = with_targets(config, {"rep": "zhangwei", "deal_amount": 200_000},
-                          {"rep": "zhangwei", "period": "quarter", "new_clients": 10},
-                          {"rep": "wangfang", "deal_amount": 1})
+    config = with_targets(
+        config,
+        {"rep": "zhangwei", "deal_amount": 200_000},
+        {"rep": "zhangwei", "period": "quarter", "new_clients": 10},
+        {"rep": "wangfang", "deal_amount": 1},
+    )
     ranking = ask(session, config, "本周排名")
     assert ranking[-2:] == ["11月目标 成交金额 ¥160,000/¥200,000（80%）", "Q4目标 新客户 3/10（30%）"]
     todo = ask(session, config, "我的待办")
@@ -221,7 +225,9 @@ def test_targets_show_cli(db_url, engine, config, monkeypatch, tmp_path):
     path.write_text(
         "groups:\n  - {chat_id: wr-sales-east, name: 华东销售群}\n"
         "members:\n  zhangwei: {name: 张伟}\n"
-        "targets:\n  - {rep: zhangwei, deal_amount: 200000}\n", encoding="utf-8")
+        "targets:\n  - {rep: zhangwei, deal_amount: 200000}\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["targets", "show", "--month", "2026-11", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert "张伟" in result.output and "160,000" in result.output and "80%" in result.output

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from storage.models import Client, ClientUpdate, Deal, Member, Message, Violation
+from storage.models import ClientRow, ClientUpdateRow, DealRow, MemberRow, MessageRow, ViolationRow
 
 _ids = itertools.count(1)
 
@@ -16,8 +16,8 @@ def _msgid(prefix: str) -> str:
     return f"{prefix}-{next(_ids)}"
 
 
-def message(session: Session, *, sender: str, chat_id: str, at: datetime, text: str = "收到") -> Message:
-    row = Message(
+def message(session: Session, *, sender: str, chat_id: str, at: datetime, text: str = "收到") -> MessageRow:
+    row = MessageRow(
         msgid=_msgid("m"), chat_id=chat_id, sender=sender, sent_at=at, source="replay",
         masked_text=text, text_hmac="0" * 64,
     )
@@ -33,12 +33,12 @@ def report(
     chat_id: str,
     at: datetime,
     complete: bool = True,
-    client: Client | None = None,
+    client: ClientRow | None = None,
     next_action_due: date | None = None,
-) -> ClientUpdate:
+) -> ClientUpdateRow:
     """A follow-up report (and the group message that carried it)."""
     msg = message(session, sender=sender, chat_id=chat_id, at=at, text="【跟进】客户：王总 公司：华星科技")
-    row = ClientUpdate(
+    row = ClientUpdateRow(
         msgid=msg.msgid, chat_id=chat_id, sender=sender, sent_at=at, complete=complete,
         client_id=client.id if client else None, client_name=client.name if client else "王总",
         company=client.company if client else "华星科技", next_action_due=next_action_due,
@@ -48,9 +48,9 @@ def report(
     return row
 
 
-def deal(session: Session, *, sender: str, chat_id: str, at: datetime, amount: int | None) -> Deal:
+def deal(session: Session, *, sender: str, chat_id: str, at: datetime, amount: int | None) -> DealRow:
     msg = message(session, sender=sender, chat_id=chat_id, at=at, text="【成交】华星科技 签单")
-    row = Deal(msgid=msg.msgid, chat_id=chat_id, sender=sender, sent_at=at, amount_yuan=amount, company="华星科技")
+    row = DealRow(msgid=msg.msgid, chat_id=chat_id, sender=sender, sent_at=at, amount_yuan=amount, company="华星科技")
     session.add(row)
     session.flush()
     return row
@@ -58,9 +58,9 @@ def deal(session: Session, *, sender: str, chat_id: str, at: datetime, amount: i
 
 def violation(
     session: Session, *, sender: str, chat_id: str, at: datetime, rule: str = "posting_window", status: str = "open"
-) -> Violation:
+) -> ViolationRow:
     msg = message(session, sender=sender, chat_id=chat_id, at=at, text="在吗")
-    row = Violation(
+    row = ViolationRow(
         message_id=msg.id, msgid=msg.msgid, chat_id=chat_id, sender=sender, rule=rule, detail="",
         action="warn_member", occurred_at=at, status=status,
     )
@@ -80,8 +80,8 @@ def client(
     next_action: str | None = None,
     next_action_due: date | None = None,
     last_update_at: datetime | None = None,
-) -> Client:
-    row = Client(
+) -> ClientRow:
+    row = ClientRow(
         key=f"{name}|{company}", name=name, company=company, owner=owner, chat_id=chat_id, grade=grade,
         next_action=next_action, next_action_due=next_action_due, last_update_at=last_update_at,
     )
@@ -90,8 +90,8 @@ def client(
     return row
 
 
-def member(session: Session, *, userid: str, name: str) -> Member:
-    row = Member(userid=userid, name=name)
+def member(session: Session, *, userid: str, name: str) -> MemberRow:
+    row = MemberRow(userid=userid, name=name)
     session.add(row)
     session.flush()
     return row

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from rules.model import ClientUpdate as Parsed
+from rules.model import ClientUpdate
 from storage import clients
 from storage.db import make_session_factory
-from storage.models import Client
+from storage.models import ClientRow
 from tests.conftest import sh
 
 T = sh(2026, 3, 2, 9, 30)
@@ -19,7 +19,7 @@ T = sh(2026, 3, 2, 9, 30)
 def report(
     name="王总", company="华星科技", *, need="仓储系统改造", action="下周三上门演示", due=date(2026, 3, 11), **kw
 ):
-    return Parsed(
+    return ClientUpdate(
         client_name=name,
         company=company,
         contact=kw.get("contact", "138****5678"),
@@ -67,7 +67,7 @@ def test_a_report_that_names_no_one_has_no_client(session):
     session.commit()
 
     assert client is None and update.client_id is None
-    assert session.scalar(select(func.count()).select_from(Client)) == 0
+    assert session.scalar(select(func.count()).select_from(ClientRow)) == 0
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_reports_fold_into_one_client_keeping_the_newest_next_step(session, seco
     save(session, "m-2", later, second_at, sender="lisi", chat="wr-sales-east")
     session.commit()
 
-    client = session.scalars(select(Client)).one()
+    client = session.scalars(select(ClientRow)).one()
     assert (client.next_action, client.next_action_due, client.owner, client.chat_id, client.last_update_at) == expected
     assert client.contact_masked == "138****5678"  # a report without contact keeps the known one
     assert [u.msgid for u in clients.timeline(session, client_id=client.id)] == (
@@ -100,7 +100,7 @@ def test_a_client_reported_in_two_groups_is_one_record_per_group_and_nothing_mov
     save(session, "m-3", report(need=None, action="再约一次"), T + timedelta(days=3), chat="wr-sales-east")
     session.commit()
 
-    records = {c.chat_id: c for c in session.scalars(select(Client))}
+    records = {c.chat_id: c for c in session.scalars(select(ClientRow))}
     assert sorted(records) == ["wr-sales-east", "wr-sales-south"]
     east, south = records["wr-sales-east"], records["wr-sales-south"]
     assert (east.need, east.next_action, east.owner, east.contact_masked) == ("预算200万", "再约一次", "zhangwei",
@@ -118,7 +118,7 @@ def test_two_sessions_meeting_a_new_client_make_one_row(engine):
         first.commit()
         save(second, "m-2", report(company="华星科技有限公司"), T + timedelta(hours=1))
         second.commit()
-        assert second.scalar(select(func.count()).select_from(Client)) == 1
+        assert second.scalar(select(func.count()).select_from(ClientRow)) == 1
 
 
 @pytest.fixture

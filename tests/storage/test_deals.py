@@ -6,8 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from rules.model import ClientUpdate as Parsed
-from rules.model import Deal as ParsedDeal
+from rules.model import ClientUpdate, Deal
 from storage import clients, deals
 from tests.conftest import sh
 
@@ -21,7 +20,7 @@ def save(session, msgid, update, at=T):
 
 
 def report():
-    return Parsed(
+    return ClientUpdate(
         client_name="王总",
         company="华星科技",
         contact="138****5678",
@@ -35,9 +34,9 @@ def report():
 @pytest.mark.parametrize(
     ("parsed", "linked"),
     [
-        (ParsedDeal("王总", "华星科技有限公司", 50_000), True),
-        (ParsedDeal(None, None, 125_000), False),
-        (ParsedDeal("王总", "星河物流", None), False),
+        (Deal("王总", "华星科技有限公司", 50_000), True),
+        (Deal(None, None, 125_000), False),
+        (Deal("王总", "星河物流", None), False),
     ],
     ids=["known-client", "no-client-named", "unknown-client"],
 )
@@ -57,7 +56,7 @@ def test_deal_totals_per_rep_in_a_week(session):
     ):
         deals.save_deal(
             session,
-            deal=ParsedDeal(None, None, amount),
+            deal=Deal(None, None, amount),
             msgid=f"d-{n}",
             chat_id="wr-sales-east",
             sender=sender,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from storage import inbox
 from storage.db import make_session_factory
-from storage.models import InboxEvent
+from storage.models import InboxEventRow
 from tests.helpers.threads import claim_until_empty
 
 T0 = datetime(2026, 3, 2, 1, 15, tzinfo=UTC)  # 09:15 in Shanghai
@@ -48,13 +48,13 @@ def test_record_event_is_idempotent_on_the_dedupe_key(
     created = [_record(session, key) for key in keys]
     session.commit()
     assert created == expected_created
-    assert len(session.scalars(select(InboxEvent)).all()) == expected_rows
+    assert len(session.scalars(select(InboxEventRow)).all()) == expected_rows
 
 
 def test_record_event_keeps_the_payload_and_time(session: Session) -> None:
     _record(session, "m-1")
     session.commit()
-    row = session.scalars(select(InboxEvent)).one()
+    row = session.scalars(select(InboxEventRow)).one()
     assert (row.source, row.kind, row.payload, row.received_at, row.attempts) == (
         "callback",
         "message",
@@ -99,7 +99,7 @@ def test_mark_done_clears_the_payload_and_is_never_claimed_again(session: Sessio
     inbox.mark_done(session, row.id, now=T0 + timedelta(seconds=1))
     session.commit()
     session.expire_all()
-    stored = session.get(InboxEvent, row.id)
+    stored = session.get(InboxEventRow, row.id)
     assert (stored.payload, stored.processed_at, stored.lease_owner) == (None, T0 + timedelta(seconds=1), None)
     assert inbox.claim(session, owner="w2", limit=10, lease_seconds=60, now=T0 + timedelta(hours=1)) == []
 
@@ -119,7 +119,7 @@ def test_mark_failed_retries_later_or_parks_with_the_error(session: Session, max
     assert [r.dedupe_key for r in later] == ([] if parked else ["m-1"])
     session.rollback()
     session.expire_all()
-    stored = session.get(InboxEvent, row.id)
+    stored = session.get(InboxEventRow, row.id)
     assert (stored.error, stored.payload is not None) == ("KeyError" if parked else None, True)
 
 
@@ -170,7 +170,7 @@ def test_record_events_inserts_a_batch_in_one_statement(
     events = [{"dedupe_key": k, "source": "callback", "kind": "message", "payload": _payload(k)} for k in keys]
     assert inbox.record_events(session, events=events, now=T0) == expected
     session.commit()
-    stored = session.scalars(select(InboxEvent.dedupe_key).order_by(InboxEvent.id)).all()
+    stored = session.scalars(select(InboxEventRow.dedupe_key).order_by(InboxEventRow.id)).all()
     assert sorted(stored) == sorted(set(keys) | set(already))
 
 
@@ -181,7 +181,7 @@ def test_record_events_handles_more_rows_than_one_statement_takes(session: Sessi
     ]
     assert sum(inbox.record_events(session, events=events, now=T0)) == 1203
     session.commit()
-    assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1203
+    assert session.scalar(select(func.count()).select_from(InboxEventRow)) == 1203
 
 
 def test_write_gate_lets_a_waiting_callback_write_before_the_next_worker_row() -> None:

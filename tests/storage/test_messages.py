@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rules.model import GroupMessage, Verdict
 from storage.messages import get_by_msgid, list_messages, recent_sent_at, save_message, text_hmac
-from storage.models import Message
+from storage.models import MessageRow
 from tests.conftest import sh
 
 KEY = b"k" * 32
@@ -53,7 +53,7 @@ def test_a_msgid_is_stored_once(session):
     with pytest.raises(IntegrityError):
         store(session, "m-1", T + timedelta(seconds=5))
     session.rollback()
-    assert session.scalars(select(Message.msgid)).all() == ["m-1"]
+    assert session.scalars(select(MessageRow.msgid)).all() == ["m-1"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage import outbox
 from storage.db import make_session_factory
-from storage.models import OutboxItem
+from storage.models import OutboxItemRow
 from tests.conftest import sh
 from tests.helpers.threads import claim_until_empty
 
@@ -18,7 +18,7 @@ T0 = sh(2026, 3, 2, 10, 0)
 BODY = {"msgtype": "text", "text": {"content": "张伟，温馨提醒：工作消息请在工作日 09:00-11:00、14:00-17:00 发送。"}}
 
 
-def add(session: Session, key: str, *, at=T0, channel: str = "robot") -> OutboxItem:
+def add(session: Session, key: str, *, at=T0, channel: str = "robot") -> OutboxItemRow:
     item = outbox.enqueue(session, key=key, channel=channel, target="east", payload=BODY, not_before=at)
     session.flush()
     return item

@@ -7,11 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from rules.model import GroupMessage, Verdict
-from rules.model import Violation as RuleViolation
+from rules.model import GroupMessage, Verdict, Violation
 from storage import violations
 from storage.messages import save_message
-from storage.models import Escalation
+from storage.models import EscalationRow
 from tests.conftest import sh
 
 T = sh(2026, 3, 9, 21, 0)
@@ -21,7 +20,7 @@ def add(session, msgid, at, *, rule="posting_window", sender="zhangwei", chat="w
     msg = GroupMessage(msgid=msgid, chat_id=chat, sender=sender, sent_at=at, text="收到", source="callback")
     message = save_message(session, msg=msg, verdict=Verdict(msgid, (), "收到"), hmac_key=b"k")
     detail = "21:00 发送，不在 09:00-11:00、14:00-17:00 内"
-    return violations.save_violation(session, message=message, violation=RuleViolation(rule, detail), action=action)
+    return violations.save_violation(session, message=message, violation=Violation(rule, detail), action=action)
 
 
 @pytest.fixture
@@ -120,7 +119,7 @@ def test_an_escalation_points_at_the_violation_that_triggered_it(session, week):
     violations.save_escalation(session, violation=week["d-0"], count=3, window_days=7)
     session.commit()
 
-    row = session.scalars(select(Escalation)).one()
+    row = session.scalars(select(EscalationRow)).one()
     assert (row.sender, row.chat_id, row.violation_id, row.count, row.window_days) == (
         "zhangwei",
         "wr-sales-east",

@@ -13,7 +13,7 @@ from bot.errors import ArchiveSdkError
 from bot.simulator.archive_sdk import ArchiveStore, SimArchiveSdk, generate_archive_key
 from bot.wecom.archive import RAW_MESSAGE, ArchiveKeys, ArchivePoller
 from storage.db import make_session_factory
-from storage.models import InboxEvent
+from storage.models import InboxEventRow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CORP, SECRET = "wwsim0000000000001", "archive-secret-demo"
@@ -95,7 +95,7 @@ def test_the_services_poller_pulls_group_text_from_the_simulated_archive(store, 
     assert (result.fetched, result.recorded, result.seq_after) == (4, 2, 4)
     assert dict(result.skipped) == {"direct": 1, "recall": 1}
     with sessions() as session:
-        rows = session.query(InboxEvent).order_by(InboxEvent.id).all()
+        rows = session.query(InboxEventRow).order_by(InboxEventRow.id).all()
         assert [(r.payload["chat_id"], r.payload["sender"]) for r in rows] == [
             ("wr-sales-east", "zhangwei"),
             ("wr-sales-south", "sunli"),

@@ -15,7 +15,7 @@ from bot.simulator.demo import DemoEnvironment, last_monday
 from bot.simulator.serve import free_port, serve_in_thread
 from bot.wecom.archive import ArchiveKeys, ArchivePoller
 from storage.db import make_session_factory
-from storage.models import InboxEvent
+from storage.models import InboxEventRow
 
 
 def pick(kinds: list[str]):
@@ -68,7 +68,7 @@ def test_demo_traffic_reaches_the_service_through_every_channel(config, engine):
         assert demo.delivered == [("app", 200), ("archive", 200), ("archive", 200), ("aibot", 200), ("archive", 200)]
         sessions = make_session_factory(engine)
         with sessions() as session:
-            rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id)).all()
+            rows = session.scalars(select(InboxEventRow).order_by(InboxEventRow.id)).all()
             by_source = {(r.source, r.kind) for r in rows}
             # "我的待办" sent 1:1 to the app is a command; the mention arrives as an AI-bot message.
             assert by_source == {("callback", "command"), ("callback", "event"), ("aibot", "message")}
@@ -79,7 +79,7 @@ def test_demo_traffic_reaches_the_service_through_every_channel(config, engine):
         result = poller.poll_once()
         assert (result.fetched, result.recorded) == (3, 3)
         with sessions() as session:
-            archived = session.scalars(select(InboxEvent).where(InboxEvent.source == "archive")).all()
+            archived = session.scalars(select(InboxEventRow).where(InboxEventRow.source == "archive")).all()
             opened = [sealer.open(r.payload, aad=r.dedupe_key) for r in archived]
             assert sorted(p["msgid"] for p in opened) == sorted(m.msgid for m in messages[1:])
 
@@ -106,7 +106,7 @@ def test_bridge_channel_feeds_group_messages_to_a_service_in_another_process(con
     assert sorted(demo.delivered) == [("app", 200), ("bridge", 200), ("bridge", 200)]
     assert len(demo.archive) == 0
     with make_session_factory(engine)() as session:
-        bridged = session.scalars(select(InboxEvent).where(InboxEvent.source == "bridge")).all()
+        bridged = session.scalars(select(InboxEventRow).where(InboxEventRow.source == "bridge")).all()
         opened = [service.state.handler_context.sealer.open(r.payload, aad=r.dedupe_key) for r in bridged]
         assert sorted(p["msgid"] for p in opened) == sorted(m.msgid for m in messages if m.chat_id)
 
@@ -145,5 +145,5 @@ def test_the_past_is_sent_at_once_then_the_start_up_jobs_then_the_rest_live(conf
     assert calls == [2]  # after both past messages were delivered and judged, before the live one
     assert demo.delivered == [("app", 200)] * 3
     with make_session_factory(engine)() as session:
-        rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id)).all()
+        rows = session.scalars(select(InboxEventRow).order_by(InboxEventRow.id)).all()
     assert len(rows) == 3 and all(r.processed_at is not None for r in rows)

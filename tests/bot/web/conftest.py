@@ -22,7 +22,7 @@ from bot.simulator.clock import ManualClock
 from bot.web import create_dashboard_router
 from bot.web.auth import hash_password
 from storage.db import make_session_factory
-from storage.models import Client, ClientUpdate, Message, OutboxItem, Violation
+from storage.models import ClientRow, ClientUpdateRow, MessageRow, OutboxItemRow, ViolationRow
 from storage.users import put_user
 from tests.conftest import sh
 
@@ -52,16 +52,16 @@ def seeded(engine: Engine, password_hash: str) -> dict[str, int]:
     return ids
 
 
-def _message(s: Session, msgid: str, chat_id: str, sender: str, sent_at: datetime, text: str) -> Message:
-    m = Message(msgid=msgid, chat_id=chat_id, sender=sender, sent_at=sent_at, source="callback",
+def _message(s: Session, msgid: str, chat_id: str, sender: str, sent_at: datetime, text: str) -> MessageRow:
+    m = MessageRow(msgid=msgid, chat_id=chat_id, sender=sender, sent_at=sent_at, source="callback",
                 masked_text=text, text_hmac="0" * 64)
     s.add(m)
     s.flush()
     return m
 
 
-def _violation(s: Session, m: Message, rule: str, detail: str, **kw) -> Violation:
-    v = Violation(message_id=m.id, msgid=m.msgid, chat_id=m.chat_id, sender=m.sender, rule=rule, detail=detail,
+def _violation(s: Session, m: MessageRow, rule: str, detail: str, **kw) -> ViolationRow:
+    v = ViolationRow(message_id=m.id, msgid=m.msgid, chat_id=m.chat_id, sender=m.sender, rule=rule, detail=detail,
                   action="warn_member", occurred_at=m.sent_at, **kw)
     s.add(v)
     s.flush()
@@ -79,24 +79,24 @@ def seed_data(s: Session) -> dict[str, int]:
     v3 = _violation(s, m3, "posting_window", "21:40 不在发言时段 09:00-11:00、14:00-17:00")
     v4 = _violation(s, m4, "template", "跟进报告缺少 4 项",
                     missing=["contact", "need", "last_contact_at", "next_action"])
-    c1 = Client(key="王建国|华星科技", name="王建国", company="华星科技", contact_masked="138****5678", grade="A",
+    c1 = ClientRow(key="王建国|华星科技", name="王建国", company="华星科技", contact_masked="138****5678", grade="A",
                 owner="zhangwei", chat_id=east, need="采购 50 台服务器", next_action="周五上门演示",
                 next_action_due=date(2026, 3, 6), last_update_at=sh(2026, 3, 4, 10, 2))
-    c2 = Client(key="刘女士|南方贸易", name="刘女士", company="南方贸易", grade="C", owner="chenjing", chat_id=south,
+    c2 = ClientRow(key="刘女士|南方贸易", name="刘女士", company="南方贸易", grade="C", owner="chenjing", chat_id=south,
                 last_update_at=sh(2026, 3, 4, 9, 30))
     s.add_all([c1, c2])
     s.flush()
     s.add_all([
-        ClientUpdate(msgid="u-1", client_id=c1.id, chat_id=east, sender="zhangwei", sent_at=sh(2026, 3, 2, 10, 0),
+        ClientUpdateRow(msgid="u-1", client_id=c1.id, chat_id=east, sender="zhangwei", sent_at=sh(2026, 3, 2, 10, 0),
                      client_name="王建国", company="华星科技", contact="138****5678", need="了解报价",
                      next_action="发报价单", complete=True),
-        ClientUpdate(msgid="u-2", client_id=c1.id, chat_id=east, sender="zhangwei", sent_at=sh(2026, 3, 4, 10, 2),
+        ClientUpdateRow(msgid="u-2", client_id=c1.id, chat_id=east, sender="zhangwei", sent_at=sh(2026, 3, 4, 10, 2),
                      client_name="王建国", company="华星科技", contact="138****5678", need="采购 50 台服务器",
                      next_action="周五上门演示", next_action_due=date(2026, 3, 6), complete=True),
-        ClientUpdate(msgid="u-3", client_id=c2.id, chat_id=south, sender="chenjing", sent_at=sh(2026, 3, 4, 9, 30),
+        ClientUpdateRow(msgid="u-3", client_id=c2.id, chat_id=south, sender="chenjing", sent_at=sh(2026, 3, 4, 9, 30),
                      client_name="刘女士", company="南方贸易", complete=False),
     ])
-    dead = OutboxItem(idempotency_key="warn:m-3", channel="app", target="zhangwei", status="dead", attempts=5,
+    dead = OutboxItemRow(idempotency_key="warn:m-3", channel="app", target="zhangwei", status="dead", attempts=5,
                       payload={"msgtype": "text", "text": {"content": "提醒"}}, last_error="errcode 81013",
                       next_attempt_at=datetime(2026, 3, 4, 1, 0, tzinfo=UTC))
     s.add(dead)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import make_session_factory
-from storage.models import Announcement, AuditLog
+from storage.models import AnnouncementRow, AuditLogRow
 
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
 
@@ -24,15 +24,15 @@ def test_a_manager_previews_then_schedules_for_their_group(as_user, engine):
     assert "预览" in preview.text and "2026-03-06 10:00" in preview.text
     assert "&lt;b&gt;周五&lt;/b&gt;" in preview.text and "<b>周五</b>" not in preview.text
     with make_session_factory(engine)() as s:
-        assert s.scalars(select(Announcement)).all() == []  # a preview saves nothing
+        assert s.scalars(select(AnnouncementRow)).all() == []  # a preview saves nothing
     saved = c.post("/dashboard/announcements", data=form(token), follow_redirects=False)
     assert saved.status_code == 303
     page = c.get("/dashboard/announcements").text
     assert "周会通知" in page and "&lt;b&gt;周五&lt;/b&gt;" in page
     with make_session_factory(engine)() as s:
-        row = s.scalars(select(Announcement)).one()
+        row = s.scalars(select(AnnouncementRow)).one()
         assert (row.chat_ids, row.created_by, row.status, row.format) == ([EAST], "lisi", "active", "text")
-        assert s.scalar(select(AuditLog.action).where(AuditLog.target == f"announcement:{row.id}")) == (
+        assert s.scalar(select(AuditLogRow.action).where(AuditLogRow.target == f"announcement:{row.id}")) == (
             "announcement_created")
 
 
@@ -40,7 +40,7 @@ def test_pause_resume_delete_audited_and_scoped(as_user, engine, client):
     c, token = as_user("lisi")
     c.post("/dashboard/announcements", data=form(token, when="cron", cron="0 10 * * mon", run_at=""))
     with make_session_factory(engine)() as s:
-        aid = s.scalars(select(Announcement.id)).one()
+        aid = s.scalars(select(AnnouncementRow.id)).one()
     assert c.post(f"/dashboard/announcements/{aid}/status", data={"csrf_token": token, "status": "paused"},
                   follow_redirects=False).status_code == 303
     c.post(f"/dashboard/announcements/{aid}/status", data={"csrf_token": token, "status": "active"})
@@ -53,9 +53,9 @@ def test_pause_resume_delete_audited_and_scoped(as_user, engine, client):
     assert c.post(f"/dashboard/announcements/{aid}/delete", data={"csrf_token": token},
                   follow_redirects=False).status_code == 303
     with make_session_factory(engine)() as s:
-        assert s.get(Announcement, aid) is None
-        actions = list(s.scalars(select(AuditLog.action).where(AuditLog.target == f"announcement:{aid}")
-                                 .order_by(AuditLog.id)))
+        assert s.get(AnnouncementRow, aid) is None
+        actions = list(s.scalars(select(AuditLogRow.action).where(AuditLogRow.target == f"announcement:{aid}")
+                                 .order_by(AuditLogRow.id)))
     assert actions == ["announcement_created", "announcement_paused", "announcement_resumed", "announcement_deleted"]
 
 

@@ -14,18 +14,18 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, select
 
-from rules.model import ClientUpdate as Parsed
+from rules.model import ClientUpdate
 from storage.clients import save_update
 from storage.db import make_session_factory
-from storage.models import Client
+from storage.models import ClientRow
 from tests.conftest import sh
 
 EAST_ONLY = "预算200万"
 SOUTH_ONLY = "只要报价"
 
 
-def parsed(need: str, action: str, contact: str | None) -> Parsed:
-    return Parsed(client_name="王总", company="华星科技有限公司", contact=contact, need=need,
+def parsed(need: str, action: str, contact: str | None) -> ClientUpdate:
+    return ClientUpdate(client_name="王总", company="华星科技有限公司", contact=contact, need=need,
                   last_contact_at=date(2026, 3, 1), next_action=action, next_action_due=date(2026, 3, 9), missing=())
 
 
@@ -38,7 +38,7 @@ def reported(engine: Engine, seeded) -> dict[str, int]:
         save_update(s, update=parsed(SOUTH_ONLY, "寄样品到华南", None), msgid="r-south",
                     chat_id="wr-sales-south", sender="chenjing", sent_at=sh(2026, 3, 3, 10, 0))
         s.commit()
-        ids = {c.chat_id: c.id for c in s.scalars(select(Client).where(Client.name == "王总"))}
+        ids = {c.chat_id: c.id for c in s.scalars(select(ClientRow).where(ClientRow.name == "王总"))}
     assert sorted(ids) == ["wr-sales-east", "wr-sales-south"], "one record per group, the later report moves none"
     return {"east": ids["wr-sales-east"], "south": ids["wr-sales-south"]}
 
@@ -78,7 +78,7 @@ def test_a_manager_cannot_edit_the_other_scopes_record_and_their_edit_moves_noth
                                                                      "csrf_token": token}, follow_redirects=False)
     assert edited.status_code == 303
     with make_session_factory(engine)() as s:
-        east, south = s.get(Client, reported["east"]), s.get(Client, reported["south"])
+        east, south = s.get(ClientRow, reported["east"]), s.get(ClientRow, reported["south"])
         assert (east.chat_id, east.grade, east.next_action, east.need) == ("wr-sales-east", "B", "周五上门演示",
                                                                            EAST_ONLY)
         assert (south.chat_id, south.grade, south.next_action) == ("wr-sales-south", "A", "下周报价")

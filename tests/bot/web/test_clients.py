@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from storage.db import make_session_factory
-from storage.models import Client
+from storage.models import ClientRow
 
 
 @pytest.mark.parametrize(("query", "found"), [
@@ -43,7 +43,7 @@ def test_edit_grade_and_next_step(as_user, seeded, engine, form, expected):
     response = c.post(f"/dashboard/clients/{seeded['c_east']}", data={**form, "csrf_token": token})
     assert response.status_code == 200
     with make_session_factory(engine)() as s:
-        client = s.get(Client, seeded["c_east"])
+        client = s.get(ClientRow, seeded["c_east"])
         assert (client.grade, client.next_action, client.next_action_due) == expected
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from storage.db import make_session_factory
-from storage.models import AuditLog, Deal, Violation
+from storage.models import AuditLogRow, DealRow, ViolationRow
 from tests.bot.web.conftest import _message
 from tests.conftest import sh
 from tests.helpers import seed
@@ -27,19 +27,19 @@ def extra(engine: Engine, seeded) -> dict[str, int]:
     with make_session_factory(engine)() as s:
         seed.member(s, userid="liuyang", name="刘洋")
         m = _message(s, "hs-1", "wr-sales-east", "liuyang", sh(2026, 3, 4, 10, 20), "刷一条")
-        flood = Violation(message_id=m.id, msgid=m.msgid, chat_id=m.chat_id, sender="liuyang", rule="frequency",
+        flood = ViolationRow(message_id=m.id, msgid=m.msgid, chat_id=m.chat_id, sender="liuyang", rule="frequency",
                           detail="11 messages within 60 minutes (limit 10)", action="warn_member",
                           occurred_at=m.sent_at, facts={"sent": "10:20", "weekday": 2, "limit": 10,
                                                         "window_minutes": 60})
         old = _message(s, "hs-2", "wr-sales-east", "zhangwei", sh(2026, 2, 10, 21, 40), "旧消息")
-        backfilled = Violation(message_id=old.id, msgid=old.msgid, chat_id=old.chat_id, sender="zhangwei",
+        backfilled = ViolationRow(message_id=old.id, msgid=old.msgid, chat_id=old.chat_id, sender="zhangwei",
                                rule="posting_window", detail="sent 21:40 outside 09:00-11:00, 14:00-17:00 on a workday",
                                action="warn_member", occurred_at=old.sent_at, backfilled=True,
                                facts={"sent": "21:40", "weekday": 1, "windows": ["09:00-11:00", "14:00-17:00"]})
         s.add_all([flood, backfilled])
-        east = Deal(msgid="hs-d1", chat_id="wr-sales-east", sender="liuyang", sent_at=sh(2026, 3, 4, 10, 30),
+        east = DealRow(msgid="hs-d1", chat_id="wr-sales-east", sender="liuyang", sent_at=sh(2026, 3, 4, 10, 30),
                     amount_yuan=None, company="华星科技")
-        south = Deal(msgid="hs-d2", chat_id="wr-sales-south", sender="chenjing", sent_at=sh(2026, 3, 4, 10, 30),
+        south = DealRow(msgid="hs-d2", chat_id="wr-sales-south", sender="chenjing", sent_at=sh(2026, 3, 4, 10, 30),
                      amount_yuan=None, company="南方贸易")
         s.add_all([east, south])
         s.flush()
@@ -112,8 +112,8 @@ def test_a_manager_sets_an_unread_amount_in_their_own_groups_and_it_is_audited(
                       follow_redirects=False)
     assert response.status_code == status
     with make_session_factory(engine)() as s:
-        assert s.get(Deal, extra[deal]).amount_yuan == stored
-        audits = s.scalars(select(AuditLog).where(AuditLog.action == "deal_amount")).all()
+        assert s.get(DealRow, extra[deal]).amount_yuan == stored
+        audits = s.scalars(select(AuditLogRow).where(AuditLogRow.action == "deal_amount")).all()
         assert [(a.actor, a.target, a.detail["from"], a.detail["to"]) for a in audits] == (
             [(user, f"deal:{extra[deal]}", None, stored)] if stored else []
         )

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import make_session_factory
-from storage.models import AuditLog, JobRun
+from storage.models import AuditLogRow, JobRunRow
 
 
 def request_id_of(html: str) -> str:
@@ -31,8 +31,10 @@ def test_an_admin_runs_a_job_now_once_and_forces_a_rerun_once(as_user, engine):
     earlier = c.post("/dashboard/jobs/run", data={**form, "at": "2026-02-23T09:30"})
     assert earlier.status_code == 200 and "2026-W08" in earlier.text
     with make_session_factory(engine)() as s:
-        claims = sorted(s.scalars(select(JobRun.period).where(JobRun.job == "leaderboard")))
-        actions = sorted((a.action, a.actor) for a in s.scalars(select(AuditLog).where(AuditLog.action.like("job%"))))
+        claims = sorted(s.scalars(select(JobRunRow.period).where(JobRunRow.job == "leaderboard")))
+        actions = sorted(
+            (a.action, a.actor) for a in s.scalars(select(AuditLogRow).where(AuditLogRow.action.like("job%")))
+        )
     assert claims == ["2026-W08", "2026-W09", f"2026-W09#rerun-{form['request_id']}"]
     assert actions == [("job_rerun_forced", "boss"), ("job_run", "boss"), ("job_run", "boss")]
 
@@ -43,11 +45,14 @@ def test_managers_have_no_jobs_page(as_user):
     assert c.post("/dashboard/jobs/run", data={"csrf_token": token, "name": "digest"}).status_code == 403
 
 
-@pytest.mark.parametrize(("field", "value", "status", "words"), [
-    ("name", "leaderbord", 404, "name: no job"),
-    ("at", "next monday", 400, "at: expected a time"),
-    ("request_id", "<script>", 422, "request_id"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "status", "words"),
+    [
+        ("name", "leaderbord", 404, "name: no job"),
+        ("at", "next monday", 400, "at: expected a time"),
+        ("request_id", "<script>", 422, "request_id"),
+    ],
+)
 def test_bad_job_requests_are_refused(as_user, field, value, status, words):
     c, token = as_user("boss")
     response = c.post("/dashboard/jobs/run", data={"csrf_token": token, "name": "digest", field: value})

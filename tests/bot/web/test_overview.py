@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import make_session_factory
-from storage.models import AuditLog, OutboxItem
+from storage.models import AuditLogRow, OutboxItemRow
 
 
 def test_overview_counts_today_and_this_week(as_user):
@@ -40,9 +40,9 @@ def test_requeue_a_dead_letter(as_user, seeded, engine):
     response = c.post(f"/dashboard/deadletters/{seeded['dead']}/requeue", data={"csrf_token": token})
     assert response.status_code == 200 and "没有发送失败的消息" in response.text
     with make_session_factory(engine)() as s:
-        item = s.get(OutboxItem, seeded["dead"])
+        item = s.get(OutboxItemRow, seeded["dead"])
         assert (item.status, item.attempts) == ("pending", 0)
-        assert s.scalar(select(AuditLog.target).where(AuditLog.action == "outbox_requeue")) == f"outbox:{item.id}"
+        assert s.scalar(select(AuditLogRow.target).where(AuditLogRow.action == "outbox_requeue")) == f"outbox:{item.id}"
     again = c.post(f"/dashboard/deadletters/{seeded['dead']}/requeue", data={"csrf_token": token})
     assert again.status_code == 404
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from handlers import trends
 from storage.db import make_session_factory
-from storage.models import Appeal
+from storage.models import AppealRow
 from tests.conftest import sh
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -29,7 +29,7 @@ def test_weekly_buckets_cover_twelve_weeks_with_zeros():
 
 def add_appeal(engine, violation_id: int, sender: str) -> None:
     with make_session_factory(engine)() as s:
-        s.add(Appeal(violation_id=violation_id, sender=sender, reason="客户主动发的号码",
+        s.add(AppealRow(violation_id=violation_id, sender=sender, reason="客户主动发的号码",
                      created_at=sh(2026, 3, 4, 11)))
         s.commit()
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.config import TargetConfig
 from storage.db import make_session_factory
-from storage.models import AuditLog, Target
+from storage.models import AuditLogRow, TargetRow
 from tests.bot.web.conftest import login
 
 # Seeded March 2026: zhangwei (east) two complete reports about one new client; chenjing (south)
@@ -67,9 +67,9 @@ def test_an_admin_sets_and_clears_a_target_for_one_month_audited(as_, engine):
                      data={"csrf_token": token, "scope": "rep", "subject": "zhangwei", "period": "2026-03"})
     assert deleted.status_code == 303
     with make_session_factory(engine)() as s:
-        assert s.scalars(select(Target)).all() == []
-        audits = [(a.action, a.detail) for a in s.scalars(select(AuditLog).where(
-            AuditLog.target == "target:rep:zhangwei:2026-03").order_by(AuditLog.id))]
+        assert s.scalars(select(TargetRow)).all() == []
+        audits = [(a.action, a.detail) for a in s.scalars(select(AuditLogRow).where(
+            AuditLogRow.target == "target:rep:zhangwei:2026-03").order_by(AuditLogRow.id))]
     assert audits == [
         ("target_set", {"before": None, "after": {"deal_amount": 100_000, "complete_reports": 2}}),
         ("target_set", {"before": {"deal_amount": 100_000, "deal_count": None, "new_clients": None,

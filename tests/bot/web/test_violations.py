@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import make_session_factory
-from storage.models import Appeal, AuditLog, OutboxItem, Violation
+from storage.models import AppealRow, AuditLogRow, OutboxItemRow, ViolationRow
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -56,13 +56,13 @@ def test_handle_then_reopen(as_user, seeded, engine):
                                                             "csrf_token": token})
     assert r.status_code == 200 and "已处理" in r.text and "已当面提醒" in r.text
     with make_session_factory(engine)() as s:
-        v = s.get(Violation, vid)
+        v = s.get(ViolationRow, vid)
         assert (v.status, v.handled_by, v.note) == ("handled", "lisi", "已当面提醒，消息已撤回")
     r = c.post(f"/dashboard/violations/{vid}/status", data={"status": "open", "csrf_token": token})
     with make_session_factory(engine)() as s:
-        v = s.get(Violation, vid)
+        v = s.get(ViolationRow, vid)
         assert (v.status, v.handled_by) == ("open", None)
-        actions = list(s.scalars(select(AuditLog.action).where(AuditLog.target == f"violation:{vid}")))
+        actions = list(s.scalars(select(AuditLogRow.action).where(AuditLogRow.target == f"violation:{vid}")))
     assert actions == ["violation_handled", "violation_open"]
 
 
@@ -82,7 +82,7 @@ def test_status_changes_are_validated(as_user, seeded, data, reason):
 ])
 def test_appeal_decision_tells_the_rep(as_user, seeded, engine, clock, decision, status, violation_status, notice):
     with make_session_factory(engine)() as s:
-        appeal = Appeal(violation_id=seeded["v_east"], sender="zhangwei", reason="客户主动发的号码，我已撤回",
+        appeal = AppealRow(violation_id=seeded["v_east"], sender="zhangwei", reason="客户主动发的号码，我已撤回",
                         created_at=clock())
         s.add(appeal)
         s.commit()
@@ -93,9 +93,9 @@ def test_appeal_decision_tells_the_rep(as_user, seeded, engine, clock, decision,
     r = c.post(f"/dashboard/appeals/{appeal_id}", data={"decision": decision, "note": "已核实", "csrf_token": token})
     assert r.status_code == 200
     with make_session_factory(engine)() as s:
-        assert s.get(Appeal, appeal_id).status == status
-        assert s.get(Violation, seeded["v_east"]).status == violation_status
-        item = s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == f"appeal:{appeal_id}:{status}"))
+        assert s.get(AppealRow, appeal_id).status == status
+        assert s.get(ViolationRow, seeded["v_east"]).status == violation_status
+        item = s.scalar(select(OutboxItemRow).where(OutboxItemRow.idempotency_key == f"appeal:{appeal_id}:{status}"))
     assert (item.channel, item.target) == ("app", "zhangwei")
     assert notice in item.payload["text"]["content"] and "已核实" in item.payload["text"]["content"]
     again = c.post(f"/dashboard/appeals/{appeal_id}", data={"decision": decision, "csrf_token": token})
@@ -104,7 +104,7 @@ def test_appeal_decision_tells_the_rep(as_user, seeded, engine, clock, decision,
 
 def test_another_manager_cannot_decide_the_appeal(as_user, seeded, engine, clock):
     with make_session_factory(engine)() as s:
-        appeal = Appeal(violation_id=seeded["v_east"], sender="zhangwei", reason="误判", created_at=clock())
+        appeal = AppealRow(violation_id=seeded["v_east"], sender="zhangwei", reason="误判", created_at=clock())
         s.add(appeal)
         s.commit()
         appeal_id = appeal.id

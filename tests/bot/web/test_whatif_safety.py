@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.simulator.serve import serve_in_thread
 from bot.web import rules as rules_page
 from storage.db import make_session_factory
-from storage.models import Message
+from storage.models import MessageRow
 from storage.users import put_user
 from tests.bot.web.conftest import CSRF_RE, PASSWORD
 from tests.conftest import sh
@@ -48,10 +48,10 @@ def app(config: AppConfig, engine: Engine, password_hash: str):
     with make_session_factory(engine)() as s:
         put_user(s, username="boss", password_hash=password_hash, role="admin")
         put_user(s, username="lisi", password_hash=password_hash, role="manager")
-        s.add(Message(msgid="m-hostile", chat_id="wr-sales-east", sender="zhangwei", sent_at=sh(2026, 3, 3, 10, 0),
+        s.add(MessageRow(msgid="m-hostile", chat_id="wr-sales-east", sender="zhangwei", sent_at=sh(2026, 3, 3, 10, 0),
                       source="callback", masked_text=HOSTILE_TEXT, text_hmac="0" * 64))
         s.add_all(
-            Message(msgid=f"m-{i}", chat_id="wr-sales-east", sender=f"rep{i % 7}",
+            MessageRow(msgid=f"m-{i}", chat_id="wr-sales-east", sender=f"rep{i % 7}",
                     sent_at=sh(2026, 3, 3, 10, 1 + i % 50, i % 60), source="callback",
                     masked_text=f"第{i}条：今天拜访了三家客户，王总说下周给答复", text_hmac="0" * 64)
             for i in range(ORDINARY)

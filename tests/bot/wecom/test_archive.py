@@ -30,7 +30,7 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.wecom.archive import CURSOR, ArchiveKeys, ArchivePoller, make_archive_sdk, run_archive_task, run_poller
 from storage.db import make_session_factory
-from storage.models import Cursor, InboxEvent
+from storage.models import CursorRow, InboxEventRow
 from storage.sealing import PayloadSealer
 from tests.conftest import sh
 
@@ -145,9 +145,9 @@ def poller(sdk, keys, engine) -> ArchivePoller:
     return ArchivePoller(sdk, keys, make_session_factory(engine), limit=1000)
 
 
-def inbox_rows(engine) -> list[InboxEvent]:
+def inbox_rows(engine) -> list[InboxEventRow]:
     with make_session_factory(engine)() as session:
-        return list(session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+        return list(session.scalars(select(InboxEventRow).order_by(InboxEventRow.id)))
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_cursor_resumes_after_the_last_seq_and_a_repeated_pull_stores_nothing_tw
     assert sdk.calls == [(0, 1000), (3, 1000)]
     assert (second.seq_before, second.seq_after, second.recorded) == (3, 4, 1)
     with make_session_factory(engine)() as session:  # another replica pulled from an old cursor
-        session.get(Cursor, CURSOR).value = 0
+        session.get(CursorRow, CURSOR).value = 0
         session.commit()
     replayed = poller.poll_once()
     assert (replayed.recorded, replayed.duplicates, replayed.seq_after) == (0, 4, 4)

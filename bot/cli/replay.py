@@ -1,4 +1,4 @@
-"""The terminal side of `groupbot replay`: files, progress bar and totals on stderr, exit code.
+"""`groupbot replay`: files, progress bar and totals on stderr, exit code.
 
 The work itself is handlers.replay; this module only opens streams and talks to the terminal, so
 stdout carries nothing but the JSON lines.
@@ -12,13 +12,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot.cli.common import ConfigOption, config_or_exit, err, fail
 from bot.config import AppConfig
+from bot.errors import ConfigError
 from handlers.replay import Judge, ReplaySummary, memory_judge, replay, storing_judge
 from rules.engine import RuleEngine
 from rules.registry import RULES
@@ -137,3 +140,24 @@ def _print_totals(summary: ReplaySummary, seconds: float, err: Console, *, store
     rate = summary.lines / seconds if seconds > 0 else 0.0
     table.add_row("messages/s", f"{rate:,.0f}")
     err.print(table)
+
+
+def replay_cmd(
+    input_file: Annotated[str, typer.Argument(metavar="INPUT.jsonl", help="exported messages, '-' for stdin")],
+    config_path: ConfigOption = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON lines out (default stdout)")] = None,
+    store: Annotated[bool, typer.Option("--store", help="store as the live webhook would (idempotent)")] = False,
+) -> None:
+    """Run the rules over exported history (shared/spec/replay.md); exit 1 if a line was bad."""
+    config = config_or_exit(config_path)
+    if input_file != "-" and not Path(input_file).is_file():
+        raise fail(f"INPUT.jsonl: no such file: {input_file}")
+    try:
+        code = run_replay(config, input_file, output, store=store, err=err)
+    except ConfigError as exc:  # --store without GROUPBOT_SECRET_KEY on PostgreSQL
+        raise fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay_cmd)

@@ -5,30 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True)
-out = Console()
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config.yaml to use (default: the repository's).")
-]
-
-
-def _config(path: Path | None):
-    from bot.config import load_config
-    from bot.errors import ConfigError
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+from bot.cli.common import ConfigOption, config_or_exit, err, out
 
 
 def _sessions():
@@ -48,7 +30,7 @@ def register(app: typer.Typer) -> None:
         """Send queued alerts and warnings to WeCom until interrupted (Ctrl-C finishes sends in flight)."""
         from bot.senders.service import Outbound
 
-        cfg = _config(config)
+        cfg = config_or_exit(config)
         settings, sessions = _sessions()
 
         async def main() -> None:

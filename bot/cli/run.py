@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 from collections.abc import Callable
+from typing import Annotated
 
+import typer
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import create_app
+from bot.cli.common import ConfigOption, config_or_exit, fail, out
 from bot.config import AppConfig, load_config
 from bot.errors import ConfigError, PortInUse, StorageUnavailable
 from bot.log import configure_logging
@@ -147,6 +150,8 @@ def _serve_on(
         ) from None
     banner = [f"database: {_safe_url(settings.database_url)} ({migrated})"]
     engine = make_engine(settings.database_url)
+    from bot.app import create_app  # FastAPI and the web pages: only when serving, not for every command
+
     app = create_app(config, settings, engine)
     dashboard = f"{public_url.rstrip('/')}/dashboard/"
     if demo is not None:
@@ -224,3 +229,26 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def run_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    config: ConfigOption = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Migrate and serve; without WeCom credentials, also the simulator and demo traffic."""
+    # No --config and no GROUPBOT_CONFIG: serve() picks the demo's groups in demo mode, else config.yaml.
+    app_config = config_or_exit(config) if config is not None or os.environ.get("GROUPBOT_CONFIG") else None
+    try:
+        # soft_wrap: a URL stays on one line whatever the terminal's width (rich wraps at 80 in a pipe).
+        serve(app_config, host=host, port=port, log_level=log_level.upper(),
+              say=lambda line: out.print(line, highlight=False, markup=False, soft_wrap=True))
+    except (PortInUse, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    except StorageUnavailable as exc:
+        raise fail(str(exc), code=1) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)

@@ -1,6 +1,6 @@
 """`groupbot user add|hash|disable|unlock`, `groupbot export` and `groupbot backup`: the dashboard's CLI side.
 
-Registered on the main typer app by `register(app)` in bot/cli.py, so that file stays small.
+Registered on the main typer app by `register(app)` in bot/cli/__init__.py.
 """
 
 from __future__ import annotations
@@ -16,39 +16,15 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bot.config import load_config
-from bot.errors import ConfigError
+from bot.cli.common import ConfigOption, config_or_exit, database, fail, out
 
 user_app = typer.Typer(help="Dashboard accounts.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config.yaml to use (default: the repository's).")
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(message, highlight=False, markup=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _config(path: Path | None):
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-
 
 def _session():
-    from bot.settings import Settings
-    from storage.db import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(Settings().database_url))()
+    return database()[1]()
 
 
 @contextmanager
@@ -67,11 +43,11 @@ def _account_session() -> Iterator[Session]:
             revision = current_revision(engine)
             has_accounts = inspect(engine).has_table("dashboard_users")
         except SQLAlchemyError as exc:
-            raise _fail(f"database unreachable ({type(exc).__name__}); check DATABASE_URL") from None
+            raise fail(f"database unreachable ({type(exc).__name__}); check DATABASE_URL") from None
         if revision is None and not has_accounts:
-            raise _fail("the database has no tables yet: run `groupbot db upgrade` first")
+            raise fail("the database has no tables yet: run `groupbot db upgrade` first")
         if revision is not None and revision != head_revision():
-            raise _fail(f"the database is at revision {revision}, this groupbot needs {head_revision()}: "
+            raise fail(f"the database is at revision {revision}, this groupbot needs {head_revision()}: "
                         "run `groupbot db upgrade` first")
         with make_session_factory(engine)() as session:
             yield session
@@ -84,7 +60,7 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Repeat: ") != first:
-        raise _fail("passwords differ")
+        raise fail("passwords differ")
     return first
 
 
@@ -100,12 +76,12 @@ def user_add(
     from storage.users import put_user
 
     if role not in ("admin", "manager"):
-        raise _fail(f"--role: expected admin or manager, got {role!r}")
+        raise fail(f"--role: expected admin or manager, got {role!r}")
     with _account_session() as session:  # before the password prompt: an unmigrated database fails first
         try:
             hashed = hash_password(_read_password(password_stdin))
         except ValueError as exc:
-            raise _fail(f"password: {exc}") from None
+            raise fail(f"password: {exc}") from None
         # A new password or role ends the account's open sessions; `add` also lifts `disable`.
         put_user(session, username=username, password_hash=hashed, role=role, userid=userid, source="cli",
                  enable=True)
@@ -120,7 +96,7 @@ def user_disable(username: Annotated[str, typer.Argument(help="Login name.")]) -
 
     with _account_session() as session:
         if disable_user(session, username=username) is None:
-            raise _fail(f"no account {username!r} in the database")
+            raise fail(f"no account {username!r} in the database")
         session.commit()
     out.print(f"account {username} disabled; its sessions have ended")
 
@@ -146,7 +122,7 @@ def user_hash(
     try:
         typer.echo(hash_password(_read_password(password_stdin)))  # one unwrapped line to paste
     except ValueError as exc:
-        raise _fail(f"password: {exc}") from None
+        raise fail(f"password: {exc}") from None
 
 
 def export_cmd(
@@ -161,18 +137,18 @@ def export_cmd(
     """Export clients, follow-up updates or violations as CSV (UTF-8 with BOM) or XLSX; audited."""
     from handlers.exports import ExportError, build_export
 
-    config = _config(config_path)
+    config = config_or_exit(config_path)
     try:
         first = date.fromisoformat(since)
     except ValueError:
-        raise _fail(f"--since: expected a date like 2026-03-01, got {since!r}") from None
+        raise fail(f"--since: expected a date like 2026-03-01, got {since!r}") from None
     start = datetime.combine(first, time.min, tzinfo=ZoneInfo(config.timezone))
     with _session() as session:
         try:
             result = build_export(session, config=config, kind=kind, fmt=fmt, since=start, scope=None,
                                   actor=f"cli:{getpass.getuser()}", now=datetime.now(UTC), layout=layout, full=full)
         except ExportError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         target = output or Path(result.filename)
         target.write_bytes(result.content)
         session.commit()
@@ -187,18 +163,18 @@ def backup_cmd(
 
     url = make_url(Settings().database_url)
     if url.get_backend_name() != "sqlite":
-        raise _fail(
+        raise fail(
             "backup: the database is PostgreSQL; run\n"
             "  pg_dump --format=custom --file=groupbot.dump \"$DATABASE_URL_WITHOUT_DRIVER\"\n"
             "and restore with pg_restore --clean --dbname=... groupbot.dump (see docs/operations.md)"
         )
     if not url.database or url.database == ":memory:":
-        raise _fail("backup: DATABASE_URL points to no SQLite file")
+        raise fail("backup: DATABASE_URL points to no SQLite file")
     source = Path(url.database)
     if not source.exists():
-        raise _fail(f"backup: no database file at {source}")
+        raise fail(f"backup: no database file at {source}")
     if output.exists():
-        raise _fail(f"backup: {output} exists; choose a new file name")
+        raise fail(f"backup: {output} exists; choose a new file name")
     output.parent.mkdir(parents=True, exist_ok=True)
     pages = backup_sqlite(source, output)
     out.print(f"backup of {source} written to {output} ({pages} pages)")

@@ -1,52 +1,22 @@
 """`groupbot targets show` and `groupbot jobs list|run`: the managers' levers from the command line.
 
-Registered on the main typer app by `register(app)` in bot/cli.py, so that file stays small.
+Registered on the main typer app by `register(app)` in bot/cli/__init__.py.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.config import load_config
-from bot.errors import ConfigError
+from bot.cli.common import ConfigOption, config_or_exit, database, fail, out
 
 targets_app = typer.Typer(help="Targets and 达成率.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config.yaml to use (default: the repository's).")
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(message, highlight=False, markup=False)
-    return typer.Exit(code)
-
-
-def _config(path: Path | None):
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _sessions():
-    from bot.settings import Settings
-    from storage.db import make_engine, make_session_factory
-
-    engine = make_engine(Settings().database_url)
-    return engine, make_session_factory(engine)
-
 
 @targets_app.command("show")
 def targets_show(
@@ -57,16 +27,16 @@ def targets_show(
     """Every target in force for the period and its 达成率 (the whole period, or so far)."""
     from handlers import targets
 
-    config = _config(config_path)
+    config = config_or_exit(config_path)
     if (month is None) == (quarter is None):
-        raise _fail("give one of --month 2026-11 or --quarter 2026-Q4")
+        raise fail("give one of --month 2026-11 or --quarter 2026-Q4")
     try:
         period = targets.parse_period(month or quarter or "")
     except ValueError as exc:
-        raise _fail(f"--{'month' if month else 'quarter'}: {exc}") from None
+        raise fail(f"--{'month' if month else 'quarter'}: {exc}") from None
     if (month is not None) != (period.kind == "month"):
-        raise _fail(f"--{'month' if month else 'quarter'}: {period.label} is a {period.kind}")
-    engine, sessions = _sessions()
+        raise fail(f"--{'month' if month else 'quarter'}: {period.label} is a {period.kind}")
+    engine, sessions = database()
     try:
         with sessions() as session:
             rows = targets.progress(session, config, period=period, until=datetime.now(UTC))
@@ -93,10 +63,10 @@ def jobs_list(config_path: ConfigOption = None) -> None:
     from bot.scheduler import JOBS, next_fire_time, schedule_of
     from storage.job_runs import recent_runs
 
-    config = _config(config_path)
+    config = config_or_exit(config_path)
     tz = ZoneInfo(config.schedules.timezone)
     now = datetime.now(tz)
-    engine, sessions = _sessions()
+    engine, sessions = database()
     try:
         with sessions() as session:
             runs = recent_runs(session, limit=200)
@@ -126,7 +96,7 @@ def parse_at(text: str | None, tz: ZoneInfo) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise _fail(f"--at: expected an ISO time like 2026-11-23T09:30 or 2026-11-23T09:30+08:00, got {text!r}") \
+        raise fail(f"--at: expected an ISO time like 2026-11-23T09:30 or 2026-11-23T09:30+08:00, got {text!r}") \
             from None
     return at if at.tzinfo is not None else at.replace(tzinfo=tz)
 
@@ -144,18 +114,18 @@ def jobs_run(
     from bot.errors import UnknownJobError
     from bot.scheduler import default_owner, run_on_demand
 
-    config = _config(config_path)
+    config = config_or_exit(config_path)
     when = parse_at(at, ZoneInfo(config.schedules.timezone))
-    engine, sessions = _sessions()
+    engine, sessions = database()
     try:
         result = run_on_demand(name, session_factory=sessions, config=config, at=when,
                                owner=f"cli:{default_owner()}"[:64], actor=f"cli:{getpass.getuser()}", force=force)
     except UnknownJobError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         engine.dispose()
     if result.outcome == "taken":
-        raise _fail(f"{name} {result.period}: already run (by a replica or earlier); --force re-runs it", 1)
+        raise fail(f"{name} {result.period}: already run (by a replica or earlier); --force re-runs it", 1)
     kind = "forced re-run" if "#rerun-" in result.period else "run"
     out.print(f"{name} {result.period}: {kind} done, {result.queued} post(s) queued", highlight=False)
 
@@ -180,15 +150,15 @@ def announce_add(
     from storage import announcements as store
     from storage.users import audit
 
-    config = _config(config_path)
+    config = config_or_exit(config_path)
     run_at = parse_at(at, ZoneInfo(config.schedules.timezone)) if at else None
     try:
         values = validate(config, title=title, body=body, fmt="markdown" if markdown else "text", chat_ids=group,
                           run_at=run_at, cron=cron, allowed=None)
     except AnnouncementError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     now = datetime.now(UTC)
-    engine, sessions = _sessions()
+    engine, sessions = database()
     try:
         with sessions() as session:
             row = store.add(session, **values, created_by=f"cli:{getpass.getuser()}", created_at=now, updated_at=now)
@@ -206,7 +176,7 @@ def announce_list() -> None:
     """Every announcement with its schedule and status."""
     from storage import announcements as store
 
-    engine, sessions = _sessions()
+    engine, sessions = database()
     try:
         with sessions() as session:
             rows = store.visible(session, scope=None)
@@ -225,16 +195,16 @@ def _announcement_action(announcement_id: int, action: str) -> None:
     import getpass
 
     from storage import announcements as store
-    from storage.models import Announcement
+    from storage.models import AnnouncementRow
     from storage.users import audit
 
     now = datetime.now(UTC)
-    engine, sessions = _sessions()
+    engine, sessions = database()
     try:
         with sessions() as session:
-            row = session.get(Announcement, announcement_id)
+            row = session.get(AnnouncementRow, announcement_id)
             if row is None:
-                raise _fail(f"no announcement {announcement_id}", 1)
+                raise fail(f"no announcement {announcement_id}", 1)
             if action == "deleted":
                 session.delete(row)
             else:

@@ -13,15 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from bot.cli.common import err, fail, out
 from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.simulator.demo import DemoCredentials, DemoEnvironment, load_demo_config
 from bot.simulator.faults import FaultConfig
-
-err = Console(stderr=True)
-out = Console()
 
 
 def simulate(
@@ -46,8 +43,7 @@ def simulate(
         app_config = load_demo_config(config)
         fault_config = FaultConfig.parse(faults)
     except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     settings = Settings()
     configured = settings.has_wecom_credentials
     credentials = DemoCredentials.from_settings(settings) if configured else DemoCredentials()
