@@ -148,3 +148,18 @@ def test_uvicorn_colour_codes_never_reach_a_json_line(captured: io.StringIO) -> 
     (line,) = lines(captured)
     assert line["msg"] == "Started server process [42]"
     assert "color_message" not in line and "\x1b" not in captured.getvalue()
+
+
+def test_a_level_an_earlier_uvicorn_server_left_behind_does_not_hide_its_lines() -> None:
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # as uvicorn.Config(log_level="warning") does
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    try:
+        configure_logging("INFO", stream=stream, fmt="json")
+        logging.getLogger("uvicorn.error").info("Application startup complete.")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert [line["msg"] for line in lines(stream)] == ["Application startup complete."]
+
