@@ -14,6 +14,7 @@ from bot.web.timeutil import range_bounds
 from handlers.appeals import decide_appeal
 from rules.registry import RULES as RULE_REGISTRY
 from storage import appeals as appeal_store
+from storage import evidence as evidence_store
 from storage import violations as violation_store
 from storage.dashboard import ViolationFilter, get_violation, list_violations, message_context, senders_in_scope
 from storage.models import AppealRow
@@ -70,9 +71,13 @@ def violation_detail(
     violation_id: int, request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep
 ) -> Response:
     violation = _visible(session, viewer, violation_id)
+    kept = evidence_store.for_messages(session, message_ids=[violation.message_id], scope=viewer.scope)
+    evidence = kept.get(violation.message_id, [])
     return state.templates.TemplateResponse(request, "violation.html", {
-        "viewer": viewer, "v": violation,
-        "context": message_context(session, message_id=violation.message_id),
+        "viewer": viewer, "v": violation, "evidence": evidence,
+        # Violations recorded before evidence was kept (or with evidence_messages: 0) show the
+        # group's messages around them as stored now instead, labelled as such.
+        "context": [] if evidence else message_context(session, message_id=violation.message_id),
         "appeals": appeal_store.appeals_for(session, violation_id=violation.id),
     })
 
