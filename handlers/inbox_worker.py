@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import InputError
 from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.model import GroupMessage
@@ -57,7 +58,7 @@ class ClaimedEvent:
 KindHandler = Callable[[Session, HandlerContext, ClaimedEvent], None]
 
 
-class BadPayload(ValueError):
+class BadPayload(InputError):
     """Raised when an inbox payload cannot become a GroupMessage; the row is parked at once."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.errors import InputError
 from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.engine import RuleEngine
@@ -33,7 +34,7 @@ _REQUIRED = ("msgid", "chat_id", "sender", "sent_at", "text")
 _OPTIONAL = ("sender_name", "chat_name", "msgtype")
 
 
-class LineError(ValueError):
+class LineError(InputError):
     """Raised when one input line cannot become a message; the reason names the field, never its text."""
 
 
