@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InputError
+from handlers.commands import handle_command
 from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.model import GroupMessage
@@ -90,17 +91,9 @@ def acknowledge(session: Session, ctx: HandlerContext, event: ClaimedEvent) -> N
     session.commit()
 
 
-def _command_handler() -> KindHandler:
-    """Direct messages go to handlers.commands when that module is installed, else are acknowledged."""
-    try:
-        from handlers.commands import handle_command
-    except ImportError:
-        return acknowledge
-
-    def handle_direct(session: Session, ctx: HandlerContext, event: ClaimedEvent) -> None:
-        handle_command(session, ctx, payload_to_message(event.payload), inbox_event_id=event.id)
-
-    return handle_direct
+def handle_direct_message(session: Session, ctx: HandlerContext, event: ClaimedEvent) -> None:
+    """A direct message (chat_id "") is a command: handlers.commands answers it."""
+    handle_command(session, ctx, payload_to_message(event.payload), inbox_event_id=event.id)
 
 
 def default_handlers() -> dict[str, KindHandler]:
@@ -108,7 +101,7 @@ def default_handlers() -> dict[str, KindHandler]:
     consumer at receipt, so the worker only acknowledges them."""
     return {
         "message": handle_group_message,
-        "command": _command_handler(),
+        "command": handle_direct_message,
         "event": acknowledge,
         # An AI-bot @-mention of a group message the chat archive also delivers (judged from there).
         "mention": acknowledge,
