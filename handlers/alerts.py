@@ -79,10 +79,11 @@ def notify(
         return
     if any(v.id is None for v in violations):
         session.flush()  # the dashboard links need the violations' ids
-    members.note_seen(session, userid=msg.sender)
+    now = ctx.clock()
+    members.note_seen(session, userid=msg.sender, now=now)
     text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name)
     text.update = update
-    text.now = ctx.clock()
+    text.now = now
     rep = person(session, ctx.config, msg.sender)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
@@ -264,7 +265,7 @@ def _hold_warning(
     meta = {"items": items, "violation_ids": [i["violation_id"] for i in items], **_unnamed(text.config, rep)}
     payload = {"msgtype": "text", "text": {"content": content, "mentioned_list": [msg.sender]}, "_meta": meta}
     if held is None:
-        outbox.enqueue(session, key=key, channel="robot", target=robot, payload=payload, not_before=due)
+        outbox.enqueue(session, key=key, channel="robot", target=robot, payload=payload, now=text.now, not_before=due)
     else:
         held.payload = payload  # a new dict, so the JSON column sees the change
 
@@ -299,11 +300,11 @@ def _warn_member(
         if robot and due is None:
             body = {"msgtype": "text", "text": {"content": content, "mentioned_list": [msg.sender]}}
             outbox.enqueue(session, key=key, channel="robot", target=robot, payload={**body, "_meta": meta},
-                           not_before=text.now)
+                           now=text.now, not_before=text.now)
         else:
             body = {"msgtype": "text", "text": {"content": content}}
             outbox.enqueue(session, key=key, channel="app", target=msg.sender, payload={**body, "_meta": meta},
-                           not_before=text.now)
+                           now=text.now, not_before=text.now)
 
 
 def _alert_managers(
@@ -361,7 +362,9 @@ def _alert_managers(
         shown = shown[1:]
     payload = _markdown(content, {"items": items, **_unnamed(text.config, rep)})
     if grouped is None:
-        outbox.enqueue(session, key=burst_key, channel="app", target=target, payload=payload, not_before=bucket.end)
+        outbox.enqueue(
+            session, key=burst_key, channel="app", target=target, payload=payload, now=text.now, not_before=bucket.end
+        )
     else:
         grouped.payload = payload  # a new dict, so the JSON column sees the change
 
@@ -387,7 +390,7 @@ def _single_alert(
     )
     meta = {"violation_ids": item["violation_ids"], **_unnamed(text.config, rep)}
     outbox.enqueue(session, key=key, channel="app", target=target, payload=_markdown(content, meta),
-                   not_before=text.now)
+                   now=text.now, not_before=text.now)
 
 
 def _escalate(
@@ -419,5 +422,5 @@ def _escalate(
         channel="app",
         target="|".join(contacts),
         payload=_markdown(content, {"escalation_id": escalation.id, **_unnamed(text.config, rep)}),
-        not_before=text.now,
+        now=text.now, not_before=text.now,
     )

@@ -148,7 +148,7 @@ def post_due(
                 continue
             for group in groups:
                 enqueue(session, key=f"announcement:{row.id}:{period}:{group.chat_id}", channel="robot",
-                        target=group.robot or "", payload=payload(current))
+                        target=group.robot or "", payload=payload(current), now=now)
             finish_run(session, job=f"announcement:{row.id}", period=period, now=now, detail=f"{len(groups)} group(s)")
             session.commit()
         posted += 1

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import OutboxConfig
 from bot.errors import PermanentSendError, RetryableSendError, TokenExpiredError
 from handlers import wording
-from handlers.context import system_clock
+from handlers.context import Clock, system_clock
 from storage import outbox, ratelimit
 from storage.models import OutboxItemRow
 from storage.ratelimit import Limit
@@ -123,7 +123,7 @@ class Dispatcher:
         config: OutboxConfig,
         *,
         owner: str | None = None,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         rng: random.Random | None = None,
         concurrency: int = 8,
         resend_in_doubt: Sequence[str] = ("app",),

@@ -63,7 +63,7 @@ def queue_alerts(factory: sessionmaker[Session], count: int, *, at, robots: bool
             else:
                 channel, target = "app", MANAGERS[n % len(MANAGERS)]
                 body = {"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】华东销售群** #{n:04d}"}}
-            outbox.enqueue(session, key=f"k{n}", channel=channel, target=target, payload=body, not_before=at)
+            outbox.enqueue(session, key=f"k{n}", channel=channel, target=target, payload=body, now=at, not_before=at)
         session.commit()
 
 
@@ -198,8 +198,15 @@ def test_25_posts_to_one_robot_in_a_minute_all_arrive_never_more_than_20_in_60_s
 ) -> None:
     with factory() as session:
         for n in range(25):
-            outbox.enqueue(session, key=f"r{n}", channel="robot", target="robot0", not_before=sim.clock(),
-                           payload={"msgtype": "text", "text": {"content": f"本周排行榜第 {n} 条 #{n:04d}"}})
+            outbox.enqueue(
+                session,
+                key=f"r{n}",
+                channel="robot",
+                target="robot0",
+                now=sim.clock(),
+                not_before=sim.clock(),
+                payload={"msgtype": "text", "text": {"content": f"本周排行榜第 {n} 条 #{n:04d}"}},
+            )
         session.commit()
     out = outbound(config, sim, factory)
 
@@ -316,8 +323,13 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     from rules.model import GroupMessage
 
     # Judged as it arrives; the 21:40 post's warning is posted in the group when the window opens.
-    ctx = HandlerContext(config=config, engine=RuleEngine.from_config(config.rules, config.group_rules()),
-                         hmac_key=b"k", public_url="https://groupbot.example.com", clock=sim.clock)
+    ctx = HandlerContext(
+        config=config,
+        engine=RuleEngine.from_config(config.rules, config.group_rules()),
+        hmac_key=b"k",
+        public_url="https://groupbot.example.com",
+        clock=sim.clock,
+    )
     posts = [
         ("m-e2e-1", sh(2026, 3, 2, 10, 15), "王总手机13812345678，说公司现金流断了，欠了供应商不少钱"),
         ("m-e2e-2", sh(2026, 3, 2, 21, 40), "明天上午去华星科技拜访王总"),
@@ -325,8 +337,13 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     with factory() as session:
         for msgid, at, text in posts:
             sim.clock.advance((at - sim.clock()).total_seconds())  # judged as it arrives
-            handle_message(session, ctx, GroupMessage(msgid=msgid, chat_id="wr-sales-east", sender="zhangwei",
-                                                      sent_at=at, text=text, source="callback"))
+            handle_message(
+                session,
+                ctx,
+                GroupMessage(
+                    msgid=msgid, chat_id="wr-sales-east", sender="zhangwei", sent_at=at, text=text, source="callback"
+                ),
+            )
     # config.yaml's 华东销售群 posts through robot "east"; here its key is the simulator's robot0.
     settings = Settings(**{**settings_for(sim).model_dump(), "robot_keys": json.dumps({"east": ROBOTS["robot0"]})})
     out = Outbound(config.model_copy(update={"outbox": FAST}), settings, factory, clock=sim.clock)
@@ -349,8 +366,15 @@ def test_35_alerts_to_one_manager_are_paced_so_wecom_drops_none(
 ) -> None:
     with factory() as session:
         for n in range(35):
-            outbox.enqueue(session, key=f"a{n}", channel="app", target="lisi", not_before=sim.clock(),
-                           payload={"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】** #{n:04d}"}})
+            outbox.enqueue(
+                session,
+                key=f"a{n}",
+                channel="app",
+                target="lisi",
+                now=sim.clock(),
+                not_before=sim.clock(),
+                payload={"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】** #{n:04d}"}},
+            )
         session.commit()
     out = outbound(config, sim, factory)
 
