@@ -101,12 +101,7 @@ def bench_engine(engine: RuleEngine, messages: list[GroupMessage], repeat: int) 
 def bench_replay_io(engine: RuleEngine, messages: list[GroupMessage]) -> float:
     """The whole replay loop, JSON parse and dump included (in memory, no disk)."""
     lines = [
-        json.dumps(
-            {"msgid": m.msgid, "chat_id": m.chat_id, "sender": m.sender, "sent_at": m.sent_at.isoformat()}
-            | {"text": m.text},
-            ensure_ascii=False,
-        ).encode()
-        + b"\n"
+        json.dumps(m.to_payload(), ensure_ascii=False).encode() + b"\n"
         for m in messages
     ]
     sink: list[str] = []

@@ -20,6 +20,7 @@ import httpx
 from bot.simulator.directory import GROUP_MEMBERS
 from bot.simulator.serve import free_port
 from bot.simulator.traffic import CallbackPoster
+from rules.model import GroupMessage
 
 if TYPE_CHECKING:
     from bench.soak import SoakParams
@@ -107,9 +108,9 @@ class Traffic:
             for _ in range(self.params.batch):
                 chat = names[n % len(names)]
                 sent_at = datetime.now(UTC) - self.params.sent_at_lag
-                batch.append({"msgid": f"soak-{run}-{n}", "chat_id": chat, "sender": rng.choice(chats[chat]),
-                              "sent_at": sent_at.isoformat(), "text": message_text(n, self.params.violation_share,
-                                                                                  rng.random())})
+                text = message_text(n, self.params.violation_share, rng.random())
+                batch.append(GroupMessage(msgid=f"soak-{run}-{n}", chat_id=chat, sender=rng.choice(chats[chat]),
+                                          sent_at=sent_at, text=text, source="bridge").to_payload())
                 n += 1
             yield batch
 

@@ -49,10 +49,10 @@ from handlers.context import HandlerContext
 from handlers.directory import Person, person
 from handlers.wording import WEEKDAYS, Trusted
 from rules.config import PostingWindowSettings, RulesConfig
-from rules.model import ClientUpdate, GroupMessage
+from rules.model import ClientUpdate, GroupMessage, Verdict
 from rules.workdays import WorkCalendar
 from storage import members, outbox
-from storage.models import EscalationRow, MessageRow, ViolationRow
+from storage.models import EscalationRow, OutboxItemRow, ViolationRow
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,17 @@ def notify(
     ctx: HandlerContext,
     *,
     msg: GroupMessage,
+    verdict: Verdict,
+    settings: RulesConfig,
     violations: Sequence[ViolationRow],
     escalation: EscalationRow | None,
-    update: ClientUpdate | None = None,
 ) -> None:
     """Queue the warnings, alerts and escalation that `violations` call for; never commits.
 
-    `update` is the parsed follow-up report, if the message was one: the rep's warning then says
-    which fields were recognised.
+    Takes what the message handler already has instead of deriving it again: the engine's `verdict`
+    (the masked text for the snippet; the parsed report, whose recognised fields the rep's warning
+    lists), the group's effective `settings` the message was judged by, and the violation rows it
+    just stored (`escalation` points at one of them).
     """
     if not violations and escalation is None:
         return
@@ -81,23 +84,22 @@ def notify(
         session.flush()  # the dashboard links need the violations' ids
     now = ctx.clock()
     members.note_seen(session, userid=msg.sender, now=now)
-    text = AlertText(ctx.config, ctx.public_url, chat_id=msg.chat_id, chat_name=msg.chat_name)
-    text.update = update
-    text.now = now
     rep = person(session, ctx.config, msg.sender)
+    text = AlertText(ctx.config, ctx.public_url, msg=msg, rep=rep, verdict=verdict, settings=settings, now=now)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
-    if update is not None:
+    if verdict.update is not None:
         # A follow-up report with a customer's clear number: managers are alerted, and the rep is told
         # what to write in 联系方式 instead (templates.contact_hint), or the next report repeats it.
         warn += [v for v in violations if v.rule == "sensitive" and v.action == "alert_managers"]
     alert = [v for v in violations if v.action == "alert_managers"]
     if warn:
-        _warn_member(session, text, rep=rep, msg=msg, violations=warn, bucket=bucket, now=ctx.clock())
+        _warn_member(session, text, violations=warn, bucket=bucket, now=ctx.clock())
     if alert:
-        _alert_managers(session, text, rep=rep, msg=msg, violations=alert, bucket=bucket)
+        _alert_managers(session, text, violations=alert, bucket=bucket)
     if escalation is not None:
-        _escalate(session, text, rep=rep, msg=msg, escalation=escalation)
+        violation = next((v for v in violations if v.id == escalation.violation_id), None)
+        _escalate(session, text, escalation=escalation, violation=violation)
 
 
 class Bucket:
@@ -119,20 +121,36 @@ class Bucket:
 
 
 class AlertText:
-    """Renders the config's templates for one group; every user-facing word comes from config."""
+    """Renders the config's templates about one message and its rep; every user-facing word comes
+    from config, every fact from what the message handler handed to `notify`."""
 
-    def __init__(self, config: AppConfig, public_url: str, *, chat_id: str, chat_name: str | None) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        public_url: str,
+        *,
+        msg: GroupMessage,
+        rep: Person,
+        verdict: Verdict,
+        settings: RulesConfig,
+        now: datetime,
+    ) -> None:
         self.config = config
         self.templates = config.templates
-        self.group: GroupConfig | None = config.group(chat_id)
-        self.group_name = self.group.name if self.group else (chat_name or chat_id)
-        overrides = self.group.rules if self.group else {}
-        self.rules: RulesConfig = config.rules.with_overrides(overrides) if overrides else config.rules
+        self.msg = msg
+        self.rep = rep
+        self.group: GroupConfig | None = config.group(msg.chat_id)
+        self.group_name = self.group.name if self.group else (msg.chat_name or msg.chat_id)
+        #: The group's effective settings, as the engine judged the message by them.
+        self.rules = settings
         self.zone = ZoneInfo(config.timezone)
         self.public_url = public_url.rstrip("/")
-        self.update: ClientUpdate | None = None
+        #: The parsed follow-up report, if the message was one: the warning lists what was read.
+        self.update: ClientUpdate | None = verdict.update
+        #: The message's masked text, short and on one line, for managers' alerts.
+        self.snippet = _snippet(verdict.masked_text)
         #: Processing time (the handler's clock): immediate messages are due from then.
-        self.now: datetime | None = None
+        self.now = now
 
     def render(self, source: str, **values: Any) -> str:
         """A WeCom markdown message: every value not marked Trusted is escaped (handlers.wording)."""
@@ -151,24 +169,23 @@ class AlertText:
 
     def why(self, violation: ViolationRow) -> str:
         # Config wording filled with our own facts (times, limits, field labels): nothing from the rep.
-        return Trusted(wording.reason(self.config, violation))
+        return Trusted(wording.reason(self.config, violation, self.rules))
 
     def hint(self, violation: ViolationRow) -> str:
         extra: dict[str, Any] = {}
         if self.update is not None and violation.rule == "template":
-            extra["recognised"] = wording.recognised_fields(self.config, violation.chat_id, self.update.missing)
-        return wording.hint(self.config, violation, extra)
+            extra["recognised"] = wording.recognised_fields(
+                self.config, violation.chat_id, self.update.missing, self.rules
+            )
+        return wording.hint(self.config, violation, extra, self.rules)
 
     def link(self, violation: ViolationRow) -> str:
         return Trusted(f"{self.public_url}/violations/{violation.id}")
 
 
-def _snippet(session: Session, violation: ViolationRow) -> str:
-    """The stored (masked) text, on one line and short; the clear text is never read here."""
-    message = session.get(MessageRow, violation.message_id)
-    if message is None:
-        return ""
-    flat = " ".join(message.masked_text.split())
+def _snippet(masked_text: str) -> str:
+    """The masked text (as stored), on one line and short; the clear text is never shown."""
+    flat = " ".join(masked_text.split())
     return flat if len(flat) <= SNIPPET_CHARS else flat[:SNIPPET_CHARS] + "…"
 
 
@@ -223,17 +240,20 @@ def _day_label(sent: datetime, posted: date) -> str:
     return f"{sent.month}月{sent.day}日"
 
 
-def _hold_warning(
-    session: Session,
-    text: AlertText,
-    *,
-    rep: Person,
-    msg: GroupMessage,
-    violation: ViolationRow,
-    robot: str,
-    due: datetime,
-) -> None:
+def _fold(session: Session, key: str, item: dict[str, Any]) -> tuple[list[dict[str, Any]], OutboxItemRow | None] | None:
+    """`item` added to the items of the folded post at `key`, and that row (None: no row yet); None
+    when the row has been claimed by a dispatcher: it may be on its way, so nothing rides on it."""
+    row = outbox.get_by_key(session, key=key, for_update=True)
+    if row is None:
+        return [item], None
+    if outbox.never_claimed(row):
+        return [*row.payload["_meta"]["items"], item], row
+    return None
+
+
+def _hold_warning(session: Session, text: AlertText, *, violation: ViolationRow, robot: str, due: datetime) -> None:
     """Fold one warning into the member's held post for the window opening at `due`."""
+    msg, rep = text.msg, text.rep
     item = {
         "msgid": msg.msgid,
         "sent_at": msg.sent_at.astimezone(UTC).isoformat(),
@@ -242,14 +262,12 @@ def _hold_warning(
         "violation_id": violation.id,
     }
     key = f"quiet:{msg.chat_id}:{msg.sender}:{due.astimezone(UTC):%Y%m%dT%H%M}"
-    held = outbox.get_by_key(session, key=key, for_update=True)
-    if held is None:
-        items = [item]
-    elif outbox.never_claimed(held):
-        items = [*held.payload["_meta"]["items"], item]
-    else:
+    folded = _fold(session, key, item)
+    if folded is None:
         # Already on its way (the window opened): this warning goes in a post of its own.
         items, key, held = [item], f"quiet:msg:{msg.msgid}:{violation.rule}", None
+    else:
+        items, held = folded
     times = sorted(datetime.fromisoformat(i["sent_at"]).astimezone(text.zone) for i in items)
     content = text.render_text(
         text.templates.quiet_warning,
@@ -271,22 +289,16 @@ def _hold_warning(
 
 
 def _warn_member(
-    session: Session,
-    text: AlertText,
-    *,
-    rep: Person,
-    msg: GroupMessage,
-    violations: Sequence[ViolationRow],
-    bucket: Bucket,
-    now: datetime,
+    session: Session, text: AlertText, *, violations: Sequence[ViolationRow], bucket: Bucket, now: datetime
 ) -> None:
+    msg, rep = text.msg, text.rep
     robot = text.group.robot if text.group else None
     mode = text.config.outbox.quiet_hours
     due = next_window_start(text.rules.posting_window, now) if robot and mode != "off" else None
     for violation in violations:
         key = f"warn:{msg.chat_id}:{msg.sender}:{bucket.name}:{violation.rule}"
         if due is not None and mode == "hold":
-            _hold_warning(session, text, rep=rep, msg=msg, violation=violation, robot=robot or "", due=due)
+            _hold_warning(session, text, violation=violation, robot=robot or "", due=due)
             continue
         if due is not None:  # quiet hours, private: say when, since the rep reads it on their own
             sent = msg.sent_at.astimezone(text.zone)
@@ -307,15 +319,8 @@ def _warn_member(
                            now=text.now, not_before=text.now)
 
 
-def _alert_managers(
-    session: Session,
-    text: AlertText,
-    *,
-    rep: Person,
-    msg: GroupMessage,
-    violations: Sequence[ViolationRow],
-    bucket: Bucket,
-) -> None:
+def _alert_managers(session: Session, text: AlertText, *, violations: Sequence[ViolationRow], bucket: Bucket) -> None:
+    msg, rep = text.msg, text.rep
     managers = text.group.managers if text.group else ()
     if not managers:
         log.warning("no managers to alert", extra={"chat_id": msg.chat_id, "msgid": msg.msgid})
@@ -326,24 +331,21 @@ def _alert_managers(
         "when": text.when(first.occurred_at),
         "rule": "、".join(dict.fromkeys(text.rule_name(v.rule) for v in violations)),
         "why": "；".join(text.why(v) for v in violations),
-        "snippet": _snippet(session, first),
+        "snippet": text.snippet,
         "link": text.link(first),
         "violation_ids": [v.id for v in violations],
     }
     first_key = f"alert:{msg.chat_id}:{msg.sender}:{bucket.name}"
     if outbox.get_by_key(session, key=first_key) is None:
-        _single_alert(session, text, rep=rep, key=first_key, target=target, item=item)
+        _single_alert(session, text, key=first_key, target=target, item=item)
         return
     burst_key = f"alert-burst:{msg.chat_id}:{msg.sender}:{bucket.name}"
-    grouped = outbox.get_by_key(session, key=burst_key, for_update=True)
-    if grouped is None:
-        items = [item]
-    elif outbox.never_claimed(grouped):
-        items = [*grouped.payload["_meta"]["items"], item]
-    else:
+    folded = _fold(session, burst_key, item)
+    if folded is None:
         # The grouped alert is already on its way: this one must not ride on it, nor be lost.
-        _single_alert(session, text, rep=rep, key=f"alert:msg:{msg.msgid}", target=target, item=item)
+        _single_alert(session, text, key=f"alert:msg:{msg.msgid}", target=target, item=item)
         return
+    items, grouped = folded
     shown = items
     while True:
         content = text.render(
@@ -374,9 +376,8 @@ def _trusted_item(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, **{k: Trusted(item[k]) for k in ("rule", "why", "link") if k in item}}
 
 
-def _single_alert(
-    session: Session, text: AlertText, *, rep: Person, key: str, target: str, item: dict[str, Any]
-) -> None:
+def _single_alert(session: Session, text: AlertText, *, key: str, target: str, item: dict[str, Any]) -> None:
+    rep = text.rep
     content = text.render(
         text.templates.manager_alert,
         group=text.group_name,
@@ -393,16 +394,14 @@ def _single_alert(
                    now=text.now, not_before=text.now)
 
 
-def _escalate(
-    session: Session, text: AlertText, *, rep: Person, msg: GroupMessage, escalation: EscalationRow
-) -> None:
+def _escalate(session: Session, text: AlertText, *, escalation: EscalationRow, violation: ViolationRow | None) -> None:
+    msg, rep = text.msg, text.rep
     contacts: tuple[str, ...] = ()
     if text.group is not None:
         contacts = text.group.escalation_contacts or text.group.managers
     if not contacts:
         log.warning("no escalation contacts", extra={"chat_id": msg.chat_id, "msgid": msg.msgid})
         return
-    violation = session.get(ViolationRow, escalation.violation_id)
     day = msg.sent_at.astimezone(text.zone).date().isoformat()
     content = text.render(
         text.templates.escalation,

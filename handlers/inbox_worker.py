@@ -21,7 +21,6 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +30,7 @@ from bot.errors import InputError
 from handlers.commands import handle_command
 from handlers.context import HandlerContext
 from handlers.message import handle_message
-from rules.model import GroupMessage
+from rules.model import GroupMessage, MessageFieldError
 from storage import inbox
 from storage.models import InboxEventRow
 from storage.sealing import SealError
@@ -64,21 +63,12 @@ class BadPayload(InputError):
 
 
 def payload_to_message(payload: dict[str, Any]) -> GroupMessage:
-    """Rebuild the GroupMessage an adapter stored with `bot.wecom.normalize.message_payload`."""
+    """The GroupMessage an adapter stored with `GroupMessage.to_payload`."""
     try:
-        return GroupMessage(
-            msgid=str(payload["msgid"]),
-            chat_id=str(payload["chat_id"]),
-            sender=str(payload["sender"]),
-            sent_at=datetime.fromisoformat(payload["sent_at"]),
-            text=str(payload.get("text") or ""),
-            msgtype=str(payload.get("msgtype") or "text"),
-            source=payload.get("source") or "callback",
-            sender_name=payload.get("sender_name"),
-            chat_name=payload.get("chat_name"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadPayload(f"payload cannot become a GroupMessage: {type(exc).__name__}") from None
+        return GroupMessage.from_payload(payload)
+    except MessageFieldError as exc:
+        # `reason`, never quoting a value: it is stored on the row and logged.
+        raise BadPayload(f"payload cannot become a GroupMessage: {exc.reason}") from None
 
 
 def handle_group_message(session: Session, ctx: HandlerContext, event: ClaimedEvent) -> None:

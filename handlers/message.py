@@ -89,8 +89,8 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
 
     rows: list[ViolationRow] = []
     escalation: EscalationRow | None = None
+    settings = ctx.engine.settings_for(msg.chat_id)
     if verdict.violations:
-        settings = ctx.engine.settings_for(msg.chat_id)
         window = settings.policy.escalation.days
         prior_count = violations.count_recent(
             session, sender=msg.sender, since=msg.sent_at - timedelta(days=window), until=msg.sent_at
@@ -100,7 +100,7 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
             violations.save_violation(
                 session, message=message, violation=violation, action=action,
                 facts=wording.violation_facts(
-                    ctx.config, rule=violation.rule, chat_id=msg.chat_id, occurred_at=msg.sent_at
+                    ctx.config, rule=violation.rule, chat_id=msg.chat_id, occurred_at=msg.sent_at, rules=settings
                 ),
             )
             for violation, action in decision.actions
@@ -124,8 +124,10 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
             session, deal=verdict.deal, msgid=msg.msgid, chat_id=msg.chat_id, sender=msg.sender, sent_at=msg.sent_at
         )
 
-    if not backfilled:
-        alerts.notify(session, ctx, msg=msg, violations=rows, escalation=escalation, update=verdict.update)
+    if rows and not backfilled:
+        alerts.notify(
+            session, ctx, msg=msg, verdict=verdict, settings=settings, violations=rows, escalation=escalation
+        )
 
 
 def _finish_duplicate(session: Session, ctx: HandlerContext, inbox_event_id: int | None) -> None:

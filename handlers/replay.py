@@ -12,7 +12,6 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.engine import RuleEngine
 from rules.frequency import FrequencyHistory
-from rules.model import GroupMessage, Verdict
+from rules.model import GroupMessage, MessageFieldError, Verdict
 
 #: Judges one message and returns its verdict (in memory, or stored through handle_message).
 Judge = Callable[[GroupMessage], Verdict]
@@ -30,8 +29,6 @@ Judge = Callable[[GroupMessage], Verdict]
 # Characters str.splitlines() breaks on that json.dumps(ensure_ascii=False) leaves raw: escaped so
 # that one output line stays one line for every reader.
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
-_REQUIRED = ("msgid", "chat_id", "sender", "sent_at", "text")
-_OPTIONAL = ("sender_name", "chat_name", "msgtype")
 
 
 class LineError(InputError):
@@ -61,41 +58,10 @@ def parse_line(raw: bytes | str) -> GroupMessage:
         data = json.loads(raw.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         raise LineError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise LineError("expected a JSON object")
-    for name in _REQUIRED:
-        if name not in data:
-            raise LineError(f"missing field {name!r}")
-        if not isinstance(data[name], str):
-            raise LineError(f"field {name!r} must be a string")
-    for name in ("msgid", "sender"):
-        if not data[name]:
-            raise LineError(f"field {name!r} is empty")
-    for name in _OPTIONAL:
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise LineError(f"field {name!r} must be a string")
-    sent_at = _sent_at(data["sent_at"])
-    return GroupMessage(
-        msgid=data["msgid"],
-        chat_id=data["chat_id"],
-        sender=data["sender"],
-        sent_at=sent_at,
-        text=data["text"],
-        msgtype=data.get("msgtype") or "text",
-        source="replay",
-        sender_name=data.get("sender_name"),
-        chat_name=data.get("chat_name"),
-    )
-
-
-def _sent_at(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise LineError(f"sent_at is not an ISO 8601 time: {value[:40]!r}") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise LineError(f"sent_at has no UTC offset: {value[:40]!r}")
-    return parsed
+        return GroupMessage.from_payload(data, source="replay")
+    except MessageFieldError as exc:
+        raise LineError(str(exc)) from None
 
 
 def memory_judge(engine: RuleEngine) -> Judge:

@@ -94,10 +94,15 @@ def group_rules(config: AppConfig, chat_id: str) -> RulesConfig:
     return config.rules.with_overrides(group.rules) if group and group.rules else config.rules
 
 
-def violation_facts(config: AppConfig, *, rule: str, chat_id: str, occurred_at: datetime) -> dict[str, Any]:
+def violation_facts(
+    config: AppConfig, *, rule: str, chat_id: str, occurred_at: datetime, rules: RulesConfig | None = None
+) -> dict[str, Any]:
     """The numbers a violation's Chinese wording needs, stored with it so that a later config change
-    does not rewrite history: the local send time, the windows and limits in force."""
-    rules = group_rules(config, chat_id)
+    does not rewrite history: the local send time, the windows and limits in force.
+
+    `rules` is the group's effective settings when the caller already has them (the message handler
+    does); every function here derives them from `config` otherwise."""
+    rules = rules or group_rules(config, chat_id)
     local = occurred_at.astimezone(ZoneInfo(rules.posting_window.timezone))
     facts: dict[str, Any] = {"sent": f"{local:%H:%M}", "weekday": local.weekday()}
     if rule == "posting_window":
@@ -108,12 +113,14 @@ def violation_facts(config: AppConfig, *, rule: str, chat_id: str, occurred_at: 
     return facts
 
 
-def _rule_values(config: AppConfig, violation: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    rules = group_rules(config, violation.chat_id)
+def _rule_values(
+    config: AppConfig, violation: Any, extra: Mapping[str, Any] | None = None, rules: RulesConfig | None = None
+) -> dict[str, Any]:
+    rules = rules or group_rules(config, violation.chat_id)
     facts = dict(getattr(violation, "facts", None) or {})
     if "sent" not in facts:
         facts.update(violation_facts(config, rule=violation.rule, chat_id=violation.chat_id,
-                                     occurred_at=violation.occurred_at))
+                                     occurred_at=violation.occurred_at, rules=rules))
     fields = rules.template.fields
     windows = facts.get("windows") or [str(w) for w in rules.posting_window.windows]
     values = {
@@ -125,37 +132,41 @@ def _rule_values(config: AppConfig, violation: Any, extra: Mapping[str, Any] | N
         "kinds": "、".join(config.templates.kind_names.get(k, k) for k in violation.kinds or ()),
         "contact_hint": config.templates.contact_hint,
         "recognised": "",
-        "format": expected_format(config, violation.chat_id),
+        "format": expected_format(config, violation.chat_id, rules),
     }
     values.update(extra or {})
     return values
 
 
-def reason(config: AppConfig, violation: Any) -> str:
+def reason(config: AppConfig, violation: Any, rules: RulesConfig | None = None) -> str:
     """Why `violation` (a stored row) broke its rule, in Chinese, for managers and every list."""
     source = config.templates.reasons.get(violation.rule)
     if not source:
         return rule_name(config, violation.rule)
-    return render(source, markdown=False, **_rule_values(config, violation))
+    return render(source, markdown=False, **_rule_values(config, violation, rules=rules))
 
 
-def hint(config: AppConfig, violation: Any, extra: Mapping[str, Any] | None = None) -> str:
+def hint(
+    config: AppConfig, violation: Any, extra: Mapping[str, Any] | None = None, rules: RulesConfig | None = None
+) -> str:
     """The one friendly sentence that tells the rep what to do instead."""
     source = config.templates.hints.get(violation.rule)
     if not source:
-        return reason(config, violation)
-    return render(source, markdown=False, **_rule_values(config, violation, extra))
+        return reason(config, violation, rules)
+    return render(source, markdown=False, **_rule_values(config, violation, extra, rules))
 
 
-def expected_format(config: AppConfig, chat_id: str) -> str:
+def expected_format(config: AppConfig, chat_id: str, rules: RulesConfig | None = None) -> str:
     """A follow-up report's six labels on one line: 客户姓名：… 公司名称：… …"""
-    fields = group_rules(config, chat_id).template.fields
+    fields = (rules or group_rules(config, chat_id)).template.fields
     return " ".join(f"{spec.label}：…" for spec in fields.values())
 
 
-def recognised_fields(config: AppConfig, chat_id: str, missing: tuple[str, ...] | list[str]) -> str:
+def recognised_fields(
+    config: AppConfig, chat_id: str, missing: tuple[str, ...] | list[str], rules: RulesConfig | None = None
+) -> str:
     """The labels of the fields a report did fill, for the rep's warning."""
-    fields = group_rules(config, chat_id).template.fields
+    fields = (rules or group_rules(config, chat_id)).template.fields
     return "、".join(spec.label for key, spec in fields.items() if key not in set(missing))
 
 

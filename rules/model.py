@@ -7,10 +7,10 @@ dataclasses so that a verdict can be compared whole in tests and shared across t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,7 @@ RuleName = Literal["posting_window", "frequency", "template", "sensitive", "cont
 Action = Literal["record", "warn_member", "alert_managers"]
 SensitiveKind = Literal["mobile", "id_card", "bank_card", "email", "im_account", "financial"]
 Source = Literal["callback", "aibot", "bridge", "archive", "replay", "app"]
+SOURCES: frozenset[str] = frozenset(get_args(Source))
 
 #: Message types whose text is a rep's writing: parsed for reports and deals, never judged by
 #: `content_type`. Every other msgtype (card, redpacket, link, file, weapp, image...) is judged on
@@ -73,6 +74,91 @@ class GroupMessage:
     @property
     def is_group(self) -> bool:
         return bool(self.chat_id)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The one stored shape of a message (the inbox payload; the replay input format plus
+        `msgtype` and `source`): JSON-safe, key order fixed, names only when known.
+
+        Every door validates its input, builds a GroupMessage and stores this; the inbox worker and
+        replay read it back with `from_payload`.
+        """
+        payload: dict[str, Any] = {
+            "msgid": self.msgid,
+            "chat_id": self.chat_id,
+            "sender": self.sender,
+            "sent_at": self.sent_at.isoformat(),
+            "text": self.text,
+            "msgtype": self.msgtype,
+            "source": self.source,
+        }
+        if self.sender_name:
+            payload["sender_name"] = self.sender_name
+        if self.chat_name:
+            payload["chat_name"] = self.chat_name
+        return payload
+
+    @classmethod
+    def from_payload(cls, data: Any, *, source: Source | None = None) -> GroupMessage:
+        """Read back what `to_payload` wrote, or one line of a replay file (parsed JSON).
+
+        `source` overrides the payload's own (replay judges every line as "replay"); without it the
+        payload must name a known source. Raises MessageFieldError naming the first field that is
+        missing, of the wrong type or unreadable, checked in the order the replay contract lists
+        them; only a sent_at that does not parse is quoted (its first 40 characters).
+        """
+        if not isinstance(data, Mapping):
+            raise MessageFieldError("", "expected a JSON object")
+        for name in _REQUIRED_FIELDS:
+            if name not in data:
+                raise MessageFieldError(name, f"missing field {name!r}")
+            if not isinstance(data[name], str):
+                raise MessageFieldError(name, f"field {name!r} must be a string")
+        for name in ("msgid", "sender"):
+            if not data[name]:
+                raise MessageFieldError(name, f"field {name!r} is empty")
+        for name in _OPTIONAL_FIELDS:
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise MessageFieldError(name, f"field {name!r} must be a string")
+        if source is None:
+            source = data.get("source")
+            if source not in SOURCES:
+                raise MessageFieldError("source", "field 'source' is not a known source")
+        return cls(
+            msgid=data["msgid"],
+            chat_id=data["chat_id"],
+            sender=data["sender"],
+            sent_at=_aware_time(data["sent_at"]),
+            text=data["text"],
+            msgtype=data.get("msgtype") or "text",
+            source=source,
+            sender_name=data.get("sender_name"),
+            chat_name=data.get("chat_name"),
+        )
+
+
+class MessageFieldError(ValueError):
+    """Raised by `GroupMessage.from_payload` when a field cannot be read; `field` names it ("" when
+    the payload is not an object at all). `reason` never quotes a value; the message quotes only an
+    unreadable sent_at (the replay file's author is shown their own line)."""
+
+    def __init__(self, field: str, reason: str, *, quoted: str | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(reason if quoted is None else f"{reason}: {quoted[:40]!r}")
+
+
+_REQUIRED_FIELDS = ("msgid", "chat_id", "sender", "sent_at", "text")
+_OPTIONAL_FIELDS = ("sender_name", "chat_name", "msgtype")
+
+
+def _aware_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise MessageFieldError("sent_at", "sent_at is not an ISO 8601 time", quoted=value) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise MessageFieldError("sent_at", "sent_at has no UTC offset", quoted=value)
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from bot.simulator.traffic import (
     msgaudit_notify_xml,
 )
 from handlers.context import Clock, system_clock
+from rules.model import GroupMessage
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -300,8 +301,8 @@ class DemoEnvironment:
             self.delivered.append(("app", poster.post_app(xml).status))
             return
         if self.group_channel == "bridge":
-            item = {"msgid": message.msgid, "chat_id": message.chat_id, "sender": message.sender,
-                    "sent_at": message.sent_at.isoformat(), "text": message.text}
+            item = GroupMessage(msgid=message.msgid, chat_id=message.chat_id, sender=message.sender,
+                                sent_at=message.sent_at, text=message.text, source="bridge").to_payload()
             self.delivered.append(("bridge", poster.post_bridge([item], creds.ingest_token).status))
             return
         members = [m for m in GROUP_MEMBERS.get(message.chat_id, ()) if m != message.sender]

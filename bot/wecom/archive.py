@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import ConfigError, PayloadError
 from bot.settings import Settings
 from bot.wecom.archive_process import IsolatedArchiveSdk
-from bot.wecom.normalize import message_payload, sent_at_problem
+from bot.wecom.normalize import door_message, sent_at_problem
 from handlers.context import Clock, system_clock
 from storage import inbox
 from storage.models import CursorRow
@@ -162,7 +162,7 @@ def normalize(message: Mapping[str, Any], *, now: datetime | None = None) -> dic
         return None
     sent_at = datetime.fromtimestamp(int(message["msgtime"]) / 1000, UTC)
     try:
-        payload = message_payload(
+        msg = door_message(
             msgid=str(message["msgid"]),
             chat_id=str(message["roomid"]),
             sender=str(message["from"]),
@@ -175,7 +175,7 @@ def normalize(message: Mapping[str, Any], *, now: datetime | None = None) -> dic
         raise ValueError(exc.reason) from None
     if problem := sent_at_problem(sent_at, now or system_clock()):
         raise ValueError(f"msgtime {problem}")
-    return payload
+    return msg.to_payload()
 
 
 def _skip_reason(message: Mapping[str, Any]) -> str:

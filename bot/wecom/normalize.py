@@ -1,4 +1,4 @@
-"""Every inbound shape → one `Inbound` row for the inbox, whose payload builds a `GroupMessage`.
+"""Every inbound shape → one `Inbound` row for the inbox, whose payload is `GroupMessage.to_payload()`.
 
 Shapes: the self-built app's decrypted XML (wechatpy `parse_message`), the AI bot's decrypted JSON,
 and one item of a bridge batch in the replay input format. Messages dedupe on their msgid; events
@@ -32,6 +32,8 @@ from pydantic_core import PydanticCustomError
 from wechatpy.enterprise import parse_message
 
 from bot.errors import PayloadError
+from handlers.context import system_clock
+from rules.model import GroupMessage, Source
 
 #: The chat-archive poller is told to pull by this event.
 MSGAUDIT_NOTIFY = "msgaudit_notify"
@@ -110,7 +112,7 @@ class Inbound:
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def message_payload(
+def door_message(
     *,
     msgid: str,
     chat_id: str,
@@ -118,13 +120,14 @@ def message_payload(
     sent_at: datetime,
     text: str,
     msgtype: str = "text",
-    source: str,
+    source: Source,
     sender_name: str | None = None,
     chat_name: str | None = None,
-) -> dict[str, Any]:
-    """The JSON-safe dict `handlers.inbox_worker` turns back into a `GroupMessage`.
+) -> GroupMessage:
+    """The GroupMessage a door stores (as `to_payload()`), once the door's checks pass.
 
-    Raises PayloadError naming the field when an adapter hands over what cannot be judged.
+    Raises PayloadError naming the field when an adapter hands over what cannot be judged; control
+    characters are dropped from the text and names.
     """
     check_id(msgid, "msgid")
     check_id(chat_id, "chat_id")
@@ -136,25 +139,22 @@ def message_payload(
             _check(name_problem(name), where)
     if sent_at.tzinfo is None:
         raise PayloadError("sent_at has no UTC offset")
-    payload: dict[str, Any] = {
-        "msgid": msgid,
-        "chat_id": chat_id,
-        "sender": sender,
-        "sent_at": sent_at.isoformat(),
-        "text": _CONTROL.sub("", text),
-        "msgtype": msgtype,
-        "source": source,
-    }
-    if sender_name:
-        payload["sender_name"] = _CONTROL.sub("", sender_name)
-    if chat_name:
-        payload["chat_name"] = _CONTROL.sub("", chat_name)
-    return payload
+    return GroupMessage(
+        msgid=msgid,
+        chat_id=chat_id,
+        sender=sender,
+        sent_at=sent_at,
+        text=_CONTROL.sub("", text),
+        msgtype=msgtype,
+        source=source,
+        sender_name=_CONTROL.sub("", sender_name) if sender_name else None,
+        chat_name=_CONTROL.sub("", chat_name) if chat_name else None,
+    )
 
 
-def _message(payload: dict[str, Any]) -> Inbound:
-    kind = "message" if payload["chat_id"] else "command"
-    return Inbound(dedupe_key=payload["msgid"], source=payload["source"], kind=kind, payload=payload)
+def _message(msg: GroupMessage) -> Inbound:
+    kind = "message" if msg.is_group else "command"
+    return Inbound(dedupe_key=msg.msgid, source=msg.source, kind=kind, payload=msg.to_payload())
 
 
 def _event(source: str, plaintext: str, event: str, sender: str, sent_at: datetime) -> Inbound:
@@ -189,7 +189,7 @@ def from_app_xml(plaintext: str, *, now: datetime | None = None) -> Inbound:
     # wechatpy keeps the parsed dict in `_data`; events it has no class for (msgaudit_notify) are
     # readable only there.
     raw: dict[str, Any] = parsed._data
-    sent_at = _epoch(raw.get("CreateTime"), now or datetime.now(UTC))
+    sent_at = _epoch(raw.get("CreateTime"), now or system_clock())
     sender = check_id(str(raw.get("FromUserName") or ""), "FromUserName")
     if str(raw.get("MsgType", "")).lower() == "event":
         event = check_id(str(raw.get("Event") or "").lower(), "Event")
@@ -200,7 +200,7 @@ def from_app_xml(plaintext: str, *, now: datetime | None = None) -> Inbound:
     msgtype = str(raw.get("MsgType") or "text").lower()
     text = str(raw.get("Content") or "") if msgtype == "text" else ""
     return _message(
-        message_payload(
+        door_message(
             msgid=msgid, chat_id="", sender=sender, sent_at=sent_at, text=text, msgtype=msgtype, source="callback"
         )
     )
@@ -290,7 +290,7 @@ def from_aibot_doc(doc: AiBotDoc, plaintext: str, *, received_at: datetime) -> I
     chat_id = (doc.chatid or "") if doc.chattype == "group" else ""
     text = ((doc.text.content if doc.text else None) or "") if msgtype == "text" else ""
     return _message(
-        message_payload(
+        door_message(
             msgid=msgid, chat_id=chat_id, sender=sender, sent_at=received_at, text=text, msgtype=msgtype, source="aibot"
         )
     )
@@ -339,5 +339,5 @@ def from_bridge_item(item: Any, *, now: datetime | None = None) -> Inbound:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "item"
         raise PayloadError(f"{where}: {first['msg']}") from None
-    _check(sent_at_problem(parsed.sent_at, now or datetime.now(UTC)), "sent_at")
-    return _message(message_payload(source="bridge", **parsed.model_dump()))
+    _check(sent_at_problem(parsed.sent_at, now or system_clock()), "sent_at")
+    return _message(door_message(source="bridge", **parsed.model_dump()))

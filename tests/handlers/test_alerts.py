@@ -11,9 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
+from handlers import wording
 from handlers.alerts import notify
 from handlers.context import HandlerContext
-from rules.model import GroupMessage
+from rules.config import RulesConfig
+from rules.model import ClientUpdate, GroupMessage, Verdict
 from storage import outbox
 from storage.models import EscalationRow, MemberRow, MessageRow, OutboxItemRow, ViolationRow
 from tests.conftest import sh
@@ -60,6 +62,24 @@ def store(
     return msg, rows
 
 
+def alert(
+    session: Session,
+    ctx: HandlerContext,
+    *,
+    msg: GroupMessage,
+    violations: list[ViolationRow],
+    escalation: EscalationRow | None,
+    settings: RulesConfig | None = None,
+    update: ClientUpdate | None = None,
+) -> None:
+    """`notify` given what handlers/message.py hands it: the verdict (the stored masked text), the
+    group's effective settings and the rows just stored."""
+    masked = session.scalars(select(MessageRow.masked_text).where(MessageRow.msgid == msg.msgid)).one()
+    verdict = Verdict(msg.msgid, (), masked, update=update)
+    settings = settings or wording.group_rules(ctx.config, msg.chat_id)
+    notify(session, ctx, msg=msg, verdict=verdict, settings=settings, violations=violations, escalation=escalation)
+
+
 def queued(session: Session) -> list[OutboxItemRow]:
     return list(session.scalars(select(OutboxItemRow).order_by(OutboxItemRow.id)))
 
@@ -78,7 +98,7 @@ def test_manager_alert_says_who_where_when_what_why_and_links(session: Session, 
         session, msgid="m-1", sent_at=sh(2026, 3, 2, 10, 15), text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
         broken=[("sensitive", "alert_managers", ["financial", "mobile"], [])],
     )
-    notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
+    alert(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
 
     [item] = queued(session)
     assert (item.channel, item.target, item.idempotency_key) == (
@@ -93,6 +113,31 @@ def test_manager_alert_says_who_where_when_what_why_and_links(session: Session, 
         "> 内容：王总电话138****5678，公司欠银行两百万还没还\n"
         "\n"
         f"[查看详情]({URL}/violations/{rows[0].id})"
+    )
+
+
+def test_alerts_say_what_the_handler_hands_in_and_derive_nothing(session: Session, config: AppConfig) -> None:
+    """The settings the message was judged by, the verdict's masked text and the stored rows are
+    used as given: nothing is looked up again (a message row is not even needed)."""
+    msg = GroupMessage(msgid="m-h", chat_id="wr-sales-east", sender="zhangwei", sent_at=sh(2026, 3, 2, 10, 15),
+                       text="第十一条", source="callback")
+    row = ViolationRow(msgid="m-h", chat_id="wr-sales-east", sender="zhangwei", rule="frequency", detail="(detail)",
+                       kinds=[], missing=[], action="alert_managers", occurred_at=msg.sent_at, id=4242)
+    judged_by = config.rules.with_overrides({"frequency": {"limit": 7, "window_minutes": 30}})
+    verdict = Verdict("m-h", (), "王总电话138****5678")
+    notify(session, ctx_for(config), msg=msg, verdict=verdict, settings=judged_by, violations=[row],
+           escalation=None)
+
+    [item] = queued(session)
+    assert content(item) == (
+        "**【违规提醒】华东销售群**\n"
+        "> 成员：张伟（华东销售部）\n"
+        "> 时间：3月2日（周一）10:15\n"
+        "> 规则：发帖频率\n"
+        "> 原因：30 分钟内在本群发了超过 7 条消息\n"
+        "> 内容：王总电话138****5678\n"
+        "\n"
+        f"[查看详情]({URL}/violations/4242)"
     )
 
 
@@ -123,7 +168,7 @@ def test_member_warning_mentions_the_rep_with_one_friendly_sentence(
         session, msgid="m-2", sent_at=sent_at, text="客户：王总；公司：华星科技", masked="客户：王总；公司：华星科技",
         broken=[(rule, "warn_member", [], missing)], chat_id=chat_id,
     )
-    notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
+    alert(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
 
     [item] = queued(session)
     robot = config.group(chat_id).robot
@@ -136,7 +181,7 @@ def test_record_only_sends_nothing(session: Session, config: AppConfig) -> None:
         session, msgid="m-3", sent_at=sh(2026, 3, 2, 21, 40), text="收到", masked="收到",
         broken=[("posting_window", "record", [], [])],
     )
-    notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
+    alert(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
     assert queued(session) == []
 
 
@@ -147,7 +192,7 @@ def test_warning_without_a_group_robot_goes_to_the_rep_directly(session: Session
         session, msgid="m-4", sent_at=sh(2026, 3, 2, 21, 40), text="明天见客户", masked="明天见客户",
         broken=[("posting_window", "warn_member", [], [])],
     )
-    notify(session, ctx_for(no_robot), msg=msg, violations=rows, escalation=None)
+    alert(session, ctx_for(no_robot), msg=msg, violations=rows, escalation=None)
     [item] = queued(session)
     assert (item.channel, item.target, item.payload["msgtype"]) == ("app", "zhangwei", "text")
 
@@ -161,7 +206,7 @@ def test_a_burst_becomes_one_alert_now_and_one_grouped_alert_at_the_end_of_the_w
             session, msgid=f"m-b{minute}", sent_at=sh(2026, 3, 2, 10, minute), text=SENSITIVE_TEXT,
             masked=SENSITIVE_MASKED, broken=[("sensitive", "alert_managers", ["mobile"], [])],
         )
-        notify(session, ctx, msg=msg, violations=rows, escalation=None)
+        alert(session, ctx, msg=msg, violations=rows, escalation=None)
 
     first, grouped = queued(session)
     assert first.idempotency_key == "alert:wr-sales-east:zhangwei:20260302T0215"
@@ -186,7 +231,7 @@ def test_a_violation_after_the_grouped_alert_was_claimed_gets_its_own_alert(
             session, msgid=f"m-c{minute}", sent_at=sh(2026, 3, 2, 10, minute), text=SENSITIVE_TEXT,
             masked=SENSITIVE_MASKED, broken=[("sensitive", "alert_managers", ["mobile"], [])],
         )
-        notify(session, ctx, msg=msg, violations=rows, escalation=None)
+        alert(session, ctx, msg=msg, violations=rows, escalation=None)
     grouped = outbox.get_by_key(session, key="alert-burst:wr-sales-east:zhangwei:20260302T0215")
     outbox.claim_due(session, owner="d1", limit=10, lease_seconds=60, now=sh(2026, 3, 2, 10, 21))
     assert grouped.lease_owner == "d1"
@@ -195,7 +240,7 @@ def test_a_violation_after_the_grouped_alert_was_claimed_gets_its_own_alert(
         session, msgid="m-c17", sent_at=sh(2026, 3, 2, 10, 17), text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
         broken=[("sensitive", "alert_managers", ["mobile"], [])],
     )
-    notify(session, ctx, msg=msg, violations=rows, escalation=None)
+    alert(session, ctx, msg=msg, violations=rows, escalation=None)
 
     assert [i.idempotency_key for i in queued(session)][-1] == "alert:msg:m-c17"
     assert len(grouped.payload["_meta"]["items"]) == 1  # the claimed row was left alone
@@ -212,7 +257,7 @@ def test_escalation_goes_to_the_escalation_contacts_once_a_day(session: Session,
                                 window_days=7)
         session.add(escalation)
         session.flush()
-        notify(session, ctx, msg=msg, violations=rows, escalation=escalation)
+        alert(session, ctx, msg=msg, violations=rows, escalation=escalation)
 
     [item] = queued(session)
     assert (item.channel, item.target) == ("app", "wangfang")
@@ -246,7 +291,7 @@ def test_alerts_name_people_from_overrides_then_the_directory(
         session, msgid="m-n", sent_at=sh(2026, 3, 2, 10, 15), text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
         broken=[("sensitive", "alert_managers", ["mobile"], [])],
     )
-    notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
+    alert(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
     [item] = queued(session)
     assert f"> 成员：{expected}\n" in content(item)
     assert session.get(MemberRow, "zhangwei") is not None  # noted for the directory refresher
@@ -276,7 +321,7 @@ def test_no_rendered_alert_carries_a_clear_identifier(
                             window_days=7)
     session.add(escalation)
     session.flush()
-    notify(session, ctx_for(config), msg=msg, violations=rows, escalation=escalation)
+    alert(session, ctx_for(config), msg=msg, violations=rows, escalation=escalation)
     items = queued(session)
     assert len(items) == 3
     rendered = json.dumps([i.payload for i in items], ensure_ascii=False)
@@ -293,7 +338,7 @@ def test_alert_rows_commit_or_roll_back_with_the_violation(engine, config: AppCo
             session, msgid="m-tx", sent_at=sh(2026, 3, 2, 10, 15), text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
             broken=[("sensitive", "alert_managers", ["mobile"], [])],
         )
-        notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
+        alert(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
         session.rollback()  # the handler crashed before its commit
     with factory() as session:
         assert (queued(session), session.scalars(select(ViolationRow)).all()) == ([], [])
@@ -301,7 +346,7 @@ def test_alert_rows_commit_or_roll_back_with_the_violation(engine, config: AppCo
             session, msgid="m-tx", sent_at=sh(2026, 3, 2, 10, 15), text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
             broken=[("sensitive", "alert_managers", ["mobile"], [])],
         )
-        notify(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
+        alert(session, ctx_for(config), msg=msg, violations=rows, escalation=None)
         session.commit()
     with factory() as session:
         assert len(queued(session)) == len(session.scalars(select(ViolationRow)).all()) == 1
@@ -316,7 +361,7 @@ def test_the_grouped_window_is_by_sent_at_so_a_new_window_alerts_at_once(
             session, msgid=f"m-w{at.minute}", sent_at=at, text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED,
             broken=[("sensitive", "alert_managers", ["mobile"], [])],
         )
-        notify(session, ctx, msg=msg, violations=rows, escalation=None)
+        alert(session, ctx, msg=msg, violations=rows, escalation=None)
     assert [i.idempotency_key for i in queued(session)] == [
         "alert:wr-sales-east:zhangwei:20260302T0215",
         "alert:wr-sales-east:zhangwei:20260302T0220",
@@ -370,7 +415,7 @@ def test_a_long_burst_fits_wecoms_markdown_limit_and_counts_what_it_leaves_out(
             session, msgid=f"m-l{second}", sent_at=sh(2026, 3, 2, 10, 15) + timedelta(seconds=second),
             text=SENSITIVE_TEXT, masked=SENSITIVE_MASKED, broken=[("sensitive", "alert_managers", ["mobile"], [])],
         )
-        notify(session, ctx, msg=msg, violations=rows, escalation=None)
+        alert(session, ctx, msg=msg, violations=rows, escalation=None)
     _, grouped = queued(session)
     text = content(grouped)
     assert len(text.encode()) <= 2048

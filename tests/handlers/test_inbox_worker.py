@@ -192,11 +192,16 @@ def test_two_replicas_racing_judge_each_message_once(engine, ctx) -> None:
 @pytest.mark.parametrize(
     ("kind", "body", "error"),
     [
-        ("message", {"msgid": "x-1", "chat_id": "wr-sales-east"}, "payload cannot become a GroupMessage: KeyError"),
+        (
+            "message",
+            {"msgid": "x-1", "chat_id": "wr-sales-east"},
+            "payload cannot become a GroupMessage: missing field 'sender'",
+        ),
         (
             "message",
             {**payload("x-2", "你好"), "sent_at": "2026-03-02T09:15:00"},
-            "payload cannot become a GroupMessage: ValueError",
+            # The reason names the field and never quotes its value (it is logged and stored).
+            "payload cannot become a GroupMessage: sent_at has no UTC offset",
         ),
         ("reaction", {"msgid": "x-3"}, "no handler for inbox kind 'reaction'"),
     ],
