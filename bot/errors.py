@@ -27,6 +27,8 @@ The errors of one use stay beside it (handlers.exports.ExportError ...) but join
 `except GroupbotError` catches everything raised on purpose. Not here on purpose: the WeCom
 simulator's `WeComError` and `ContentError` (bot/simulator) model WeCom's own `{errcode, errmsg}`
 answers inside the fake server's routes; they are WeCom's errors, not groupbot's, and never leave it.
+`rules` imports nothing of ours: its `rules.model.MessageFieldError` is a plain ValueError that the
+handlers turn into `LineError` (replay) or `BadPayload` (inbox worker).
 """
 
 from __future__ import annotations
