@@ -21,8 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,30 +127,11 @@ def week_count_ms(url: str, repeat: int) -> float:
     return statistics.median(timings)
 
 
-@contextmanager
-def pg_database():
-    admin = make_engine(PG_SERVER).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"groupbot_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextmanager
-def sqlite_database():
-    with tempfile.TemporaryDirectory() as tmp:
-        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-
-
 def databases(pg: bool):
-    yield "sqlite", sqlite_database
+    """(name, throw-away database as a context manager yielding its URL): bench_callback's own."""
+    yield "sqlite", lambda: bench_callback.database("sqlite")
     if pg:
-        yield "postgresql", pg_database
+        yield "postgresql", lambda: bench_callback.database("postgres")
 
 
 def run_leaderboard(pg: bool, sizes: argparse.Namespace) -> list[dict]:

@@ -206,6 +206,9 @@ class DashboardConfig(_Model):
     session_hours: int = Field(12, ge=1, le=24 * 30)
     lockout: LockoutConfig = LockoutConfig()
     users: tuple[DashboardAccount, ...] = ()
+    #: Evidence kept with every violation: this many of the group's messages before and after it,
+    #: masked, copied when it is recorded (storage/evidence.py). 0 keeps none.
+    evidence_messages: int = Field(5, ge=0, le=20)
 
     @field_validator("users")
     @classmethod

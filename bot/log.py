@@ -167,3 +167,6 @@ def configure_logging(level: str = "INFO", *, stream=None, fmt: str | None = "au
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # An earlier uvicorn.Config(log_level=...) in this process leaves its own level behind;
+        # the root's level is the one that decides.
+        logger.setLevel(logging.NOTSET)

@@ -28,6 +28,7 @@ from bot.config import AppConfig
 from bot.errors import InputError
 from handlers import wording
 from handlers.directory import people
+from storage import evidence as evidence_store
 from storage.dashboard import clients_since, updates_since, violations_since
 from storage.users import audit
 
@@ -71,13 +72,21 @@ def mask_name(name: str | None) -> str:
 
 
 class _Fmt:
-    def __init__(self, config: AppConfig, full: bool, names: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        full: bool,
+        names: dict[str, str] | None = None,
+        evidence: dict[int, list[evidence_store.EvidenceLine]] | None = None,
+    ) -> None:
         self.config = config
         self.zone = ZoneInfo(config.timezone)
         self.full = full
         self.groups = {g.chat_id: g.name for g in config.groups}
         #: Members' names from the directory (config overrides, then WeCom user/get).
         self.members = names or {}
+        #: Each violating message's evidence (storage.evidence), by message id.
+        self.kept = evidence or {}
 
     def time(self, value: datetime | None) -> str:
         return value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if value else ""
@@ -108,6 +117,14 @@ class _Fmt:
 
     def group(self, chat_id: str | None) -> str:
         return self.groups.get(chat_id or "", chat_id or "")
+
+    def evidence(self, violation: Any) -> str:
+        """One cell: a line `HH:MM 姓名：masked text` per kept message, the violating one marked ▶."""
+        return "\n".join(
+            f"{'▶ ' if m.position == 0 else ''}{m.sent_at.astimezone(self.zone):%H:%M} {self.member(m.sender)}："
+            f"{m.masked_text}"
+            for m in self.kept.get(violation.message_id, [])
+        )
 
 
 Row = Callable[[Any, _Fmt], tuple]
@@ -143,11 +160,11 @@ LAYOUT_COLUMNS: dict[tuple[str, str], tuple[tuple[str, ...], Row]] = {
     ),
     ("violations", "standard"): (
         ("编号", "时间", "群", "成员", "规则", "说明", "敏感类型", "缺失字段", "处理动作", "状态", "处理备注",
-         "处理人"),
+         "处理人", "证据（前后消息，已脱敏）"),
         lambda v, f: (v.id, f.time(v.occurred_at), f.group(v.chat_id), f.member(v.sender),
                       f.rule(v.rule), f.reason(v), f.kinds(v.kinds),
                       f.fields(v.missing), v.action, STATUS_LABELS.get(v.status, v.status), v.note or "",
-                      v.handled_by or ""),
+                      v.handled_by or "", f.evidence(v)),
     ),
 }
 
@@ -222,8 +239,13 @@ def build_export(
     query = {"clients": clients_since, "updates": updates_since, "violations": violations_since}[kind]
     records = query(session, scope=scope, since=since)
     columns, build_row = LAYOUT_COLUMNS[(kind, layout)]
+    kept = (
+        evidence_store.for_messages(session, message_ids=[r.message_id for r in records], scope=scope)
+        if kind == "violations" else {}
+    )
     userids = {getattr(r, attr) for r in records for attr in ("owner", "sender") if getattr(r, attr, None)}
-    fmt_ = _Fmt(config, full, {u: p.name for u, p in people(session, config, userids).items()})
+    userids |= {m.sender for lines in kept.values() for m in lines}
+    fmt_ = _Fmt(config, full, {u: p.name for u, p in people(session, config, userids).items()}, kept)
     rows = [build_row(record, fmt_) for record in records]
     stamp = now.astimezone(fmt_.zone).strftime("%Y%m%d-%H%M")
     suffix = "" if layout == "standard" else f"-{layout}"

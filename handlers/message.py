@@ -20,7 +20,7 @@ from handlers import alerts, wording
 from handlers.context import HandlerContext
 from rules.model import GroupMessage, Verdict
 from rules.policy import decide
-from storage import clients, deals, inbox, messages, violations
+from storage import clients, deals, evidence, inbox, messages, violations
 from storage.models import EscalationRow, ViolationRow
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ def _store(session: Session, ctx: HandlerContext, msg: GroupMessage, verdict: Ve
             escalation = violations.save_escalation(
                 session, violation=rows[-1], count=prior_count + len(rows), window_days=window
             )
+    # The messages around each violation, masked and frozen: fills open windows, opens this one's.
+    evidence.capture(session, message=message, violated=bool(rows), size=ctx.config.dashboard.evidence_messages)
 
     if verdict.update is not None:
         clients.save_update(

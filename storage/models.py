@@ -471,3 +471,48 @@ class AnnouncementRow(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EvidenceWindowRow(Base):
+    """The evidence kept with a violating message: its group's messages around it, frozen (storage.evidence).
+
+    Opened when the message's violations are recorded, with the `size` messages before it copied in;
+    each later message of the group fills one of the `size` places after it until `after_missing`
+    is 0. One window per violating message, shared by the rules it broke.
+    """
+
+    __tablename__ = "evidence_windows"
+
+    message_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime]
+    size: Mapped[int]
+    after_missing: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # The message handler looks up its group's still-open windows on every message.
+    __table_args__ = (Index("ix_evidence_windows_open", "chat_id", "after_missing"),)
+
+
+class EvidenceMessageRow(Base):
+    """One message of an evidence window, copied (masked) when captured: later changes never rewrite it.
+
+    `position` is -size..-1 before the violating message, 0 the message itself, 1..size after it.
+    """
+
+    __tablename__ = "evidence_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    window_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("evidence_windows.message_id", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    #: The stored message it was copied from (no foreign key: the copy is what counts).
+    source_message_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    sender: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime]
+    masked_text: Mapped[str] = mapped_column(ChatText)
+
+    __table_args__ = (UniqueConstraint("window_id", "position", name="uq_evidence_messages_window_position"),)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig, load_config
 from storage.db import make_engine, make_session_factory
@@ -76,26 +77,35 @@ def _pg_reachable() -> str | None:
         return f"{type(exc).__name__}"
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database with the schema, dropped after the session."""
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database named `prefix` + a random suffix, dropped afterwards.
+    Skips the test without a server (fails it with CI=true)."""
     problem = _pg_reachable()
     if problem:
         if IN_CI:
             pytest.fail(f"CI=true but PostgreSQL at 127.0.0.1:5432 is not reachable ({problem})")
         pytest.skip(f"PostgreSQL not reachable ({problem})")
-    name = f"groupbot_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_SERVER).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_SERVER.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database with the schema, dropped after the session."""
+    with pg_database("groupbot_t_") as url:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
 
 
 def _truncate_all(engine: Engine) -> None:
@@ -131,3 +141,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with make_session_factory(engine)() as session:
         yield session
+
+
+@pytest.fixture
+def workers(db_url: str) -> Iterator[list[sessionmaker[Session]]]:
+    """Two session factories, each on its own engine, as two replicas (or a replica and the CLI) have."""
+    engines = [make_engine(db_url) for _ in range(2)]
+    yield [make_session_factory(e) for e in engines]
+    for e in engines:
+        e.dispose()

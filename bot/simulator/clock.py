@@ -23,6 +23,18 @@ class ManualClock:
         with self._lock:
             return self._now
 
+    @property
+    def now(self) -> datetime:
+        return self()
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        """Set the time outright (`clock.now = monday_9am`, `clock.now += timedelta(hours=1)`)."""
+        if value.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        with self._lock:
+            self._now = value
+
     def advance(self, seconds: float) -> datetime:
         with self._lock:
             self._now += timedelta(seconds=seconds)

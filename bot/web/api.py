@@ -15,6 +15,7 @@ from bot.web.timeutil import range_bounds
 from handlers.directory import people
 from handlers.wording import reason, rule_name
 from rules.model import RuleName
+from storage import evidence as evidence_store
 from storage.dashboard import ViolationFilter, list_violations, search_clients
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
@@ -30,6 +31,17 @@ class OverviewOut(BaseModel):
     today: dict[str, int]
     week: dict[str, int]
     outbox: OutboxOut
+
+
+class EvidenceOut(BaseModel):
+    """One message kept with a violation when it was recorded (masked; never rewritten later)."""
+
+    #: < 0 before the violating message, 0 the message itself, > 0 after it.
+    position: int
+    sent_at: datetime
+    sender: str
+    sender_name: str = ""
+    masked_text: str
 
 
 class ViolationOut(BaseModel):
@@ -52,6 +64,9 @@ class ViolationOut(BaseModel):
     status: str
     note: str | None
     occurred_at: datetime
+    #: The group's messages before and after it (dashboard.evidence_messages each), oldest first;
+    #: empty for violations recorded before evidence was kept.
+    evidence: list[EvidenceOut] = []
 
 
 class ClientOut(BaseModel):
@@ -98,11 +113,17 @@ def api_violations(
     filt = ViolationFilter(chat_id=group, sender=member, rule=rule, status=status, since=start, until=end)
     rows = list_violations(session, scope=viewer.scope, filt=filt, limit=limit, offset=offset)
     config = state.config
-    names = people(session, config, {v.sender for v in rows})
+    kept = evidence_store.for_messages(session, message_ids=[v.message_id for v in rows], scope=viewer.scope)
+    names = people(session, config, {v.sender for v in rows} | {m.sender for lines in kept.values() for m in lines})
     return [
         ViolationOut.model_validate(v).model_copy(update={
             "rule_name": rule_name(config, v.rule), "detail": reason(config, v),
             "sender_name": names[v.sender].name,
+            "evidence": [
+                EvidenceOut(position=m.position, sent_at=m.sent_at, sender=m.sender,
+                            sender_name=names[m.sender].name, masked_text=m.masked_text)
+                for m in kept.get(v.message_id, [])
+            ],
         })
         for v in rows
     ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep
+from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep, found_or_404
 from bot.web.forms import choice, optional_date
 from storage import clients as client_store
 from storage.dashboard import get_client, search_clients
@@ -30,10 +30,7 @@ def client_list(request: Request, state: StateDep, session: SessionDep, viewer: 
 
 
 def _visible(session, viewer, client_id: int):
-    client = get_client(session, client_id=client_id, scope=viewer.scope)
-    if client is None:
-        raise HTTPException(404, f"client {client_id} not found")
-    return client
+    return found_or_404(get_client(session, client_id=client_id, scope=viewer.scope), f"client {client_id}")
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep
+from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep, found_or_404
 from storage import deals as deal_store
 from storage.users import audit
 
@@ -39,10 +39,7 @@ def set_amount(
     viewer: CsrfViewerDep,
     amount: Annotated[str, Form(max_length=20)],
 ) -> Response:
-    deal = deal_store.get_deal(session, deal_id=deal_id, scope=viewer.scope)
-    if deal is None:
-        # Same answer for "does not exist" and "another manager's group": no probing.
-        raise HTTPException(404, f"deal {deal_id} not found")
+    deal = found_or_404(deal_store.get_deal(session, deal_id=deal_id, scope=viewer.scope), f"deal {deal_id}")
     text = amount.strip().removeprefix("¥").removeprefix("￥").strip()
     if not _AMOUNT.fullmatch(text) or not 0 < int(text.replace(",", "")) <= MAX_AMOUNT:
         raise HTTPException(400, "amount: whole yuan between 1 and 10,000,000,000, e.g. 35000 or 35,000")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
@@ -125,6 +125,17 @@ def get_viewer(request: Request, state: StateDep, session: SessionDep) -> Viewer
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+T = TypeVar("T")
+
+
+def found_or_404(row: T | None, what: str) -> T:
+    """`row`, or a 404 "<what> not found". Lookups are scoped to the viewer's groups, so another
+    manager's record gets the same answer as a missing one: no probing."""
+    if row is None:
+        raise HTTPException(404, f"{what} not found")
+    return row
 
 
 def require_admin(viewer: ViewerDep) -> Viewer:

@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep
+from bot.web.deps import CsrfViewerDep, SessionDep, StateDep, ViewerDep, found_or_404
 from bot.web.forms import choice, optional_date
 from bot.web.timeutil import range_bounds
 from handlers.appeals import decide_appeal
 from rules.registry import RULES as RULE_REGISTRY
 from storage import appeals as appeal_store
+from storage import evidence as evidence_store
 from storage import violations as violation_store
 from storage.dashboard import ViolationFilter, get_violation, list_violations, message_context, senders_in_scope
 from storage.models import AppealRow
@@ -61,11 +62,8 @@ def violation_list(request: Request, state: StateDep, session: SessionDep, viewe
 
 
 def _visible(session, viewer, violation_id: int):
-    violation = get_violation(session, violation_id=violation_id, scope=viewer.scope)
-    if violation is None:
-        # Same answer for "does not exist" and "another manager's group": no probing.
-        raise HTTPException(404, f"violation {violation_id} not found")
-    return violation
+    return found_or_404(get_violation(session, violation_id=violation_id, scope=viewer.scope),
+                        f"violation {violation_id}")
 
 
 @router.get("/violations/{violation_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -73,9 +71,13 @@ def violation_detail(
     violation_id: int, request: Request, state: StateDep, session: SessionDep, viewer: ViewerDep
 ) -> Response:
     violation = _visible(session, viewer, violation_id)
+    kept = evidence_store.for_messages(session, message_ids=[violation.message_id], scope=viewer.scope)
+    evidence = kept.get(violation.message_id, [])
     return state.templates.TemplateResponse(request, "violation.html", {
-        "viewer": viewer, "v": violation,
-        "context": message_context(session, message_id=violation.message_id),
+        "viewer": viewer, "v": violation, "evidence": evidence,
+        # Violations recorded before evidence was kept (or with evidence_messages: 0) show the
+        # group's messages around them as stored now instead, labelled as such.
+        "context": [] if evidence else message_context(session, message_id=violation.message_id),
         "appeals": appeal_store.appeals_for(session, violation_id=violation.id),
     })
 
@@ -116,9 +118,7 @@ def decide(
     decision: Annotated[str, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    appeal = session.get(AppealRow, appeal_id)
-    if appeal is None:
-        raise HTTPException(404, f"appeal {appeal_id} not found")
+    appeal = found_or_404(session.get(AppealRow, appeal_id), f"appeal {appeal_id}")
     violation = _visible(session, viewer, appeal.violation_id)
     if decision not in ("accept", "reject"):
         raise HTTPException(400, "decision: must be accept or reject")

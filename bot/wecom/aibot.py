@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from bot.wecom.callback import NotConfigured
 from bot.wecom.crypto import CallbackCrypto
-from bot.wecom.ingest import IngestDep, echo_url_check, get_ingest, query, read_body
+from bot.wecom.ingest import IngestDep, echo_url_check, get_ingest, read_body, signature
 from bot.wecom.normalize import from_aibot_doc, parse_aibot_json
 
 router = APIRouter(tags=["wecom"])
@@ -43,14 +43,12 @@ async def receive(request: Request) -> Response:
     ingest = get_ingest(request)  # the hot path: a plain lookup, not a resolved dependency
     crypto = _crypto(ingest)
     body = await read_body(request, crypto.max_body_bytes)
-    nonce = query(request, "nonce")
-    plaintext = crypto.decrypt_json(
-        body, msg_signature=query(request, "msg_signature"), timestamp=query(request, "timestamp"), nonce=nonce
-    )
+    signed = signature(request)
+    plaintext = crypto.decrypt_json(body, **signed)
     doc = parse_aibot_json(plaintext)  # typed: a field of the wrong JSON type is a 400
     inbound = from_aibot_doc(doc, plaintext, received_at=ingest.clock())
     if inbound is None:
-        return _finish_stream(crypto, doc.stream_id, nonce)
+        return _finish_stream(crypto, doc.stream_id, signed["nonce"])
     if inbound.kind == "message" and _archive_active(request):
         # The chat archive delivers this group message too (under its own msgid): judge it once.
         inbound = replace(inbound, kind="mention")

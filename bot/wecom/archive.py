@@ -117,7 +117,13 @@ class ArchiveKeys:
         if key is None:
             raise ConfigError([(where, f"no private key for publickey_ver {item.publickey_ver}")], "environment")
         try:
-            return key.decrypt(base64.b64decode(item.encrypt_random_key), padding.PKCS1v15()).decode("utf-8")
+            random_key = key.decrypt(base64.b64decode(item.encrypt_random_key), padding.PKCS1v15()).decode("ascii")
+            # OpenSSL's implicit rejection answers a wrong private key with random bytes, not an error
+            # (a defence against padding oracles), so the key's shape is the check: WeCom's random keys
+            # are printable ASCII tokens. Random bytes pass that with a chance of (94/256)**16 at most.
+            if len(random_key) < 16 or not random_key.isprintable() or " " in random_key:
+                raise ValueError("not a random key")
+            return random_key
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise ConfigError(
                 [(where, f"does not decrypt the random key of seq {item.seq}: wrong key for this version?")],

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from bot.errors import IngestError
 from bot.wecom.crypto import CallbackCrypto
-from bot.wecom.ingest import IngestDep, echo_url_check, get_ingest, query, read_body
+from bot.wecom.ingest import IngestDep, echo_url_check, get_ingest, read_body, signature
 from bot.wecom.normalize import from_app_xml
 
 router = APIRouter(tags=["wecom"])
@@ -47,11 +47,6 @@ async def receive(request: Request) -> Response:
     ingest = get_ingest(request)  # the hot path: a plain lookup, not a resolved dependency
     crypto = _crypto(ingest)
     body = await read_body(request, crypto.max_body_bytes)
-    xml = crypto.decrypt_xml(
-        body,
-        msg_signature=query(request, "msg_signature"),
-        timestamp=query(request, "timestamp"),
-        nonce=query(request, "nonce"),
-    )
+    xml = crypto.decrypt_xml(body, **signature(request))
     await ingest.record([from_app_xml(xml, now=ingest.clock())], budget=COMMIT_BUDGET)
     return Response(status_code=200)

@@ -248,11 +248,11 @@ def query(request: Request, name: str) -> str:
     return request.query_params.get(name, "")
 
 
+def signature(request: Request) -> dict[str, str]:
+    """WeCom's signing parameters from the query string, as keyword arguments for CallbackCrypto."""
+    return {name: query(request, name) for name in ("msg_signature", "timestamp", "nonce")}
+
+
 def echo_url_check(crypto: CallbackCrypto, request: Request) -> str:
     """WeCom's URL check (app and AI bot alike): the decrypted echostr, nothing else."""
-    return crypto.verify_url(
-        msg_signature=query(request, "msg_signature"),
-        timestamp=query(request, "timestamp"),
-        nonce=query(request, "nonce"),
-        echostr=query(request, "echostr"),
-    )
+    return crypto.verify_url(**signature(request), echostr=query(request, "echostr"))

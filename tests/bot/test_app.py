@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def make_settings() -> Settings:
         ingest_token=INGEST_TOKEN,
         secret_key=SECRET_KEY,
     )
+
+
+@contextmanager
+def serving(config: AppConfig, engine: Engine, settings: Settings | None = None) -> Iterator[TestClient]:
+    """The whole app on the test database (test secrets, the fixed clock, no background tasks), started;
+    `client.app` is the app."""
+    app = create_app(config, settings or make_settings(), engine, background=False, clock=clock)
+    with TestClient(app) as client:
+        yield client
 
 
 @pytest.fixture

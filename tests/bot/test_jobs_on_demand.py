@@ -12,22 +12,12 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.errors import UnknownJobError
 from bot.scheduler import JobScheduler, run_on_demand
-from storage.db import make_engine, make_session_factory
 from storage.models import AuditLogRow, JobRunRow, OutboxItemRow
 from tests.conftest import DEMO_CONFIG, sh
 from tests.helpers import seed
 
 EAST = "wr-sales-east"
 MONDAY = sh(2026, 11, 23, 9, 30)
-
-
-@pytest.fixture
-def workers(db_url):
-    """Two session factories, each on its own engine, as two replicas (or a replica and the CLI) have."""
-    engines = [make_engine(db_url) for _ in range(2)]
-    yield [make_session_factory(e) for e in engines]
-    for e in engines:
-        e.dispose()
 
 
 def run(factory, config, *, force=False, request_id=None, at=MONDAY, actor="boss", name="leaderboard"):

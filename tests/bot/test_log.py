@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -36,15 +38,23 @@ def test_redact_masks_identifiers_and_keeps_ordinary_numbers(text: str, expected
     assert redact(text) == expected
 
 
-@pytest.fixture
-def captured() -> io.StringIO:
-    stream = io.StringIO()
+@contextmanager
+def logging_to(stream):
+    """Our logging configured onto `stream`; the root logger's handlers and level restored afterwards."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     configure_logging("INFO", stream=stream)
-    yield stream
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
+    try:
+        yield stream
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    with logging_to(io.StringIO()) as stream:
+        yield stream
 
 
 def lines(stream: io.StringIO) -> list[dict]:
@@ -115,14 +125,9 @@ def test_a_bad_log_format_is_refused_naming_it() -> None:
 
 
 @pytest.fixture
-def terminal() -> _Terminal:
-    stream = _Terminal()
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    configure_logging("INFO", stream=stream)
-    yield stream
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
+def terminal() -> Iterator[_Terminal]:
+    with logging_to(_Terminal()) as stream:
+        yield stream
 
 
 def test_on_a_terminal_a_line_is_readable_in_beijing_time_and_still_redacted(terminal: _Terminal) -> None:
@@ -143,3 +148,18 @@ def test_uvicorn_colour_codes_never_reach_a_json_line(captured: io.StringIO) -> 
     (line,) = lines(captured)
     assert line["msg"] == "Started server process [42]"
     assert "color_message" not in line and "\x1b" not in captured.getvalue()
+
+
+def test_a_level_an_earlier_uvicorn_server_left_behind_does_not_hide_its_lines() -> None:
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # as uvicorn.Config(log_level="warning") does
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    try:
+        configure_logging("INFO", stream=stream, fmt="json")
+        logging.getLogger("uvicorn.error").info("Application startup complete.")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert [line["msg"] for line in lines(stream)] == ["Application startup complete."]
+

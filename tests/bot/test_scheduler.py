@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.scheduler import JOBS, JobScheduler, last_fire_time, start_scheduler
+from bot.simulator.clock import ManualClock
 from storage.db import make_engine, make_session_factory
 from storage.models import JobRunRow, OutboxItemRow
 from tests.conftest import sh
@@ -20,21 +22,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def replicas(db_url, config):
     """Three schedulers, each with its own engine (as three processes would have), one database."""
     engines = [make_engine(db_url) for _ in range(3)]
-    clocks = [Clock(sh(2026, 1, 1)) for _ in range(3)]
+    clocks = [ManualClock(sh(2026, 1, 1)) for _ in range(3)]
     schedulers = [
         JobScheduler(config, make_session_factory(e), owner=f"replica-{i}", clock=c)
         for i, (e, c) in enumerate(zip(engines, clocks, strict=True))
@@ -49,6 +41,18 @@ def leaderboard_posts(session, chat_id: str) -> list[str]:
         select(OutboxItemRow.idempotency_key).where(OutboxItemRow.idempotency_key.like(f"leaderboard:%:{chat_id}:md"))
     )
     return sorted(keys)
+
+
+def reports_in(config, path: Path):
+    """`config` writing its monthly reports to `path`."""
+    return config.model_copy(update={"schedules": config.schedules.model_copy(update={"reports_dir": str(path)})})
+
+
+def reports_under_a_file(config, tmp_path: Path):
+    """`config` whose reports_dir lies below a plain file: writing the monthly XLSX fails."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    return reports_in(config, blocker / "reports")
 
 
 def test_three_replicas_over_ten_weeks_post_ten_leaderboards_per_group(replicas, session):
@@ -102,23 +106,17 @@ def test_a_missed_week_is_caught_up_once_on_start_within_grace(replicas, session
 
 
 def test_a_job_that_fails_leaves_neither_claim_nor_posts(db_url, config, session, tmp_path):
-    # reports_dir is a file, so writing the XLSX fails after the claim row was inserted.
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("x")
-    broken = config.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(blocker / "reports")})}
-    )
+    # reports_dir is below a file, so writing the XLSX fails after the claim row was inserted.
+    broken = reports_under_a_file(config, tmp_path)
     engine = make_engine(db_url)
-    clock = Clock(sh(2026, 12, 1, 9, 0))  # Tuesday 1 December: the first workday
+    clock = ManualClock(sh(2026, 12, 1, 9, 0))  # Tuesday 1 December: the first workday
     replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0", clock=clock)
     with pytest.raises(OSError):
         replica.fire("monthly")
     assert session.scalar(select(func.count()).select_from(JobRunRow)) == 0
     assert session.scalar(select(func.count()).select_from(OutboxItemRow)) == 0
     session.rollback()  # SQLite: end the read transaction (BEGIN IMMEDIATE) before the next writer
-    fixed = broken.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path / "reports")})}
-    )
+    fixed = reports_in(broken, tmp_path / "reports")
     assert JobScheduler(fixed, make_session_factory(engine), owner="replica-1", clock=clock).fire("monthly") == "done"
     assert (tmp_path / "reports" / "monthly-2026-11.xlsx").exists()
     engine.dispose()
@@ -144,9 +142,7 @@ def test_workday_only_jobs_skip_days_off_without_claiming(replicas, session, now
 def test_monthly_evaluation_runs_on_the_first_workday_only(replicas, tmp_path, session):
     schedulers, clocks = replicas
     for s in schedulers:
-        s.config = s.config.model_copy(
-            update={"schedules": s.config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
-        )
+        s.config = reports_in(s.config, tmp_path)
     # November 2026 starts on a Sunday: the 1st is skipped, Monday the 2nd claims October, the 3rd finds it taken.
     outcomes = []
     for day in (1, 2, 3):
@@ -172,7 +168,7 @@ def test_last_fire_time_within_grace(cron, now, grace_minutes, expected):
 
 def test_apscheduler_gets_every_enabled_job_with_its_cron_in_shanghai(config, db_url):
     engine = make_engine(db_url)
-    replica = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=Clock(sh(2026, 1, 1)))
+    replica = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=ManualClock(sh(2026, 1, 1)))
 
     async def started():
         aps = await start_scheduler(replica)
@@ -201,7 +197,8 @@ def test_background_task_catches_up_on_start_and_stops(config, db_url, session):
 
     assert BACKGROUND_TASKS["scheduler"] is run_scheduler_task
     engine = make_engine(db_url)
-    state = SimpleNamespace(config=config, sessions=make_session_factory(engine), clock=Clock(sh(2026, 11, 23, 11, 0)))
+    state = SimpleNamespace(config=config, sessions=make_session_factory(engine),
+                            clock=ManualClock(sh(2026, 11, 23, 11, 0)))
 
     async def lifespan():
         stop = asyncio.Event()
@@ -232,13 +229,10 @@ def test_every_job_has_a_schedule_block_and_every_schedule_a_job(config):
 def test_fire_job_logs_a_failure_without_raising_into_apscheduler(config, db_url, tmp_path, caplog):
     from bot.scheduler import fire_job
 
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    broken = config.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(blocker / "reports")})}
-    )
+    broken = reports_under_a_file(config, tmp_path)
     engine = make_engine(db_url)
-    replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0", clock=Clock(sh(2026, 12, 1, 9)))
+    replica = JobScheduler(broken, make_session_factory(engine), owner="replica-0",
+                           clock=ManualClock(sh(2026, 12, 1, 9)))
     fire_job(replica, "monthly")
     engine.dispose()
     failures = [r for r in caplog.records if r.levelname == "ERROR"]
@@ -248,11 +242,9 @@ def test_fire_job_logs_a_failure_without_raising_into_apscheduler(config, db_url
 
 
 def test_the_monthly_link_is_built_from_the_public_url(db_url, config, session, tmp_path):
-    config = config.model_copy(
-        update={"schedules": config.schedules.model_copy(update={"reports_dir": str(tmp_path)})}
-    )
+    config = reports_in(config, tmp_path)
     engine = make_engine(db_url)
-    clock = Clock(sh(2026, 12, 1, 9, 0))
+    clock = ManualClock(sh(2026, 12, 1, 9, 0))
     scheduler = JobScheduler(config, make_session_factory(engine), owner="replica-0", clock=clock,
                              public_url="https://bot.example.cn")
     assert scheduler.fire("monthly") == "done"

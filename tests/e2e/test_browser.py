@@ -193,6 +193,7 @@ def _until(check, timeout: float = 60, pause: float = 1.0):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)  # a real demo start-up, traffic and the outbox draining on a shared 2-core machine
 def test_a_new_user_runs_the_demo_and_finds_something_everywhere(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 

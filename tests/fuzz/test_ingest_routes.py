@@ -13,11 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
-from bot.app import create_app
 from bot.config import AppConfig
 from storage.db import make_session_factory
 from storage.models import InboxEventRow
-from tests.bot.test_app import INGEST_TOKEN, clock, group_message, make_settings
+from tests.bot.test_app import INGEST_TOKEN, clock, group_message, serving
 from tests.helpers.wecom import aibot_request, app_text_xml, callback_request, encrypt_with_wechatpy, signed_xml
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
@@ -42,7 +41,7 @@ BRIDGE_ITEM = st.fixed_dictionaries({}, optional=FIELDS) | JSON_VALUE
 
 @pytest.fixture
 def client(config: AppConfig, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(config, make_settings(), engine, background=False, clock=clock)) as client:
+    with serving(config, engine) as client:
         yield client
 
 

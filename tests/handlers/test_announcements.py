@@ -10,19 +10,10 @@ from sqlalchemy import select
 
 from handlers.announcements import AnnouncementError, post_due, validate
 from storage import announcements as store
-from storage.db import make_engine, make_session_factory
 from storage.models import OutboxItemRow
 from tests.conftest import DEMO_CONFIG, sh
 
 EAST, SOUTH = "wr-sales-east", "wr-sales-south"
-
-
-@pytest.fixture
-def workers(db_url):
-    engines = [make_engine(db_url) for _ in range(2)]
-    yield [make_session_factory(e) for e in engines]
-    for e in engines:
-        e.dispose()
 
 
 def announce(session, config, *, run_at=None, cron=None, body="本周五下午三点开周会，请准时参加。", fmt="text",

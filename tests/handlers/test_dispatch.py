@@ -96,6 +96,27 @@ def drain_and_close(out: Outbound, factory: sessionmaker[Session], sim: Simulato
     asyncio.run(go())
 
 
+API_OF = {"robot": "webhook/send", "app": "message/send"}
+
+
+def send_all(sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig, *, channel: str, target: str,
+             bodies: list[dict]) -> list:
+    """Queue one row per body to `target`, all due now, send them all; the simulator's record of that API."""
+    with factory() as session:
+        for n, body in enumerate(bodies):
+            outbox.enqueue(session, key=f"{channel}-{n}", channel=channel, target=target, now=sim.clock(),
+                           not_before=sim.clock(), payload=body)
+        session.commit()
+    drain_and_close(outbound(config, sim, factory), factory, sim)
+    return sim.messages(api=API_OF[channel])
+
+
+def busiest_minute(records: list) -> int:
+    """The most sends that any 60 seconds saw."""
+    times = sorted(r.at for r in records)
+    return max(sum(1 for t in times if start <= t < start + timedelta(seconds=60)) for start in times)
+
+
 def delivered_counts(sim: SimulatorHandle) -> Counter[str]:
     """How many times each numbered message reached a person, per the simulator's record."""
     seen: Counter[str] = Counter()
@@ -196,26 +217,10 @@ def test_a_dispatcher_that_died_mid_send_is_settled_without_a_second_post(
 def test_25_posts_to_one_robot_in_a_minute_all_arrive_never_more_than_20_in_60_seconds(
     sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
 ) -> None:
-    with factory() as session:
-        for n in range(25):
-            outbox.enqueue(
-                session,
-                key=f"r{n}",
-                channel="robot",
-                target="robot0",
-                now=sim.clock(),
-                not_before=sim.clock(),
-                payload={"msgtype": "text", "text": {"content": f"本周排行榜第 {n} 条 #{n:04d}"}},
-            )
-        session.commit()
-    out = outbound(config, sim, factory)
-
-    drain_and_close(out, factory, sim)
-    records = sim.messages(api="webhook/send")
+    bodies = [{"msgtype": "text", "text": {"content": f"本周排行榜第 {n} 条 #{n:04d}"}} for n in range(25)]
+    records = send_all(sim, factory, config, channel="robot", target="robot0", bodies=bodies)
     assert [r.status for r in records] == [Status.DELIVERED] * 25  # no 45009, none dropped
-    times = sorted(r.at for r in records)
-    worst = max(sum(1 for t in times if start <= t < start + timedelta(seconds=60)) for start in times)
-    assert worst == 20
+    assert busiest_minute(records) == 20
     assert delivered_counts(sim) == Counter({f"{n:04d}": 1 for n in range(25)})
 
 
@@ -323,13 +328,8 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     from rules.model import GroupMessage
 
     # Judged as it arrives; the 21:40 post's warning is posted in the group when the window opens.
-    ctx = HandlerContext(
-        config=config,
-        engine=RuleEngine.from_config(config.rules, config.group_rules()),
-        hmac_key=b"k",
-        public_url="https://groupbot.example.com",
-        clock=sim.clock,
-    )
+    ctx = HandlerContext(config=config, engine=RuleEngine.from_config(config.rules, config.group_rules()),
+                         hmac_key=b"k", public_url="https://groupbot.example.com", clock=sim.clock)
     posts = [
         ("m-e2e-1", sh(2026, 3, 2, 10, 15), "王总手机13812345678，说公司现金流断了，欠了供应商不少钱"),
         ("m-e2e-2", sh(2026, 3, 2, 21, 40), "明天上午去华星科技拜访王总"),
@@ -337,13 +337,8 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
     with factory() as session:
         for msgid, at, text in posts:
             sim.clock.advance((at - sim.clock()).total_seconds())  # judged as it arrives
-            handle_message(
-                session,
-                ctx,
-                GroupMessage(
-                    msgid=msgid, chat_id="wr-sales-east", sender="zhangwei", sent_at=at, text=text, source="callback"
-                ),
-            )
+            handle_message(session, ctx, GroupMessage(msgid=msgid, chat_id="wr-sales-east", sender="zhangwei",
+                                                      sent_at=at, text=text, source="callback"))
     # config.yaml's 华东销售群 posts through robot "east"; here its key is the simulator's robot0.
     settings = Settings(**{**settings_for(sim).model_dump(), "robot_keys": json.dumps({"east": ROBOTS["robot0"]})})
     out = Outbound(config.model_copy(update={"outbox": FAST}), settings, factory, clock=sim.clock)
@@ -364,22 +359,7 @@ def test_a_violation_reaches_the_manager_and_the_rep_through_the_simulator(
 def test_35_alerts_to_one_manager_are_paced_so_wecom_drops_none(
     sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
 ) -> None:
-    with factory() as session:
-        for n in range(35):
-            outbox.enqueue(
-                session,
-                key=f"a{n}",
-                channel="app",
-                target="lisi",
-                now=sim.clock(),
-                not_before=sim.clock(),
-                payload={"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】** #{n:04d}"}},
-            )
-        session.commit()
-    out = outbound(config, sim, factory)
-
-    drain_and_close(out, factory, sim)
-    records = sim.messages(api="message/send")
+    bodies = [{"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】** #{n:04d}"}} for n in range(35)]
+    records = send_all(sim, factory, config, channel="app", target="lisi", bodies=bodies)
     assert [r.status for r in records] == [Status.DELIVERED] * 35  # WeCom would silently drop beyond 30/min
-    times = sorted(r.at for r in records)
-    assert max(sum(1 for t in times if s <= t < s + timedelta(seconds=60)) for s in times) == 30
+    assert busiest_minute(records) == 30

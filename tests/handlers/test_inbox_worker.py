@@ -6,13 +6,13 @@ import asyncio
 import signal
 import subprocess
 import sys
-import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.config import AppConfig
+from bot.simulator.clock import ManualClock
 from handlers.context import HandlerContext
 from handlers.inbox_worker import BadPayload, InboxWorker, default_handlers, payload_to_message
 from rules.engine import RuleEngine
@@ -21,6 +21,7 @@ from storage import inbox
 from storage.db import make_session_factory
 from storage.models import InboxEventRow, MessageRow
 from tests.conftest import REPO, sh
+from tests.helpers.threads import run_together
 
 MONDAY = sh(2026, 3, 2, 9, 15)
 TEXTS = [
@@ -31,23 +32,13 @@ TEXTS = [
 ]
 
 
-class Clock:
-    """A hand-moved clock, shared by the worker context and the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(MONDAY)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(MONDAY)
-
-
-@pytest.fixture
-def ctx(config: AppConfig, clock: Clock) -> HandlerContext:
+def ctx(config: AppConfig, clock: ManualClock) -> HandlerContext:
     engine = RuleEngine.from_config(config.rules, config.group_rules())
     return HandlerContext(config=config, engine=engine, hmac_key=b"worker-test-key", clock=clock)
 
@@ -137,7 +128,7 @@ os.kill(os.getpid(), signal.SIGKILL)  # dies between the committed claim and any
 
 
 def test_a_worker_killed_after_claiming_leaves_rows_that_are_processed_exactly_once(
-    db_url: str, engine, ctx, clock: Clock
+    db_url: str, engine, ctx, clock: ManualClock
 ) -> None:
     ids = record_messages(engine, 3)
     proc = subprocess.run(
@@ -158,7 +149,7 @@ def test_a_worker_killed_after_claiming_leaves_rows_that_are_processed_exactly_o
         assert {r.attempts for r in session.scalars(select(InboxEventRow))} == {2}
 
 
-def test_a_stale_claim_finishing_late_does_not_judge_twice(engine, ctx, clock: Clock) -> None:
+def test_a_stale_claim_finishing_late_does_not_judge_twice(engine, ctx, clock: ManualClock) -> None:
     """Worker A stalls past its lease; B re-claims and judges; A then finishes its stale batch."""
     record_messages(engine, 2)
     slow = worker(engine, ctx, owner="slow")
@@ -172,19 +163,13 @@ def test_a_stale_claim_finishing_late_does_not_judge_twice(engine, ctx, clock: C
 
 def test_two_replicas_racing_judge_each_message_once(engine, ctx) -> None:
     record_messages(engine, 30)
-    barrier = threading.Barrier(2)
+    workers = {owner: worker(engine, ctx, owner=owner, batch_size=4) for owner in ("replica-a", "replica-b")}
     counts: dict[str, int] = {}
 
     def replica(owner: str) -> None:
-        w = worker(engine, ctx, owner=owner, batch_size=4)
-        barrier.wait()
-        counts[owner] = drain(w)
+        counts[owner] = drain(workers[owner])
 
-    threads = [threading.Thread(target=replica, args=(name,)) for name in ("replica-a", "replica-b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(replica, list(workers))
     assert sum(counts.values()) == 30
     assert state(engine) == (30, 30, 0)
 

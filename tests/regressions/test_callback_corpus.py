@@ -13,9 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from bot.app import create_app
 from bot.config import AppConfig
-from tests.bot.test_app import clock, make_settings
+from tests.bot.test_app import serving
 from tests.fuzz.test_ingest_routes import inbox_count
 from tests.helpers.wecom import AIBOT_TOKEN, TOKEN, Signed, callback_request, sign, signed_xml
 
@@ -24,7 +23,7 @@ CORPUS = json.loads((Path(__file__).parent / "callback_bodies.json").read_text()
 
 @pytest.fixture
 def client(config: AppConfig, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(config, make_settings(), engine, background=False, clock=clock)) as client:
+    with serving(config, engine) as client:
         yield client
 
 

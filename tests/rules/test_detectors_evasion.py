@@ -4,7 +4,6 @@ dates, amounts, order numbers, landlines and 「三五个客户」 stay exactly 
 
 from __future__ import annotations
 
-import phonenumbers
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from rules.config import SensitiveSettings
 from rules.masking import apply_masks
 from rules.sensitive import SensitiveRule
+from tests.helpers.strategies import cn_mobiles
 
 RULE = SensitiveRule(SensitiveSettings())
 
@@ -103,9 +103,7 @@ BREAK = st.sampled_from(["，", "。", "：", "\n", "、", "；", "手机", "电
 
 @st.composite
 def evasive_mobiles(draw: st.DrawFn) -> tuple[str, str, str]:
-    prefix = draw(st.sampled_from(["138", "139", "186", "159", "177", "199", "150", "188", "166"]))
-    number = prefix + draw(st.text(alphabet="0123456789", min_size=8, max_size=8))
-    assume(phonenumbers.is_valid_number(phonenumbers.parse(number, "CN")))
+    number = draw(cn_mobiles())
     style = draw(st.sampled_from(["spaced", "chinese", "chinese_spaced", "full_width", "dots", "parens", "0086"]))
     if style == "spaced":
         written = draw(st.sampled_from([" ", "-", ".", "/", "，", "*", "_"])).join(number)

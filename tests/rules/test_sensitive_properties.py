@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import phonenumbers
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -16,6 +15,7 @@ from rules.config import SensitiveSettings
 from rules.masking import apply_masks
 from rules.model import Facts, GroupMessage
 from rules.sensitive import SensitiveRule
+from tests.helpers.strategies import cn_mobiles
 
 RULE = SensitiveRule(SensitiveSettings())
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -30,9 +30,7 @@ BREAK = st.sampled_from(["，", "。", "：", "\n", "（", "）", "、", "；"])
 
 @st.composite
 def mobiles(draw: st.DrawFn) -> tuple[str, str, str]:
-    prefix = draw(st.sampled_from(["138", "139", "186", "159", "177", "199", "150", "188", "166"]))
-    number = prefix + draw(st.text(alphabet="0123456789", min_size=8, max_size=8))
-    assume(phonenumbers.is_valid_number(phonenumbers.parse(number, "CN")))
+    number = draw(cn_mobiles())
     written = draw(
         st.sampled_from(
             [

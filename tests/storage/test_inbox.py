@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from storage import inbox
 from storage.db import make_session_factory
 from storage.models import InboxEventRow
+from tests.helpers.threads import claim_until_empty
 
 T0 = datetime(2026, 3, 2, 1, 15, tzinfo=UTC)  # 09:15 in Shanghai
 
@@ -142,26 +143,12 @@ def test_concurrent_claimers_never_share_a_row(engine: Engine) -> None:
         for i in range(40):
             _record(session, f"m-{i}")
         session.commit()
-    got: dict[str, list[str]] = {}
-    barrier = threading.Barrier(4)
-
-    def claimer(owner: str) -> None:
-        barrier.wait()
-        mine: list[str] = []
-        while True:
-            with sessions() as session:
-                rows = inbox.claim(session, owner=owner, limit=3, lease_seconds=60, now=T0)
-                session.commit()
-            if not rows:
-                break
-            mine += [r.dedupe_key for r in rows]
-        got[owner] = mine
-
-    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = claim_until_empty(
+        sessions,
+        lambda session, owner: [r.dedupe_key for r in inbox.claim(session, owner=owner, limit=3, lease_seconds=60,
+                                                                   now=T0)],
+        [f"w{i}" for i in range(4)],
+    )
     claimed = [key for keys in got.values() for key in keys]
     assert sorted(claimed) == sorted(f"m-{i}" for i in range(40))
 

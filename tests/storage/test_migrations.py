@@ -6,7 +6,6 @@ the revision as docs/architecture.md ("Database migrations") says.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from sqlalchemy import inspect, text
 from storage.db import make_engine
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from storage.models import Base
-from tests.conftest import IN_CI, PG_SERVER, _pg_reachable
+from tests.conftest import pg_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -29,19 +28,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrated.db'}"
         return
-    problem = _pg_reachable()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"CI=true but PostgreSQL is not reachable ({problem})")
-        pytest.skip(f"PostgreSQL not reachable ({problem})")
-    name = f"groupbot_m_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_SERVER).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database("groupbot_m_") as url:
+        yield url
 
 
 def schema_diffs(url: str) -> list:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from storage import outbox
 from storage.db import make_session_factory
 from storage.models import OutboxItemRow
 from tests.conftest import sh
+from tests.helpers.threads import claim_until_empty
 
 T0 = sh(2026, 3, 2, 10, 0)
 BODY = {"msgtype": "text", "text": {"content": "张伟，温馨提醒：工作消息请在工作日 09:00-11:00、14:00-17:00 发送。"}}
@@ -142,26 +142,12 @@ def test_concurrent_claimers_on_postgres_never_share_a_row(engine: Engine) -> No
         for n in range(200):
             add(session, f"k{n}")
         session.commit()
-    claims: dict[str, list[int]] = {}
-    start = threading.Barrier(4)
-
-    def claimer(owner: str) -> None:
-        got: list[int] = []
-        start.wait()
-        while True:
-            with factory() as session:
-                items = outbox.claim_due(session, owner=owner, limit=7, lease_seconds=60, now=T0)
-                session.commit()
-            if not items:
-                break
-            got.extend(i.id for i in items)
-        claims[owner] = got
-
-    threads = [threading.Thread(target=claimer, args=(f"d{n}",)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    claims = claim_until_empty(
+        factory,
+        lambda session, owner: [i.id for i in outbox.claim_due(session, owner=owner, limit=7, lease_seconds=60,
+                                                               now=T0)],
+        [f"d{n}" for n in range(4)],
+    )
     every = [i for got in claims.values() for i in got]
     assert len(every) == len(set(every)) == 200
 

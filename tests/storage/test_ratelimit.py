@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from storage import ratelimit
 from storage.db import make_session_factory
 from storage.ratelimit import Limit
 from tests.conftest import sh
+from tests.helpers.threads import run_together
 
 T0 = sh(2026, 3, 2, 10, 0)
 MINUTE = timedelta(seconds=60)
@@ -55,19 +55,13 @@ def test_prune_forgets_what_no_window_sees(session: Session) -> None:
 def test_replicas_racing_for_one_robot_take_exactly_its_limit(engine: Engine) -> None:
     factory = make_session_factory(engine)
     granted: list[int] = []
-    start = threading.Barrier(4)
 
-    def replica() -> None:
-        start.wait()
+    def replica(_owner: str) -> None:
         for _ in range(10):
             with factory() as session:
                 if ratelimit.acquire(session, limits=[ROBOT], now=T0) == 0.0:
                     granted.append(1)
                 session.commit()
 
-    threads = [threading.Thread(target=replica) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(replica, [f"replica-{n}" for n in range(4)])
     assert len(granted) == 20

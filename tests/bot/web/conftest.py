@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
 from bot.settings import Settings
+from bot.simulator.clock import ManualClock
 from bot.web import create_dashboard_router
 from bot.web.auth import hash_password
 from storage.db import make_session_factory
@@ -29,17 +30,9 @@ PASSWORD = "correct horse battery"
 NOW = sh(2026, 3, 4, 15, 30)  # a Wednesday afternoon
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +106,7 @@ def seed_data(s: Session) -> dict[str, int]:
 
 
 @pytest.fixture
-def make_app(engine: Engine, clock: Clock) -> Callable[[AppConfig], FastAPI]:
+def make_app(engine: Engine, clock: ManualClock) -> Callable[[AppConfig], FastAPI]:
     def build(config: AppConfig) -> FastAPI:
         app = FastAPI()
         settings = Settings(secret_key="test-secret-key-for-dashboard-0123456789")

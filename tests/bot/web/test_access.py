@@ -5,27 +5,20 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize(("user", "path_key", "status"), [
-    ("lisi", "v_east", 200),
-    ("lisi", "v_south", 404),
-    ("zhaolei", "v_south", 200),
-    ("zhaolei", "v_east", 404),
-    ("boss", "v_south", 200),
+@pytest.mark.parametrize(("user", "page", "path_key", "status"), [
+    ("lisi", "violations", "v_east", 200),
+    ("lisi", "violations", "v_south", 404),
+    ("zhaolei", "violations", "v_south", 200),
+    ("zhaolei", "violations", "v_east", 404),
+    ("boss", "violations", "v_south", 200),
+    ("lisi", "clients", "c_east", 200),
+    ("lisi", "clients", "c_south", 404),
+    ("zhaolei", "clients", "c_east", 404),
+    ("boss", "clients", "c_east", 200),
 ])
-def test_violation_by_url(as_user, seeded, user, path_key, status):
+def test_a_record_by_url(as_user, seeded, user, page, path_key, status):
     c, _ = as_user(user)
-    assert c.get(f"/dashboard/violations/{seeded[path_key]}").status_code == status
-
-
-@pytest.mark.parametrize(("user", "path_key", "status"), [
-    ("lisi", "c_east", 200),
-    ("lisi", "c_south", 404),
-    ("zhaolei", "c_east", 404),
-    ("boss", "c_east", 200),
-])
-def test_client_by_url(as_user, seeded, user, path_key, status):
-    c, _ = as_user(user)
-    assert c.get(f"/dashboard/clients/{seeded[path_key]}").status_code == status
+    assert c.get(f"/dashboard/{page}/{seeded[path_key]}").status_code == status
 
 
 def test_manager_cannot_handle_another_groups_violation(as_user, seeded):

@@ -452,3 +452,17 @@ def test_a_routine_pull_logs_at_debug_not_info(sdk, poller, caplog):
         poller.poll_once()
     pulls = [r for r in caplog.records if r.getMessage() == "archive pulled"]
     assert [r.levelno for r in pulls] == [logging.DEBUG]
+
+
+def test_a_wrong_private_key_is_caught_for_every_random_key(rsa_keys):
+    """OpenSSL answers a wrong PKCS#1 v1.5 key with random bytes instead of an error (implicit
+    rejection); a garbage "random key" must still be refused, never used, for any message."""
+    wrong = ArchiveKeys({"1": _pem(rsa_keys[2])})
+    for seq in range(200):
+        random_key = secrets.token_hex(16)
+        wrapped = rsa_keys[1].public_key().encrypt(random_key.encode(), padding.PKCS1v15())
+        item = SimpleNamespace(seq=seq, msgid=f"m{seq}", publickey_ver=1,
+                               encrypt_random_key=base64.b64encode(wrapped).decode(), encrypt_chat_msg="")
+        with pytest.raises(ConfigError, match="does not decrypt the random key"):
+            wrong.unwrap(item)
+        assert ArchiveKeys({"1": _pem(rsa_keys[1])}).unwrap(item) == random_key
