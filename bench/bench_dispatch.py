@@ -42,9 +42,10 @@ from bot.config import load_config  # noqa: E402
 from bot.senders.service import Outbound  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.simulator.api import create_simulator_app  # noqa: E402
-from bot.simulator.clock import ManualClock, system_clock  # noqa: E402
+from bot.simulator.clock import ManualClock  # noqa: E402
 from bot.simulator.serve import serve_in_thread  # noqa: E402
 from bot.simulator.state import SimulatorState, Status  # noqa: E402
+from handlers.context import system_clock  # noqa: E402
 from storage import outbox  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.models import Base  # noqa: E402
@@ -95,7 +96,7 @@ async def latency(engine, count: int, rate: float) -> dict:
             def commit(key=f"lat{n}", channel=channel, target=target, body=body) -> None:
                 with factory() as session:
                     outbox.enqueue(session, key=key, channel=channel, target=target, payload=body,
-                                   not_before=datetime.now(UTC))
+                                   now=system_clock(), not_before=system_clock())
                     session.commit()
 
             await asyncio.to_thread(commit)
@@ -121,7 +122,7 @@ async def backlog(engine, count: int) -> dict:
     t0 = clock()
     with factory() as session:
         for n in range(count):
-            outbox.enqueue(session, key=f"bl{n}", channel="robot", target=f"robot{n % 50:02d}", not_before=t0,
+            outbox.enqueue(session, key=f"bl{n}", channel="robot", target=f"robot{n % 50:02d}", now=t0, not_before=t0,
                            payload={"msgtype": "text", "text": {"content": f"本周排行榜 #{n:05d}"}})
         session.commit()
     with serve_in_thread(create_simulator_app(state)) as server:

@@ -14,7 +14,6 @@ import hmac
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -35,7 +34,7 @@ from bot.web import create_alert_link_router, create_dashboard_router
 from bot.web.headers import SecurityHeaders
 from bot.wecom import aibot, archive, bridge, callback
 from bot.wecom.ingest import IngestState
-from handlers.context import HandlerContext
+from handlers.context import Clock, HandlerContext, system_clock
 from handlers.inbox_worker import InboxWorker
 from rules.engine import RuleEngine
 from storage import inbox
@@ -45,14 +44,9 @@ from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 INGEST_PREFIXES = ("/wecom/", "/ingest/")
 #: A background task runs until `stop` is set; it gets the app to reach `app.state`.
 BackgroundTask = Callable[[FastAPI, asyncio.Event], Awaitable[None]]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def message_hmac_key(settings: Settings) -> bytes:

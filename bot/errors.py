@@ -5,6 +5,15 @@
     ├── IngestError            an inbound request is refused (→ HTTP 4xx with `reason`)
     │   ├── SignatureError     msg_signature does not match (→ 403)
     │   └── PayloadError       body unreadable: XML/JSON, padding, key, receive id, size (→ 400/413)
+    ├── InputError             (also a ValueError) what a person or a stored row gave us cannot be used;
+    │   │                      the message names the field, line or key, never the text
+    │   ├── handlers.exports.ExportError            unknown kind, format or layout, or not allowed
+    │   ├── handlers.announcements.AnnouncementError   a field of a new announcement
+    │   ├── handlers.whatif.WhatIfError             the proposed rule change or uploaded file
+    │   │   └── handlers.whatif.WhatIfTimeout       past its time budget
+    │   ├── handlers.replay.LineError               one replay input line
+    │   ├── handlers.inbox_worker.BadPayload        an inbox payload that is no message (parked)
+    │   └── storage.sealing.SealError               a sealed payload that cannot be opened
     ├── StorageUnavailable     the database cannot be reached (→ HTTP 503, WeCom retries)
     ├── ArchiveSdkError        the chat-archive SDK (native, or the simulator's) failed: operation + native code
     ├── PortInUse              `groupbot run` cannot listen on its host and port (exit 2)
@@ -13,6 +22,13 @@
         ├── RetryableSendError     try again later (5xx, timeouts, 45009, -1 system busy)
         ├── TokenExpiredError      refresh the access token, then retry (40014, 42001)
         └── PermanentSendError     will never succeed as is (60020, 81013, bad request)
+
+The errors of one use stay beside it (handlers.exports.ExportError ...) but join this tree, so
+`except GroupbotError` catches everything raised on purpose. Not here on purpose: the WeCom
+simulator's `WeComError` and `ContentError` (bot/simulator) model WeCom's own `{errcode, errmsg}`
+answers inside the fake server's routes; they are WeCom's errors, not groupbot's, and never leave it.
+`rules` imports nothing of ours: its `rules.model.MessageFieldError` is a plain ValueError that the
+handlers turn into `LineError` (replay) or `BadPayload` (inbox worker).
 """
 
 from __future__ import annotations
@@ -60,6 +76,10 @@ class PayloadError(IngestError):
     def __init__(self, reason: str, status: int = 400) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class InputError(GroupbotError, ValueError):
+    """Raised when input cannot be used; a ValueError too, as every one of them was before joining the tree."""
 
 
 class StorageUnavailable(GroupbotError):

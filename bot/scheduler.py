@@ -20,7 +20,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import AppConfig, JobSchedule
 from bot.errors import UnknownJobError
 from handlers import announcements, digest, leaderboard, monthly, nudges, reminders
+from handlers.context import Clock, system_clock
 from handlers.periods import day_period, month_period
 from rules.workdays import WorkCalendar
 from storage.job_runs import RERUN_MARK, claim_run, finish_run, is_claimed
@@ -89,7 +90,7 @@ def run_job(
     now: datetime,
     owner: str,
     is_workday: Callable[[date], bool],
-    wall_clock: Callable[[], datetime] | None = None,
+    wall_clock: Clock | None = None,
     public_url: str | None = None,
 ) -> JobOutcome:
     """Run `name` for the period of `now` unless a replica already has; commit claim and posts together."""
@@ -136,7 +137,7 @@ def run_on_demand(
     actor: str,
     force: bool = False,
     request_id: str | None = None,
-    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    wall_clock: Clock = system_clock,
 ) -> ManualRun:
     """Run `name` now as if fired at `at` (CLI `groupbot jobs run`, the dashboard's button).
 
@@ -188,10 +189,6 @@ def last_fire_time(cron: str, tz: ZoneInfo, *, now: datetime, grace: timedelta) 
     return latest
 
 
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class JobScheduler:
     """One replica's scheduler: `catch_up()` on start, then APScheduler fires `fire_job` on cron."""
 
@@ -201,7 +198,7 @@ class JobScheduler:
         session_factory: sessionmaker[Session],
         *,
         owner: str | None = None,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         is_workday: Callable[[date], bool] | None = None,
         public_url: str | None = None,
     ) -> None:

@@ -82,9 +82,10 @@ def notify(
         return
     if any(v.id is None for v in violations):
         session.flush()  # the dashboard links need the violations' ids
-    members.note_seen(session, userid=msg.sender)
+    now = ctx.clock()
+    members.note_seen(session, userid=msg.sender, now=now)
     rep = person(session, ctx.config, msg.sender)
-    text = AlertText(ctx.config, ctx.public_url, msg=msg, rep=rep, verdict=verdict, settings=settings, now=ctx.clock())
+    text = AlertText(ctx.config, ctx.public_url, msg=msg, rep=rep, verdict=verdict, settings=settings, now=now)
     bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
     warn = [v for v in violations if v.action == "warn_member"]
     if verdict.update is not None:
@@ -282,7 +283,7 @@ def _hold_warning(session: Session, text: AlertText, *, violation: ViolationRow,
     meta = {"items": items, "violation_ids": [i["violation_id"] for i in items], **_unnamed(text.config, rep)}
     payload = {"msgtype": "text", "text": {"content": content, "mentioned_list": [msg.sender]}, "_meta": meta}
     if held is None:
-        outbox.enqueue(session, key=key, channel="robot", target=robot, payload=payload, not_before=due)
+        outbox.enqueue(session, key=key, channel="robot", target=robot, payload=payload, now=text.now, not_before=due)
     else:
         held.payload = payload  # a new dict, so the JSON column sees the change
 
@@ -311,11 +312,11 @@ def _warn_member(
         if robot and due is None:
             body = {"msgtype": "text", "text": {"content": content, "mentioned_list": [msg.sender]}}
             outbox.enqueue(session, key=key, channel="robot", target=robot, payload={**body, "_meta": meta},
-                           not_before=text.now)
+                           now=text.now, not_before=text.now)
         else:
             body = {"msgtype": "text", "text": {"content": content}}
             outbox.enqueue(session, key=key, channel="app", target=msg.sender, payload={**body, "_meta": meta},
-                           not_before=text.now)
+                           now=text.now, not_before=text.now)
 
 
 def _alert_managers(session: Session, text: AlertText, *, violations: Sequence[ViolationRow], bucket: Bucket) -> None:
@@ -363,7 +364,9 @@ def _alert_managers(session: Session, text: AlertText, *, violations: Sequence[V
         shown = shown[1:]
     payload = _markdown(content, {"items": items, **_unnamed(text.config, rep)})
     if grouped is None:
-        outbox.enqueue(session, key=burst_key, channel="app", target=target, payload=payload, not_before=bucket.end)
+        outbox.enqueue(
+            session, key=burst_key, channel="app", target=target, payload=payload, now=text.now, not_before=bucket.end
+        )
     else:
         grouped.payload = payload  # a new dict, so the JSON column sees the change
 
@@ -388,7 +391,7 @@ def _single_alert(session: Session, text: AlertText, *, key: str, target: str, i
     )
     meta = {"violation_ids": item["violation_ids"], **_unnamed(text.config, rep)}
     outbox.enqueue(session, key=key, channel="app", target=target, payload=_markdown(content, meta),
-                   not_before=text.now)
+                   now=text.now, not_before=text.now)
 
 
 def _escalate(session: Session, text: AlertText, *, escalation: EscalationRow, violation: ViolationRow | None) -> None:
@@ -418,5 +421,5 @@ def _escalate(session: Session, text: AlertText, *, escalation: EscalationRow, v
         channel="app",
         target="|".join(contacts),
         payload=_markdown(content, {"escalation_id": escalation.id, **_unnamed(text.config, rep)}),
-        not_before=text.now,
+        now=text.now, not_before=text.now,
     )

@@ -25,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
+from bot.errors import InputError
 from rules.config import PostingWindowSettings
 from rules.workdays import WorkCalendar
 from storage import announcements as store
@@ -40,7 +41,7 @@ MAX_BYTES = {"text": 2048, "markdown": 4096}
 GRACE = timedelta(hours=24)
 
 
-class AnnouncementError(ValueError):
+class AnnouncementError(InputError):
     """Bad announcement input; the message names the field."""
 
 
@@ -147,7 +148,7 @@ def post_due(
                 continue
             for group in groups:
                 enqueue(session, key=f"announcement:{row.id}:{period}:{group.chat_id}", channel="robot",
-                        target=group.robot or "", payload=payload(current))
+                        target=group.robot or "", payload=payload(current), now=now)
             finish_run(session, job=f"announcement:{row.id}", period=period, now=now, detail=f"{len(groups)} group(s)")
             session.commit()
         posted += 1

@@ -61,7 +61,7 @@ def file_appeal(session: Session, ctx: HandlerContext, *, sender: str, reason: s
             key=f"appeal:{appeal.id}:filed",
             channel="app",
             target="|".join(managers),
-            payload={**_text(f"{who} 对「{rule}」违规提出申诉，请处理：{link}"), "_meta": meta},
+            payload={**_text(f"{who} 对「{rule}」违规提出申诉，请处理：{link}"), "_meta": meta}, now=now,
         )
     return AppealFiled(appeal, f"已收到申诉（编号 {appeal.id}），主管处理后会通知你。")
 
@@ -85,7 +85,7 @@ def decide_appeal(
         key=f"appeal:{appeal.id}:{appeal.status}",
         channel="app",
         target=appeal.sender,
-        payload=_text(text),
+        payload=_text(text), now=now,
     )
     audit(
         session,

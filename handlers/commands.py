@@ -139,7 +139,7 @@ def handle_command(
     else:
         text = answer(session, ctx.config, msg)
     payload = {"msgtype": "text", "text": {"content": text}}
-    enqueue(session, key=f"command:{msg.msgid}", channel="app", target=msg.sender, payload=payload)
+    enqueue(session, key=f"command:{msg.msgid}", channel="app", target=msg.sender, payload=payload, now=ctx.clock())
     if inbox_event_id is not None:
         inbox.mark_done(session, inbox_event_id, now=ctx.clock())
     session.commit()

@@ -14,7 +14,13 @@ if TYPE_CHECKING:
     from rules.engine import RuleEngine
 
 
+#: The one clock type: a function returning an aware UTC datetime. Everything that needs the time takes
+#: one (or `now`) instead of asking the system, so tests and the simulator can move time by hand.
+Clock = Callable[[], datetime]
+
+
 def system_clock() -> datetime:
+    """The wall clock, in UTC: the default `Clock` everywhere (app, web, scheduler, senders, simulator)."""
     return datetime.now(UTC)
 
 
@@ -26,6 +32,6 @@ class HandlerContext:
     hmac_key: bytes
     #: Base URL for links in alerts (the dashboard).
     public_url: str = "http://127.0.0.1:8000"
-    clock: Callable[[], datetime] = field(default=system_clock)
+    clock: Clock = field(default=system_clock)
     #: Opens sealed inbox payloads (derived from GROUPBOT_SECRET_KEY once, at app creation).
     sealer: PayloadSealer | None = None

@@ -96,7 +96,7 @@ def send_digests(session: Session, config: AppConfig, *, now: datetime) -> int:
             key=f"digest:{today}:{group.chat_id}",
             channel="app",
             target="|".join(group.managers),
-            payload=payload,
+            payload=payload, now=now,
         )
         queued += item is not None
     return queued

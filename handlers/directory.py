@@ -76,7 +76,7 @@ async def refresh_directory(
     """
     max_age = timedelta(hours=config.outbox.directory_refresh_hours)
     with session_factory() as session:
-        if members.discover(session, since=now - max_age):
+        if members.discover(session, since=now - max_age, now=now):
             session.commit()
         due = [
             u

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import OutboxConfig
 from bot.errors import PermanentSendError, RetryableSendError, TokenExpiredError
 from handlers import wording
-from handlers.context import system_clock
+from handlers.context import Clock, system_clock
 from storage import outbox, ratelimit
 from storage.models import OutboxItemRow
 from storage.ratelimit import Limit
@@ -102,7 +102,7 @@ def backoff_seconds(attempt: int, config: OutboxConfig, rng: random.Random) -> f
 
 
 @dataclass
-class Outcome:
+class DispatchOutcome:
     sent: int = 0
     retried: int = 0
     deferred: int = 0
@@ -123,7 +123,7 @@ class Dispatcher:
         config: OutboxConfig,
         *,
         owner: str | None = None,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         rng: random.Random | None = None,
         concurrency: int = 8,
         resend_in_doubt: Sequence[str] = ("app",),
@@ -158,7 +158,7 @@ class Dispatcher:
                 outcome = await self.run_once()
             except Exception:  # the database went away: log, wait, try again; never die
                 log.exception("dispatcher round failed", extra={"owner": self.owner})
-                outcome = Outcome()
+                outcome = DispatchOutcome()
             if outcome.total == 0:
                 try:
                     await asyncio.wait_for(self._stop.wait(), timeout=self.config.poll_seconds)
@@ -178,11 +178,11 @@ class Dispatcher:
             log.warning("in-doubt outbox rows settled", extra={"resent": resent, "dead": dead})
         return resent, dead
 
-    async def run_once(self) -> Outcome:
+    async def run_once(self) -> DispatchOutcome:
         """Claim one batch and deliver it; returns what happened to each row."""
         now = self.clock()
         items = await asyncio.to_thread(self._claim, now)
-        outcome = Outcome()
+        outcome = DispatchOutcome()
         if not items:
             return outcome
         gate = asyncio.Semaphore(self.concurrency)
@@ -271,7 +271,7 @@ class Dispatcher:
             session.commit()
         return done
 
-    async def _deliver(self, claimed: Outgoing, outcome: Outcome) -> None:
+    async def _deliver(self, claimed: Outgoing, outcome: DispatchOutcome) -> None:
         item_id = claimed.id
         if claimed.unnamed and self.names is not None:
             try:
@@ -306,13 +306,13 @@ class Dispatcher:
             )
             outcome.sent += 1
 
-    async def _dead(self, item: Outgoing, outcome: Outcome, error: str) -> None:
+    async def _dead(self, item: Outgoing, outcome: DispatchOutcome, error: str) -> None:
         log.error("outbox dead letter", extra={"outbox_id": item.id, "channel": item.channel, "error": error})
         await asyncio.to_thread(self._record, outbox.mark_dead, item_id=item.id, owner=self.owner,
                                 error=error)
         outcome.dead += 1
 
-    async def _retry(self, item: Outgoing, outcome: Outcome, exc: RetryableSendError) -> None:
+    async def _retry(self, item: Outgoing, outcome: DispatchOutcome, exc: RetryableSendError) -> None:
         now = self.clock()
         if exc.errcode == RATE_LIMITED:
             # Someone else posts through this robot too: wait out the minute, no attempt used up.

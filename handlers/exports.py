@@ -25,6 +25,7 @@ from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
+from bot.errors import InputError
 from handlers import wording
 from handlers.directory import people
 from storage import evidence as evidence_store
@@ -50,7 +51,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-class ExportError(ValueError):
+class ExportError(InputError):
     """Raised when an export request names an unknown kind, format or layout, or is not allowed."""
 
 

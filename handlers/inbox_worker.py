@@ -26,7 +26,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import InputError
 from handlers.batch import BatchItem, handle_batch
+from handlers.commands import handle_command
 from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.model import GroupMessage, MessageFieldError
@@ -64,7 +66,7 @@ class _Judged:
     done: frozenset[int]
 
 
-class BadPayload(ValueError):
+class BadPayload(InputError):
     """Raised when an inbox payload cannot become a GroupMessage; the row is parked at once."""
 
 
@@ -87,17 +89,9 @@ def acknowledge(session: Session, ctx: HandlerContext, event: ClaimedEvent) -> N
     session.commit()
 
 
-def _command_handler() -> KindHandler:
-    """Direct messages go to handlers.commands when that module is installed, else are acknowledged."""
-    try:
-        from handlers.commands import handle_command
-    except ImportError:
-        return acknowledge
-
-    def handle_direct(session: Session, ctx: HandlerContext, event: ClaimedEvent) -> None:
-        handle_command(session, ctx, payload_to_message(event.payload), inbox_event_id=event.id)
-
-    return handle_direct
+def handle_direct_message(session: Session, ctx: HandlerContext, event: ClaimedEvent) -> None:
+    """A direct message (chat_id "") is a command: handlers.commands answers it."""
+    handle_command(session, ctx, payload_to_message(event.payload), inbox_event_id=event.id)
 
 
 def default_handlers() -> dict[str, KindHandler]:
@@ -105,7 +99,7 @@ def default_handlers() -> dict[str, KindHandler]:
     consumer at receipt, so the worker only acknowledges them."""
     return {
         "message": handle_group_message,
-        "command": _command_handler(),
+        "command": handle_direct_message,
         "event": acknowledge,
         # An AI-bot @-mention of a group message the chat archive also delivers (judged from there).
         "mention": acknowledge,

@@ -239,15 +239,23 @@ def post_weekly(session: Session, config: AppConfig, *, now: datetime) -> int:
         board = build(session, config, week=week, chat_id=group.chat_id)
         key = f"leaderboard:{week}:{group.chat_id}"
         md = markdown_payload(render_markdown(board))
-        queued += enqueue(session, key=f"{key}:md", channel="robot", target=group.robot, payload=md) is not None
+        md_item = enqueue(session, key=f"{key}:md", channel="robot", target=group.robot, payload=md, now=now)
+        queued += md_item is not None
         image = image_payload(chart_png(board))
-        queued += enqueue(session, key=f"{key}:png", channel="robot", target=group.robot, payload=image) is not None
+        queued += (
+            enqueue(session, key=f"{key}:png", channel="robot", target=group.robot, payload=image, now=now) is not None
+        )
     everyone = sorted(managers(config, None))
     if everyone:
         board = build(session, config, week=week, chat_id=None)
         payload = markdown_payload(render_markdown(board, limit=MAX_APP_MARKDOWN_BYTES))
         item = enqueue(
-            session, key=f"leaderboard:{week}:company", channel="app", target="|".join(everyone), payload=payload
+            session,
+            key=f"leaderboard:{week}:company",
+            channel="app",
+            target="|".join(everyone),
+            payload=payload,
+            now=now,
         )
         queued += item is not None
     return queued

@@ -218,5 +218,6 @@ def send_monthly(
         if len(groups) > 150:
             groups = hashlib.sha256(groups.encode()).hexdigest()
         key = f"monthly:{month:%Y-%m}:{groups}"
-        queued += enqueue(session, key=key, channel="app", target="|".join(recipients), payload=payload) is not None
+        item = enqueue(session, key=key, channel="app", target="|".join(recipients), payload=payload, now=now)
+        queued += item is not None
     return queued

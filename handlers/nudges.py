@@ -41,7 +41,9 @@ def nudge_stale_clients(session: Session, config: AppConfig, *, now: datetime) -
     queued = 0
     for owner, clients in by_owner(stale_clients(session, days_by_grade=days, now=now)).items():
         payload = {"msgtype": "text", "text": {"content": stale_text(clients, now, days, tz)}}
-        item = enqueue(session, key=f"stale_clients:{today}:{owner}", channel="app", target=owner, payload=payload)
+        item = enqueue(
+            session, key=f"stale_clients:{today}:{owner}", channel="app", target=owner, payload=payload, now=now
+        )
         queued += item is not None
     return queued
 
@@ -71,6 +73,8 @@ def nudge_missing_reports(session: Session, config: AppConfig, *, now: datetime)
     queued = 0
     for userid, names in missing.items():
         payload = {"msgtype": "text", "text": {"content": missing_report_text(names, deadline)}}
-        item = enqueue(session, key=f"missing_report:{today}:{userid}", channel="app", target=userid, payload=payload)
+        item = enqueue(
+            session, key=f"missing_report:{today}:{userid}", channel="app", target=userid, payload=payload, now=now
+        )
         queued += item is not None
     return queued

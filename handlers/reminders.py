@@ -59,6 +59,6 @@ def send_reminders(session: Session, config: AppConfig, *, now: datetime) -> int
     queued = 0
     for owner, clients in by_owner(due_follow_ups(session, on_or_before=today)).items():
         payload = {"msgtype": "text", "text": {"content": reminder_text(clients, today)}}
-        item = enqueue(session, key=f"reminders:{today}:{owner}", channel="app", target=owner, payload=payload)
+        item = enqueue(session, key=f"reminders:{today}:{owner}", channel="app", target=owner, payload=payload, now=now)
         queued += item is not None
     return queued

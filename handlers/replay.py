@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.errors import InputError
 from handlers.batch import BatchItem, handle_batch
 from handlers.context import HandlerContext
 from rules.engine import RuleEngine
@@ -27,7 +28,7 @@ from rules.model import GroupMessage, MessageFieldError, Verdict
 _LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 
 
-class LineError(ValueError):
+class LineError(InputError):
     """Raised when one input line cannot become a message; the reason names the field, never its text."""
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.config import AppConfig
+from bot.errors import InputError
 from rules.config import RulesConfig
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
@@ -26,7 +27,7 @@ from storage.models import MessageRow
 MAX_LINES = 20_000
 
 
-class WhatIfError(ValueError):
+class WhatIfError(InputError):
     """Raised when the proposed rule change or the uploaded file cannot be read; says where."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.model import Deal
@@ -32,26 +32,6 @@ def save_deal(session: Session, *, deal: Deal, msgid: str, chat_id: str, sender:
     session.add(row)
     session.flush()
     return row
-
-
-def list_deals(session: Session, *, since: datetime, until: datetime, chat_id: str | None = None) -> list[DealRow]:
-    """Deals with `sent_at` in [since, until), oldest first."""
-    query = select(DealRow).where(DealRow.sent_at >= since, DealRow.sent_at < until)
-    if chat_id is not None:
-        query = query.where(DealRow.chat_id == chat_id)
-    return list(session.scalars(query.order_by(DealRow.sent_at, DealRow.id)))
-
-
-def totals_by_sender(
-    session: Session, *, since: datetime, until: datetime, chat_id: str | None = None
-) -> dict[str, tuple[int, int]]:
-    """Per rep: (number of deals, sum of readable amounts in yuan) in [since, until)."""
-    query = select(DealRow.sender, func.count(DealRow.id), func.coalesce(func.sum(DealRow.amount_yuan), 0)).where(
-        DealRow.sent_at >= since, DealRow.sent_at < until
-    )
-    if chat_id is not None:
-        query = query.where(DealRow.chat_id == chat_id)
-    return {s: (int(n), int(total)) for s, n, total in session.execute(query.group_by(DealRow.sender))}
 
 
 def deals_in_scope(

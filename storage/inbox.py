@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import dialect_insert, insert_ignoring_conflict
-from storage.models import InboxEventRow, utcnow
+from storage.models import InboxEventRow
 from storage.sealing import PayloadSealer, SealError
 
 
@@ -80,7 +80,7 @@ def record_event(
     source: str,
     kind: str,
     payload: dict[str, Any],
-    now: datetime | None = None,
+    now: datetime,
 ) -> bool:
     """Insert the event unless its dedupe key is already there; True when this call inserted it.
 
@@ -95,7 +95,7 @@ def record_event(
         source=source,
         kind=kind,
         payload=payload,
-        received_at=now or utcnow(),
+        received_at=now,
         attempts=0,
     )
 

@@ -13,17 +13,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storage.db import dialect_insert, insert_ignoring_conflict
-from storage.models import MemberRow, MessageRow, utcnow
+from storage.models import MemberRow, MessageRow
 
 #: `session.info` key of the userids `note_seen_many` already noted in this transaction.
 NOTED = "members.noted"
 
 
-def note_seen(session: Session, *, userid: str) -> bool:
+def note_seen(session: Session, *, userid: str, now: datetime) -> bool:
     """Make sure a row exists for `userid` so the refresher looks it up; True when it was new."""
     if userid in session.info.get(NOTED, ()):
         return False
-    return insert_ignoring_conflict(session, MemberRow, conflict=["userid"], userid=userid, updated_at=utcnow())
+    return insert_ignoring_conflict(session, MemberRow, conflict=["userid"], userid=userid, updated_at=now)
 
 
 def note_seen_many(session: Session, *, userids: Iterable[str], now: datetime) -> None:
@@ -35,12 +35,12 @@ def note_seen_many(session: Session, *, userids: Iterable[str], now: datetime) -
         session.connection().execute(stmt, rows)
 
 
-def discover(session: Session, *, since: datetime) -> int:
+def discover(session: Session, *, since: datetime, now: datetime) -> int:
     """Note every sender of a message since `since` not known yet (leaderboards name them all)."""
     known = select(MemberRow.userid)
     query = select(MessageRow.sender).where(MessageRow.sent_at >= since, MessageRow.sender.not_in(known)).distinct()
     found = list(session.scalars(query))
-    session.add_all(MemberRow(userid=userid) for userid in found)
+    session.add_all(MemberRow(userid=userid, updated_at=now) for userid in found)
     return len(found)
 
 
@@ -68,7 +68,7 @@ def save_profile(
     """Store what the contacts API said; a None name (user unknown to WeCom) keeps the old one."""
     member = session.get(MemberRow, userid)
     if member is None:
-        member = MemberRow(userid=userid)
+        member = MemberRow(userid=userid, updated_at=now)
         session.add(member)
     if name:
         member.name = name

@@ -76,27 +76,3 @@ def recent_sent_at(
     if exclude_msgid is not None:
         query = query.where(MessageRow.msgid != exclude_msgid)
     return list(session.scalars(query.order_by(MessageRow.sent_at)))
-
-
-def list_messages(
-    session: Session,
-    *,
-    chat_id: str | None = None,
-    sender: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[MessageRow]:
-    """Stored messages, newest first, filtered for the dashboard and exports."""
-    query = select(MessageRow)
-    if chat_id is not None:
-        query = query.where(MessageRow.chat_id == chat_id)
-    if sender is not None:
-        query = query.where(MessageRow.sender == sender)
-    if since is not None:
-        query = query.where(MessageRow.sent_at >= since)
-    if until is not None:
-        query = query.where(MessageRow.sent_at < until)
-    query = query.order_by(MessageRow.sent_at.desc(), MessageRow.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(query))

@@ -77,6 +77,13 @@ class ChatString(ChatText):
 
 
 def utcnow() -> datetime:
+    """Column-default fallback only (`default=utcnow`), never called by storage functions.
+
+    Storage functions are given the time (`now`) and write it themselves: inbox `received_at`,
+    outbox `created_at`/`next_attempt_at`, members `updated_at`. The defaults stay as a fallback for
+    the bookkeeping columns of rows built directly (violations, clients, appeals, audit log, job runs
+    ... and bulk writers added later): removing them would turn any such insert into a NOT NULL error.
+    """
     return datetime.now(UTC)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import OutboxItemRow, utcnow
+from storage.models import OutboxItemRow
 
 #: `session.info` entry appended to every idempotency key enqueued in that session (bot.scheduler).
 KEY_SUFFIX = "outbox_key_suffix"
@@ -33,6 +33,7 @@ def enqueue(
     channel: str,
     target: str,
     payload: dict[str, Any],
+    now: datetime,
     not_before: datetime | None = None,
 ) -> OutboxItemRow | None:
     """Add an outgoing message unless one with the same idempotency key exists; never commits.
@@ -49,7 +50,8 @@ def enqueue(
         channel=channel,
         target=target,
         payload=payload,
-        next_attempt_at=not_before or utcnow(),
+        next_attempt_at=not_before or now,
+        created_at=now,
     )
     session.add(item)
     return item

@@ -65,17 +65,6 @@ def _wait_for(session: Session, limit: Limit, now: datetime) -> float:
     return max((times[-1] + limit.window - now).total_seconds(), 0.001)
 
 
-def used(session: Session, *, bucket: str, window: timedelta, now: datetime) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                RateEventRow.bucket == bucket, RateEventRow.at > now - window, RateEventRow.at <= now
-            )
-        )
-        or 0
-    )
-
-
 def prune(session: Session, *, older_than: datetime) -> int:
     """Forget events no limit can still see (the longest window is an hour)."""
     result = session.execute(delete(RateEventRow).where(RateEventRow.at < older_than))

@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bot.errors import InputError
+
 #: HKDF info label: changing it changes every key, so it is fixed for the life of the format.
 KDF_INFO = b"groupbot/inbox-payload/aes-gcm/v1"
 #: The blob's first byte; a new layout gets a new version.
@@ -51,7 +53,7 @@ _KEY_ID = 4
 _HEADER = 1 + _KEY_ID + _NONCE
 
 
-class SealError(ValueError):
+class SealError(InputError):
     """Raised when a stored payload cannot be opened; the message says why, never what it holds."""
 
 

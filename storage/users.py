@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditLogRow, DashboardUserRow
@@ -13,10 +12,6 @@ from storage.models import AuditLogRow, DashboardUserRow
 
 def get_user(session: Session, username: str) -> DashboardUserRow | None:
     return session.get(DashboardUserRow, username)
-
-
-def list_users(session: Session) -> list[DashboardUserRow]:
-    return list(session.scalars(select(DashboardUserRow).order_by(DashboardUserRow.username)))
 
 
 def put_user(

@@ -75,51 +75,6 @@ def save_escalation(session: Session, *, violation: ViolationRow, count: int, wi
     return row
 
 
-def list_violations(
-    session: Session,
-    *,
-    chat_id: str | None = None,
-    sender: str | None = None,
-    rule: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[ViolationRow]:
-    """Violations newest first, filtered by group, member, rule, status and [since, until)."""
-    query = _filtered(select(ViolationRow), chat_id, sender, rule, status, since, until)
-    query = query.order_by(ViolationRow.occurred_at.desc(), ViolationRow.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(query))
-
-
-def count_violations(
-    session: Session,
-    *,
-    chat_id: str | None = None,
-    sender: str | None = None,
-    rule: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> int:
-    """How many violations `list_violations` would page through with the same filters."""
-    query = _filtered(select(func.count(ViolationRow.id)), chat_id, sender, rule, status, since, until)
-    return session.scalar(query) or 0
-
-
-def counts_by_sender(
-    session: Session, *, since: datetime, until: datetime, chat_id: str | None = None
-) -> dict[str, int]:
-    """Non-void violations per member in [since, until), for leaderboards and digests."""
-    query = select(ViolationRow.sender, func.count(ViolationRow.id)).where(
-        ViolationRow.occurred_at >= since, ViolationRow.occurred_at < until, ViolationRow.status != "void"
-    )
-    if chat_id is not None:
-        query = query.where(ViolationRow.chat_id == chat_id)
-    return {row[0]: row[1] for row in session.execute(query.group_by(ViolationRow.sender))}
-
-
 def set_status(
     session: Session, *, violation_id: int, status: Status, by: str, now: datetime, note: str | None = None
 ) -> ViolationRow:
@@ -134,19 +89,3 @@ def set_status(
     row.handled_by = by
     row.handled_at = now
     return row
-
-
-def _filtered(query, chat_id, sender, rule, status, since, until):
-    if chat_id is not None:
-        query = query.where(ViolationRow.chat_id == chat_id)
-    if sender is not None:
-        query = query.where(ViolationRow.sender == sender)
-    if rule is not None:
-        query = query.where(ViolationRow.rule == rule)
-    if status is not None:
-        query = query.where(ViolationRow.status == status)
-    if since is not None:
-        query = query.where(ViolationRow.occurred_at >= since)
-    if until is not None:
-        query = query.where(ViolationRow.occurred_at < until)
-    return query

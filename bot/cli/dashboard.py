@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.cli.common import ConfigOption, config_or_exit, database, fail, out
+from handlers.context import system_clock
 
 user_app = typer.Typer(help="Dashboard accounts.", no_args_is_help=True)
 
@@ -146,7 +147,7 @@ def export_cmd(
     with _session() as session:
         try:
             result = build_export(session, config=config, kind=kind, fmt=fmt, since=start, scope=None,
-                                  actor=f"cli:{getpass.getuser()}", now=datetime.now(UTC), layout=layout, full=full)
+                                  actor=f"cli:{getpass.getuser()}", now=system_clock(), layout=layout, full=full)
         except ExportError as exc:
             raise fail(str(exc)) from None
         target = output or Path(result.filename)

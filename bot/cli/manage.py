@@ -5,7 +5,7 @@ Registered on the main typer app by `register(app)` in bot/cli/__init__.py.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.common import ConfigOption, config_or_exit, database, fail, out
+from handlers.context import system_clock
 
 targets_app = typer.Typer(help="Targets and 达成率.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.", no_args_is_help=True)
@@ -39,7 +40,7 @@ def targets_show(
     engine, sessions = database()
     try:
         with sessions() as session:
-            rows = targets.progress(session, config, period=period, until=datetime.now(UTC))
+            rows = targets.progress(session, config, period=period, until=system_clock())
     finally:
         engine.dispose()
     if not rows:
@@ -157,7 +158,7 @@ def announce_add(
                           run_at=run_at, cron=cron, allowed=None)
     except AnnouncementError as exc:
         raise fail(str(exc)) from None
-    now = datetime.now(UTC)
+    now = system_clock()
     engine, sessions = database()
     try:
         with sessions() as session:
@@ -198,7 +199,7 @@ def _announcement_action(announcement_id: int, action: str) -> None:
     from storage.models import AnnouncementRow
     from storage.users import audit
 
-    now = datetime.now(UTC)
+    now = system_clock()
     engine, sessions = database()
     try:
         with sessions() as session:

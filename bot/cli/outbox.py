@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from bot.cli.common import ConfigOption, config_or_exit, err, out
+from handlers.context import system_clock
 
 
 def _sessions():
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         missing = []
         with sessions() as session:
             for item_id in ids:
-                if outbox.requeue(session, item_id=item_id, now=datetime.now(UTC)) is None:
+                if outbox.requeue(session, item_id=item_id, now=system_clock()) is None:
                     missing.append(item_id)
             session.commit()
         if missing:

@@ -27,6 +27,7 @@ from bot.log import configure_logging
 from bot.secret_key import data_dir, demo_secret_key, require_secret_key
 from bot.settings import Settings
 from bot.simulator.demo import DemoEnvironment, load_demo_config
+from handlers.context import system_clock
 from storage.db import make_engine
 from storage.migrate import head_revision, upgrade
 from storage.models import Base
@@ -195,13 +196,12 @@ def _demo_jobs(config: AppConfig, engine, public_url: str) -> None:
     """Once the demo's past traffic is judged: today's follow-up reminders and this month's evaluation
     so far, which the schedule would send only on a workday morning and on the 1st, so a first look
     finds both (with the report link) in the simulator."""
-    from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     from handlers import monthly, reminders
     from storage.db import make_session_factory
 
-    now = datetime.now(UTC)
+    now = system_clock()
     this_month = now.astimezone(ZoneInfo(config.schedules.timezone)).date().replace(day=1)
     with make_session_factory(engine)() as session:
         reminders.send_reminders(session, config, now=now)

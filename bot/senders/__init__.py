@@ -7,9 +7,6 @@ in `build_senders`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +16,7 @@ from bot.senders.appchat import AppChatSender
 from bot.senders.robot import RobotSender
 from bot.senders.token import TokenCache
 from bot.settings import Settings
+from handlers.context import Clock
 from handlers.dispatch import Sender
 
 SENDERS: dict[str, type] = {
@@ -30,7 +28,7 @@ SENDERS: dict[str, type] = {
 
 def token_cache(
     client: httpx.AsyncClient, settings: Settings, session_factory: sessionmaker[Session],
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> TokenCache:
     secret = settings.app_secret.get_secret_value() if settings.app_secret else ""
     return TokenCache(

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from bot.config import AppConfig
 from bot.senders import build_senders, token_cache
 from bot.senders.contacts import ContactsLookup
 from bot.settings import Settings
-from handlers.context import system_clock
+from handlers.context import Clock, system_clock
 from handlers.directory import refresh_directory, resolve_names
 from handlers.dispatch import Dispatcher
 
@@ -36,7 +35,7 @@ class Outbound:
         settings: Settings,
         session_factory: sessionmaker[Session],
         *,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         transport: httpx.AsyncBaseTransport | None = None,
         owner: str | None = None,
     ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 import httpx
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import PermanentSendError, TokenExpiredError
 from bot.senders.wecom_http import get
+from handlers.context import Clock
 from storage import tokens
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ class TokenCache:
         api_base: str,
         corp_id: str,
         secret: str,
-        clock: Callable[[], datetime],
+        clock: Clock,
         margin: timedelta = timedelta(minutes=5),
     ) -> None:
         self.client = client

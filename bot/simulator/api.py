@@ -12,8 +12,6 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -32,6 +30,7 @@ from bot.simulator.directory import department_rows, user_get_payload
 from bot.simulator.faults import Fault
 from bot.simulator.limits import RollingLimit
 from bot.simulator.state import AppChat, SimApp, SimulatorState, Status
+from handlers.context import Clock
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def _split_ids(value: object) -> list[str]:
 
 
 def create_simulator_app(
-    state: SimulatorState | None = None, *, clock: Callable[[], datetime] | None = None
+    state: SimulatorState | None = None, *, clock: Clock | None = None
 ) -> FastAPI:
     """Build the fake WeCom; `clock` replaces the state's clock (tests pass a ManualClock)."""
     state = state or SimulatorState()

@@ -1,13 +1,10 @@
-"""Clocks for the simulator: the wall clock, and a manual one tests move forward by hand."""
+"""A manual clock for the simulator and tests, moved forward by hand (the wall clock is
+`handlers.context.system_clock`)."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class ManualClock:

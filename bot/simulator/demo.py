@@ -22,7 +22,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -48,6 +48,7 @@ from bot.simulator.traffic import (
     app_text_xml,
     msgaudit_notify_xml,
 )
+from handlers.context import Clock, system_clock
 from rules.model import GroupMessage
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class DemoEnvironment:
         seed: int = 2026,
         interval: float = 1.0,
         faults: FaultConfig | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = system_clock,
         messages: Sequence[DemoMessage] | None = None,
         credentials: DemoCredentials | None = None,
         robot_keys: dict[str, str] | None = None,
@@ -241,8 +242,8 @@ class DemoEnvironment:
             self._server.stop()
 
     def wait_for_service(self, timeout: float = 60.0) -> bool:
-        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
-        while not self._stop.is_set() and datetime.now(UTC) < deadline:
+        deadline = system_clock() + timedelta(seconds=timeout)
+        while not self._stop.is_set() and system_clock() < deadline:
             try:
                 if httpx.get(f"{self.service_url}/healthz", timeout=2).status_code == 200:
                     return True
@@ -277,9 +278,9 @@ class DemoEnvironment:
 
     def wait_until_judged(self, timeout: float = 60.0) -> bool:
         """True once the service's inbox has nothing pending (the archive poller has pulled too)."""
-        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        deadline = system_clock() + timedelta(seconds=timeout)
         quiet = 0
-        while not self._stop.is_set() and datetime.now(UTC) < deadline:
+        while not self._stop.is_set() and system_clock() < deadline:
             try:
                 health = httpx.get(f"{self.service_url}/healthz", timeout=5).json()
                 # Two quiet looks in a row: the poller may not have pulled the last notify yet.

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.simulator.clock import system_clock
 from bot.simulator.directory import DEMO_MEMBERS, Member
 from bot.simulator.faults import FaultConfig, FaultInjector
 from bot.simulator.limits import RollingLimit
+from handlers.context import Clock, system_clock
 
 DEFAULT_CORP_ID = "wwsim0000000000001"
 DEFAULT_AGENT_ID = 1000002
@@ -95,7 +95,7 @@ class SimulatorState:
         members: Iterable[Member] = DEMO_MEMBERS,
         faults: FaultConfig | None = None,
         token_ttl: timedelta = timedelta(seconds=7200),
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
     ) -> None:
         self.corp_id = corp_id
         self.apps = list(apps or [SimApp(corp_id, secrets.token_urlsafe(32), DEFAULT_AGENT_ID)])

@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +38,7 @@ from bot.web import (
     violations,
 )
 from bot.web.deps import WebState
+from handlers.context import Clock, system_clock
 from handlers.wording import amount_text, name_with_id, reason
 from rules.registry import RULES
 from storage.members import all_members
@@ -52,10 +52,6 @@ FIELD_LABELS = {"client_name": "客户姓名", "company": "公司名称", "conta
                 "last_contact_at": "上次沟通时间", "next_action": "下一步行动计划"}
 STATUS_LABELS = {"open": "待处理", "handled": "已处理", "void": "已撤销",
                  "pending": "待处理", "accepted": "已通过", "rejected": "已驳回"}
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Names:
@@ -128,7 +124,7 @@ def create_dashboard_router(
     settings: Settings,
     sessions: sessionmaker[Session],
     *,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Clock = system_clock,
     prefix: str = "/dashboard",
 ) -> APIRouter:
     """Every dashboard page and JSON endpoint, mounted under `prefix`."""

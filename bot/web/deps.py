@@ -8,9 +8,8 @@ JSON requests under /api get 401.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
 from bot.settings import Settings
+from handlers.context import Clock
 from storage.models import DashboardUserRow
 from storage.users import get_user
 
@@ -34,7 +34,7 @@ class WebState:
     config: AppConfig
     settings: Settings
     sessions: sessionmaker[Session]
-    clock: Callable[[], datetime]
+    clock: Clock
     templates: Jinja2Templates
     signer: URLSafeTimedSerializer
     prefix: str

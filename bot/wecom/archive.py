@@ -18,7 +18,7 @@ import binascii
 import importlib.util
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from bot.errors import ConfigError, PayloadError
 from bot.settings import Settings
 from bot.wecom.archive_process import IsolatedArchiveSdk
 from bot.wecom.normalize import door_message, sent_at_problem
+from handlers.context import Clock, system_clock
 from storage import inbox
 from storage.models import CursorRow
 from storage.sealing import PayloadSealer
@@ -178,7 +179,7 @@ def normalize(message: Mapping[str, Any], *, now: datetime | None = None) -> dic
         )
     except PayloadError as exc:
         raise ValueError(exc.reason) from None
-    if problem := sent_at_problem(sent_at, now or datetime.now(UTC)):
+    if problem := sent_at_problem(sent_at, now or system_clock()):
         raise ValueError(f"msgtime {problem}")
     return msg.to_payload()
 
@@ -202,7 +203,7 @@ class ArchivePoller:
         sessions: sessionmaker[Session],
         *,
         limit: int = 1000,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = system_clock,
         sealer: PayloadSealer | None = None,
     ) -> None:
         self.sdk = sdk

@@ -37,7 +37,7 @@ class ChatItem:
 
 
 @dataclass(frozen=True, slots=True)
-class ChatBatch:
+class ChatDataAnswer:
     chatdata: tuple[ChatItem, ...]
 
 
@@ -60,9 +60,9 @@ class IsolatedArchiveSdk:
         )
         self._call({"op": "ready"})
 
-    def get_chat_data(self, seq: int = 0, limit: int = 1000) -> ChatBatch:
+    def get_chat_data(self, seq: int = 0, limit: int = 1000) -> ChatDataAnswer:
         answer = self._call({"op": "get", "seq": seq, "limit": limit})
-        return ChatBatch(tuple(ChatItem(**item) for item in answer["chatdata"]))
+        return ChatDataAnswer(tuple(ChatItem(**item) for item in answer["chatdata"]))
 
     def decrypt_data(self, encrypt_key: str, encrypt_msg: str, *, adapter: TypeAdapter[Any]) -> Any:
         answer = self._call({"op": "decrypt", "key": encrypt_key, "msg": encrypt_msg})

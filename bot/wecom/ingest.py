@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,6 +26,7 @@ from bot.errors import PayloadError, StorageUnavailable
 from bot.settings import Settings
 from bot.wecom.crypto import DEFAULT_MAX_BODY, CallbackCrypto
 from bot.wecom.normalize import MSGAUDIT_NOTIFY, Inbound
+from handlers.context import Clock
 from storage import inbox
 from storage.sealing import PayloadSealer
 
@@ -38,7 +38,7 @@ class IngestState:
     """Held by the app as `app.state.ingest`; built by `bot.app.create_app`."""
 
     sessions: sessionmaker[Session]
-    clock: Callable[[], datetime]
+    clock: Clock
     #: Seals every payload before it is written (key derived once, at app creation).
     sealer: PayloadSealer
     app_crypto: CallbackCrypto | None = None
@@ -62,7 +62,7 @@ class IngestState:
         cls,
         settings: Settings,
         sessions: sessionmaker[Session],
-        clock: Callable[[], datetime],
+        clock: Clock,
         max_body_bytes: int,
         sealer: PayloadSealer,
         write_gate: inbox.WriteGate | None = None,

@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 from wechatpy.enterprise import parse_message
 
 from bot.errors import PayloadError
+from handlers.context import system_clock
 from rules.model import GroupMessage, Source
 
 #: The chat-archive poller is told to pull by this event.
@@ -188,7 +189,7 @@ def from_app_xml(plaintext: str, *, now: datetime | None = None) -> Inbound:
     # wechatpy keeps the parsed dict in `_data`; events it has no class for (msgaudit_notify) are
     # readable only there.
     raw: dict[str, Any] = parsed._data
-    sent_at = _epoch(raw.get("CreateTime"), now or datetime.now(UTC))
+    sent_at = _epoch(raw.get("CreateTime"), now or system_clock())
     sender = check_id(str(raw.get("FromUserName") or ""), "FromUserName")
     if str(raw.get("MsgType", "")).lower() == "event":
         event = check_id(str(raw.get("Event") or "").lower(), "Event")
@@ -338,5 +339,5 @@ def from_bridge_item(item: Any, *, now: datetime | None = None) -> Inbound:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "item"
         raise PayloadError(f"{where}: {first['msg']}") from None
-    _check(sent_at_problem(parsed.sent_at, now or datetime.now(UTC)), "sent_at")
+    _check(sent_at_problem(parsed.sent_at, now or system_clock()), "sent_at")
     return _message(door_message(source="bridge", **parsed.model_dump()))

@@ -97,7 +97,7 @@ def test_unknown_commands_get_help(session, ctx, text):
 
 
 def test_answer_and_inbox_row_commit_together_and_redelivery_answers_once(session, ctx):
-    assert inbox.record_event(session, dedupe_key="dm-7", source="callback", kind="command", payload={"x": 1})
+    assert inbox.record_event(session, dedupe_key="dm-7", source="callback", kind="command", payload={"x": 1}, now=NOW)
     session.commit()
     event_id = session.scalar(select(InboxEventRow.id).where(InboxEventRow.dedupe_key == "dm-7"))
     ask(session, ctx, "我的待办", msgid="dm-7", inbox_event_id=event_id)

@@ -30,7 +30,7 @@ def test_refresh_names_new_members_from_the_contacts_api_and_again_after_a_day(
     clock = ManualClock(sh(2026, 3, 2, 9, 0))
     with factory() as session:
         for userid in ("liuyang", "sunli", "zhangwei", "nobody"):
-            members.note_seen(session, userid=userid)
+            members.note_seen(session, userid=userid, now=clock())
         # zhoujie has posted but never broken a rule: the refresher finds him among the senders.
         session.add(MessageRow(msgid="m-1", chat_id="wr-sales-south", sender="zhoujie", sent_at=clock(),
                             source="callback", masked_text="今天拜访了两家客户", text_hmac="0" * 64))

@@ -63,7 +63,7 @@ def queue_alerts(factory: sessionmaker[Session], count: int, *, at, robots: bool
             else:
                 channel, target = "app", MANAGERS[n % len(MANAGERS)]
                 body = {"msgtype": "markdown", "markdown": {"content": f"**【违规提醒】华东销售群** #{n:04d}"}}
-            outbox.enqueue(session, key=f"k{n}", channel=channel, target=target, payload=body, not_before=at)
+            outbox.enqueue(session, key=f"k{n}", channel=channel, target=target, payload=body, now=at, not_before=at)
         session.commit()
 
 
@@ -104,8 +104,8 @@ def send_all(sim: SimulatorHandle, factory: sessionmaker[Session], config: AppCo
     """Queue one row per body to `target`, all due now, send them all; the simulator's record of that API."""
     with factory() as session:
         for n, body in enumerate(bodies):
-            outbox.enqueue(session, key=f"{channel}-{n}", channel=channel, target=target, not_before=sim.clock(),
-                           payload=body)
+            outbox.enqueue(session, key=f"{channel}-{n}", channel=channel, target=target, now=sim.clock(),
+                           not_before=sim.clock(), payload=body)
         session.commit()
     drain_and_close(outbound(config, sim, factory), factory, sim)
     return sim.messages(api=API_OF[channel])

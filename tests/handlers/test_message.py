@@ -166,6 +166,7 @@ def test_a_clear_identifier_is_stored_nowhere(session, ctx, body, clear, masked)
         source="callback",
         kind="message",
         payload={"msgid": "m-1", "text": body},
+        now=MONDAY,
     )
     session.commit()
     event_id = session.scalar(select(InboxEventRow.id))
@@ -279,7 +280,9 @@ def test_a_replica_that_loses_the_race_for_a_msgid_returns_created_false(engine,
     sessions = make_session_factory(engine)
     body = "【跟进】客户姓名：王总；公司名称：华星科技；需求描述：仓储系统改造"
     with sessions() as setup:
-        inbox.record_event(setup, dedupe_key="m-1", source="callback", kind="message", payload={"msgid": "m-1"})
+        inbox.record_event(
+            setup, dedupe_key="m-1", source="callback", kind="message", payload={"msgid": "m-1"}, now=MONDAY
+        )
         setup.commit()
         event_id = setup.scalar(select(InboxEventRow.id))
 

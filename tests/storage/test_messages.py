@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from rules.model import GroupMessage, Verdict
-from storage.messages import get_by_msgid, list_messages, recent_sent_at, save_message, text_hmac
+from storage.messages import get_by_msgid, recent_sent_at, save_message, text_hmac
 from storage.models import MessageRow
 from tests.conftest import sh
 
@@ -78,19 +78,3 @@ def test_recent_sent_at_is_the_senders_history_in_that_group(session, since, unt
     )
 
     assert got == [T + timedelta(minutes=m) for m in expected]
-
-
-def test_list_messages_filters_newest_first(session):
-    for n in range(4):
-        store(session, f"m-{n}", T + timedelta(minutes=n), sender="zhangwei" if n % 2 else "lisi")
-    session.commit()
-
-    assert [m.msgid for m in list_messages(session)] == ["m-3", "m-2", "m-1", "m-0"]
-    assert [m.msgid for m in list_messages(session, sender="zhangwei")] == ["m-3", "m-1"]
-    assert [
-        m.msgid for m in list_messages(session, since=T + timedelta(minutes=1), until=T + timedelta(minutes=3))
-    ] == [
-        "m-2",
-        "m-1",
-    ]
-    assert [m.msgid for m in list_messages(session, limit=2, offset=1)] == ["m-2", "m-1"]

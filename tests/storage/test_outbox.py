@@ -19,14 +19,14 @@ BODY = {"msgtype": "text", "text": {"content": "张伟，温馨提醒：工作�
 
 
 def add(session: Session, key: str, *, at=T0, channel: str = "robot") -> OutboxItemRow:
-    item = outbox.enqueue(session, key=key, channel=channel, target="east", payload=BODY, not_before=at)
+    item = outbox.enqueue(session, key=key, channel=channel, target="east", payload=BODY, now=at, not_before=at)
     session.flush()
     return item
 
 
 def test_enqueue_is_idempotent_on_the_key(session: Session) -> None:
     assert add(session, "warn:m-1") is not None
-    assert outbox.enqueue(session, key="warn:m-1", channel="robot", target="east", payload=BODY) is None
+    assert outbox.enqueue(session, key="warn:m-1", channel="robot", target="east", payload=BODY, now=T0) is None
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,15 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     factory = make_session_factory(engine)
     with factory() as session:
         for n, channel in enumerate(["app", "robot", "app"]):
-            outbox.enqueue(session, key=f"k{n}", channel=channel, target="lisi" if channel == "app" else "east",
-                           payload={"msgtype": "text", "text": {"content": "告警"}}, not_before=sh(2026, 3, 2, 10, 0))
+            outbox.enqueue(
+                session,
+                key=f"k{n}",
+                channel=channel,
+                target="lisi" if channel == "app" else "east",
+                payload={"msgtype": "text", "text": {"content": "告警"}},
+                now=sh(2026, 3, 2, 10, 0),
+                not_before=sh(2026, 3, 2, 10, 0),
+            )
         session.flush()
         outbox.mark_dead(session, item_id=1, owner=None, error=UNTRUSTED)
         session.commit()
@@ -38,7 +45,10 @@ def test_status_counts_messages_by_state(db) -> None:
     result = CliRunner().invoke(app, ["outbox", "status"])
     assert result.exit_code == 0
     assert [line.split() for line in result.output.splitlines()] == [
-        ["pending", "2"], ["sending", "0"], ["sent", "0"], ["dead", "1"]
+        ["pending", "2"],
+        ["sending", "0"],
+        ["sent", "0"],
+        ["dead", "1"],
     ]
 
 
