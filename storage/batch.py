@@ -138,7 +138,7 @@ def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict
     # One cached statement run with many parameter sets: SQLAlchemy sends it as multi-row INSERTs
     # ("insertmanyvalues"), RETURNING included, without compiling a new VALUES list per batch.
     stmt = insert(table).on_conflict_do_nothing(index_elements=["msgid"]).returning(table.c.msgid, table.c.id)
-    return dict(session.connection().execute(stmt, list(rows)).tuples().all()) if rows else {}
+    return dict(session.connection().execute(stmt, list(rows)).all()) if rows else {}
 
 
 def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, MessageRow]:
