@@ -159,7 +159,9 @@ class DemoRun:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPBOT_") and k != "DATABASE_URL"}
-        env |= {"DATABASE_URL": f"sqlite:///{workdir / 'demo.db'}", "GROUPBOT_CONFIG": str(REPO / "config.yaml")}
+        # No GROUPBOT_CONFIG, as after a fresh clone: demo mode serves the demo's groups and managers
+        # (bot/simulator/demo_config.yaml); the shipped config.yaml names no group to alert.
+        env |= {"DATABASE_URL": f"sqlite:///{workdir / 'demo.db'}"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--port", str(self.port)],
             cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
