@@ -37,7 +37,7 @@ from handlers import alerts, directory, wording
 from handlers.context import HandlerContext
 from rules.model import Facts, GroupMessage, Verdict, Violation
 from rules.policy import decide
-from storage import batch, clients, evidence, members, messages
+from storage import batch, clients, evidence, members, messages, violations
 from storage.models import EscalationRow, MessageRow, ViolationRow
 
 
@@ -291,23 +291,19 @@ def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_S
         prior_count = hi - lo
         decision = decide(settings, entry.violations, prior_count)
         entry.rows = [
-            ViolationRow(
+            violations.new_violation(
                 message_id=entry.message_id,
                 msgid=msg.msgid,
                 chat_id=msg.chat_id,
                 sender=msg.sender,
-                rule=violation.rule,
-                detail=violation.detail,
-                kinds=list(violation.kinds),
-                missing=list(violation.missing),
+                violation=violation,
                 action=action,
                 facts=wording.violation_facts(
                     ctx.config, rule=violation.rule, chat_id=msg.chat_id, occurred_at=msg.sent_at, rules=settings
                 ),
                 backfilled=entry.backfilled,
                 occurred_at=msg.sent_at,
-                status="open",
-                created_at=now,
+                now=now,
             )
             for violation, action in decision.actions
         ]

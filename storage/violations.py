@@ -19,6 +19,43 @@ Status = Literal["open", "handled", "void"]
 STATUSES: tuple[str, ...] = ("open", "handled", "void")
 
 
+def new_violation(
+    *,
+    message_id: int,
+    msgid: str,
+    chat_id: str,
+    sender: str,
+    violation: Violation,
+    action: Action,
+    facts: dict[str, Any] | None,
+    backfilled: bool,
+    occurred_at: datetime,
+    now: datetime | None = None,
+) -> ViolationRow:
+    """An open violation row for one broken rule of a stored message (not yet added to a session).
+
+    `facts` is the structured data the Chinese wording is rendered from (handlers/wording.py).
+    """
+    row = ViolationRow(
+        message_id=message_id,
+        msgid=msgid,
+        chat_id=chat_id,
+        sender=sender,
+        rule=violation.rule,
+        detail=violation.detail,
+        kinds=list(violation.kinds),
+        missing=list(violation.missing),
+        action=action,
+        facts=dict(facts or {}),
+        backfilled=backfilled,
+        occurred_at=occurred_at,
+        status="open",
+    )
+    if now is not None:
+        row.created_at = now
+    return row
+
+
 def save_violation(
     session: Session,
     *,
@@ -27,24 +64,11 @@ def save_violation(
     action: Action,
     facts: dict[str, Any] | None = None,
 ) -> ViolationRow:
-    """Add one broken rule of a stored message; flushes so alerts can reference the row's id.
-
-    `facts` is the structured data the Chinese wording is rendered from (handlers/wording.py).
-    """
-    row = ViolationRow(
-        message_id=message.id,
-        msgid=message.msgid,
-        chat_id=message.chat_id,
-        sender=message.sender,
-        rule=violation.rule,
-        detail=violation.detail,
-        kinds=list(violation.kinds),
-        missing=list(violation.missing),
-        action=action,
-        facts=dict(facts or {}),
-        backfilled=bool(message.backfilled),
+    """Add one broken rule of a stored message; flushes so alerts can reference the row's id."""
+    row = new_violation(
+        message_id=message.id, msgid=message.msgid, chat_id=message.chat_id, sender=message.sender,
+        violation=violation, action=action, facts=facts, backfilled=bool(message.backfilled),
         occurred_at=message.sent_at,
-        status="open",
     )
     session.add(row)
     session.flush()
