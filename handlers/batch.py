@@ -38,7 +38,7 @@ from handlers.context import HandlerContext
 from rules.model import Facts, GroupMessage, Verdict, Violation
 from rules.policy import decide
 from storage import batch, clients, evidence, members, messages, violations
-from storage.models import EscalationRow, MessageRow, ViolationRow
+from storage.models import EscalationRow, ViolationRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +197,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
     entries = [*judged.values(), *late]
     _save_violations(session, ctx, entries, now)
 
-    _capture_evidence(session, ctx, [judged[msgs[i].msgid] for i in created], rows_by_id={
-        e.message_id: bool(e.rows) for e in judged.values()})
+    _capture_evidence(session, ctx, [judged[msgs[i].msgid] for i in created], now)
 
     # Client records: (group, client) order, so two workers lock the same clients in the same order.
     reports = [i for i in created if verdicts[i].update is not None]  # type: ignore[union-attr]
@@ -239,25 +238,16 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
     return [HandledMessage(v, i in created_set) for i, v in enumerate(verdicts)]  # type: ignore[arg-type]
 
 
-def _capture_evidence(
-    session: Session, ctx: HandlerContext, stored: Sequence[_Stored], *, rows_by_id: dict[int, bool]
-) -> None:
-    """The messages around each violation (storage.evidence), message by message in arrival order,
-    as the one-message path did; groups with no open evidence window and no violation skip it."""
-    size = ctx.config.dashboard.evidence_messages
-    open_chats = batch.chats_with_open_evidence(session, {e.msg.chat_id for e in stored if e.msg.chat_id})
-    for entry in stored:
-        violated = rows_by_id.get(entry.message_id, False)
-        chat_id = entry.msg.chat_id
-        if chat_id not in open_chats and not (violated and size > 0):
-            continue
-        message = MessageRow(
-            id=entry.message_id, chat_id=chat_id, sender=entry.msg.sender, sent_at=entry.msg.sent_at,
-            masked_text=entry.verdict.masked_text,
-        )
-        evidence.capture(session, message=message, violated=violated, size=size)
-        if violated and size > 0:
-            open_chats.add(chat_id)
+def _capture_evidence(session: Session, ctx: HandlerContext, stored: Sequence[_Stored], now: datetime) -> None:
+    """The messages around each violation (storage.evidence), for the whole batch in arrival order."""
+    messages = [
+        evidence.StoredMessage(e.message_id, e.msg.chat_id, e.msg.sender, e.msg.sent_at, e.verdict.masked_text)
+        for e in stored
+        if e.msg.chat_id
+    ]
+    violated = {e.message_id for e in stored if e.rows}
+    evidence.capture(session, messages=messages, violated=violated, size=ctx.config.dashboard.evidence_messages,
+                     now=now)
 
 
 def _client_key(verdict: Verdict | None) -> str:

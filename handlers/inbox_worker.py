@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +34,6 @@ from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.model import GroupMessage, MessageFieldError
 from storage import inbox
-from storage.models import InboxEventRow
 from storage.sealing import SealError
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def default_handlers() -> dict[str, KindHandler]:
     }
 
 
-def opened(row: InboxEventRow, ctx: HandlerContext) -> ClaimedEvent:
+def opened(row: Row, ctx: HandlerContext) -> ClaimedEvent:
     """A claimed row with its payload decrypted (the only place the worker sees a sealed payload)."""
     try:
         payload = dict(inbox.open_payload(ctx.sealer, dedupe_key=row.dedupe_key, stored=row.payload))

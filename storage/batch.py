@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from rules.model import ClientUpdate, Deal
 from storage import clients
 from storage.db import dialect_insert
-from storage.models import ClientRow, DealRow, EvidenceWindowRow, InboxEventRow, MessageRow, ViolationRow
+from storage.models import ClientRow, DealRow, InboxEventRow, MessageRow, ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
 CHUNK = 500
@@ -210,17 +210,6 @@ def save_deals(session: Session, reports: Sequence[tuple[Deal, str, str, str, da
         for d, msgid, chat, sender, sent_at in reports
     )
     session.flush()
-
-
-def chats_with_open_evidence(session: Session, chat_ids: Collection[str]) -> set[str]:
-    """Which of the groups have an evidence window still waiting for messages after its violation."""
-    found: set[str] = set()
-    for part in _chunks(sorted(set(chat_ids))):
-        query = select(EvidenceWindowRow.chat_id).where(
-            EvidenceWindowRow.chat_id.in_(part), EvidenceWindowRow.after_missing > 0
-        ).distinct()
-        found.update(session.scalars(query))
-    return found
 
 
 def mark_done_many(session: Session, event_ids: Collection[int], *, now: datetime) -> None:

@@ -9,16 +9,18 @@ last `size` violating messages are open, so the work per message is bounded and 
 
 The copies are a snapshot: a later change to a stored message, or voiding the violation, does not
 rewrite them. A message judged late whose send time is before a window's violating message (a
-history import arriving out of order) is not "after" it and is not added.
+history import arriving out of order) is not "after" it and is not added. A batch (handlers.batch)
+is stored whole before its evidence is taken, so "before" a violation means sent before it among the
+messages stored by the end of its batch, whatever their order of arrival within the batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from storage.models import EvidenceMessageRow, EvidenceWindowRow, MessageRow
@@ -36,65 +38,126 @@ class EvidenceLine:
     masked_text: str
 
 
-def capture(session: Session, *, message: MessageRow, violated: bool, size: int) -> None:
-    """Add the just-stored `message` to its group's open evidence windows; open its own if it `violated`.
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message just stored, as evidence copies it (masked text only)."""
 
-    Called by the message handler once per stored message, inside its transaction; never commits.
-    `size` is `dashboard.evidence_messages` (0 keeps no evidence).
+    id: int
+    chat_id: str
+    sender: str
+    sent_at: datetime
+    masked_text: str
+
+
+@dataclass(slots=True)
+class _Window:
+    message_id: int
+    sent_at: datetime
+    size: int
+    missing: int
+    stored_missing: int | None  # None: opened by this call
+
+
+def capture(
+    session: Session, *, messages: Sequence[StoredMessage], violated: Collection[int], size: int, now: datetime
+) -> None:
+    """Add just-stored `messages` (arrival order) to their groups' open evidence windows, and open a
+    window for each message whose id is in `violated`.
+
+    Called by the message handler once per batch, inside its transaction; never commits. `size` is
+    `dashboard.evidence_messages` (0 keeps no evidence). Whatever the batch size: one read (and row
+    lock) of the groups' open windows, one read of the messages before the new windows, then the
+    places are handed out in memory, in arrival order, and written with three multi-row statements.
     """
-    _append_after(session, message=message)
-    if violated and size > 0:
-        _open_window(session, message=message, size=size)
+    if not messages:
+        return
+    windows = _open_windows(session, {m.chat_id for m in messages})
+    openers = [m for m in messages if m.id in violated] if size > 0 else []
+    before = _messages_before(session, openers, size)
+    copies: list[dict] = []
+    for message in messages:
+        for window in windows.get(message.chat_id, ()):
+            if window.missing > 0 and window.sent_at <= message.sent_at and window.message_id != message.id:
+                window.missing -= 1
+                copies.append(_copy(message, window_id=window.message_id, position=window.size - window.missing))
+        if size > 0 and message.id in violated:
+            windows.setdefault(message.chat_id, []).append(_Window(message.id, message.sent_at, size, size, None))
+            copies.extend(
+                _copy(m, window_id=message.id, position=-index) for index, m in enumerate(before[message.id], start=1)
+            )
+            copies.append(_copy(message, window_id=message.id, position=0))
+    every = [w for chat in windows.values() for w in chat]
+    opened = [
+        {"message_id": w.message_id, "chat_id": chat_id, "sent_at": w.sent_at, "size": w.size,
+         "after_missing": w.missing, "created_at": now}
+        for chat_id, chat in windows.items() for w in chat if w.stored_missing is None
+    ]
+    changed = [{"message_id": w.message_id, "after_missing": w.missing} for w in every
+               if w.stored_missing is not None and w.stored_missing != w.missing]
+    if opened:
+        session.execute(insert(EvidenceWindowRow), opened)
+    if changed:
+        # ORM bulk UPDATE by primary key: one executemany.
+        session.execute(update(EvidenceWindowRow), changed)
+    if copies:
+        session.execute(insert(EvidenceMessageRow), copies)
 
 
-def _append_after(session: Session, *, message: MessageRow) -> None:
-    # One UPDATE claims a place in every open window of the group: concurrent writers (two replicas,
-    # PostgreSQL) serialize on the window rows, so each gets its own position and none overfills.
-    claimed = session.execute(
-        update(EvidenceWindowRow)
-        .where(
-            EvidenceWindowRow.chat_id == message.chat_id,
-            EvidenceWindowRow.after_missing > 0,
-            EvidenceWindowRow.sent_at <= message.sent_at,
-            EvidenceWindowRow.message_id != message.id,
+def _open_windows(session: Session, chat_ids: Collection[str]) -> dict[str, list[_Window]]:
+    """The groups' windows still waiting for messages, locked (FOR UPDATE, in one order) until the
+    transaction ends: two replicas adding to the same window serialize, so each message gets its own
+    place and no window overfills."""
+    found: dict[str, list[_Window]] = {}
+    chats = sorted(chat_ids)
+    for start in range(0, len(chats), _CHUNK):
+        query = (
+            select(EvidenceWindowRow.chat_id, EvidenceWindowRow.message_id, EvidenceWindowRow.sent_at,
+                   EvidenceWindowRow.size, EvidenceWindowRow.after_missing)
+            .where(EvidenceWindowRow.chat_id.in_(chats[start:start + _CHUNK]), EvidenceWindowRow.after_missing > 0)
+            .order_by(EvidenceWindowRow.message_id)
+            .with_for_update()
         )
-        .values(after_missing=EvidenceWindowRow.after_missing - 1)
-        .returning(EvidenceWindowRow.message_id, EvidenceWindowRow.size, EvidenceWindowRow.after_missing)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if claimed:
-        session.execute(
-            insert(EvidenceMessageRow),
-            [_copy(message, window_id=window_id, position=size - missing) for window_id, size, missing in claimed],
-        )
+        for chat_id, message_id, sent_at, size, missing in session.execute(query):
+            found.setdefault(chat_id, []).append(_Window(message_id, sent_at, size, missing, missing))
+    return found
 
 
-def _open_window(session: Session, *, message: MessageRow, size: int) -> None:
-    before = session.scalars(
-        select(MessageRow)
-        .where(
-            MessageRow.chat_id == message.chat_id,
-            MessageRow.id != message.id,
-            or_(
-                MessageRow.sent_at < message.sent_at,
-                (MessageRow.sent_at == message.sent_at) & (MessageRow.id < message.id),
-            ),
-        )
-        .order_by(MessageRow.sent_at.desc(), MessageRow.id.desc())
-        .limit(size)
-    ).all()
-    session.add(
-        EvidenceWindowRow(
-            message_id=message.id, chat_id=message.chat_id, sent_at=message.sent_at, size=size, after_missing=size
-        )
-    )
-    session.flush()
-    rows = [_copy(m, window_id=message.id, position=-index) for index, m in enumerate(before, start=1)]
-    rows.append(_copy(message, window_id=message.id, position=0))
-    session.execute(insert(EvidenceMessageRow), rows)
+def _messages_before(
+    session: Session, openers: Sequence[StoredMessage], size: int
+) -> dict[int, list[StoredMessage]]:
+    """For each opening message (by id): the `size` messages before it in its group, newest first,
+    as stored now (this batch's included). One UNION ALL of small ordered, limited reads per chunk."""
+    found: dict[int, list[StoredMessage]] = {m.id: [] for m in openers}
+    # SQLite caps a compound SELECT at 500 terms.
+    for start in range(0, len(openers), 200):
+        parts = [
+            select(
+                literal(m.id).label("window_id"), MessageRow.id.label("id"), MessageRow.chat_id.label("chat_id"),
+                MessageRow.sender.label("sender"),
+                MessageRow.sent_at.label("sent_at"), MessageRow.masked_text.label("masked_text"),
+            )
+            .where(
+                MessageRow.chat_id == m.chat_id,
+                MessageRow.id != m.id,
+                or_(
+                    MessageRow.sent_at < m.sent_at,
+                    (MessageRow.sent_at == m.sent_at) & (MessageRow.id < m.id),
+                ),
+            )
+            .order_by(MessageRow.sent_at.desc(), MessageRow.id.desc())
+            .limit(size)
+            .subquery()
+            for m in openers[start:start + 200]
+        ]
+        query = union_all(*(select(part) for part in parts))
+        for window_id, *stored in session.execute(query):
+            found[window_id].append(StoredMessage(*stored))
+    for rows in found.values():
+        rows.sort(key=lambda r: (r.sent_at, r.id), reverse=True)
+    return found
 
 
-def _copy(message: MessageRow, *, window_id: int, position: int) -> dict:
+def _copy(message: StoredMessage, *, window_id: int, position: int) -> dict:
     return {
         "window_id": window_id,
         "position": position,

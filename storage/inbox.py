@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, null, or_, select, update
+from sqlalchemy import Row, and_, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import dialect_insert, insert_ignoring_conflict
@@ -142,42 +142,34 @@ def _due(now: datetime):
     )
 
 
-def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime) -> list[InboxEventRow]:
+def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime) -> list[Row]:
     """Lease up to `limit` due rows (oldest first) to `owner` until now + lease_seconds.
 
     Due: not processed, not failed for good, and unleased or with an expired lease (its worker
-    died between claim and processing). The caller commits to make the lease visible.
+    died between claim and processing). One UPDATE ... RETURNING; the rows come back as light
+    tuples (id, dedupe_key, source, kind, payload, attempts, lease_owner, lease_until), oldest
+    first. The caller commits to make the lease visible.
     """
-    ids = list(
-        session.scalars(
-            select(InboxEventRow.id)
-            .where(_due(now))
-            .order_by(InboxEventRow.id)
-            .limit(limit)
-            # PostgreSQL: concurrent claimers skip each other's rows. SQLite ignores the clause;
-            # BEGIN IMMEDIATE already made this transaction the only writer.
-            .with_for_update(skip_locked=True)
-        )
-    )
-    if not ids:
-        return []
-    session.execute(
-        update(InboxEventRow)
-        .where(InboxEventRow.id.in_(ids))
-        .values(
-            lease_owner=owner,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=InboxEventRow.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    rows = session.scalars(
-        select(InboxEventRow)
-        .where(InboxEventRow.id.in_(ids))
+    due = (
+        select(InboxEventRow.id)
+        .where(_due(now))
         .order_by(InboxEventRow.id)
-        .execution_options(populate_existing=True)
+        .limit(limit)
+        # PostgreSQL: concurrent claimers skip each other's rows. SQLite ignores the clause;
+        # BEGIN IMMEDIATE already made this transaction the only writer.
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    return list(rows)
+    table = InboxEventRow.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id.in_(due))
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds), attempts=table.c.attempts + 1)
+        .returning(table.c.id, table.c.dedupe_key, table.c.source, table.c.kind, table.c.payload, table.c.attempts,
+                   table.c.lease_owner, table.c.lease_until)
+    )
+    # RETURNING keeps no order: oldest first is the worker's arrival order.
+    return sorted(session.connection().execute(stmt).all(), key=lambda row: row.id)
 
 
 def open_payload(sealer: PayloadSealer | None, *, dedupe_key: str, stored: Any) -> dict[str, Any]:

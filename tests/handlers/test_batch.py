@@ -28,6 +28,8 @@ from storage.models import (
     ClientUpdateRow,
     DealRow,
     EscalationRow,
+    EvidenceMessageRow,
+    EvidenceWindowRow,
     InboxEventRow,
     MessageRow,
     OutboxItemRow,
@@ -84,6 +86,15 @@ def snapshot(session: Session) -> dict[str, list]:
         "clients": rows(ClientRow.chat_id, ClientRow.key, ClientRow.next_action, ClientRow.owner),
         "deals": rows(DealRow.msgid, DealRow.amount_yuan, DealRow.client_id.is_not(None)),
         "outbox": rows(OutboxItemRow.idempotency_key, OutboxItemRow.channel),
+        "evidence": sorted(
+            tuple(r)
+            for r in session.execute(
+                select(MessageRow.msgid, EvidenceWindowRow.after_missing, EvidenceMessageRow.position,
+                       EvidenceMessageRow.sender, EvidenceMessageRow.masked_text)
+                .join(EvidenceWindowRow, EvidenceWindowRow.message_id == MessageRow.id)
+                .join(EvidenceMessageRow, EvidenceMessageRow.window_id == EvidenceWindowRow.message_id)
+            )
+        ),
     }
 
 
@@ -93,20 +104,36 @@ def ctx(config: AppConfig) -> HandlerContext:
     return HandlerContext(config=config, engine=engine, hmac_key=b"batch-test-key", clock=lambda: MONDAY)
 
 
-def test_a_batch_stores_exactly_what_judging_one_by_one_stores(engine: Engine, ctx: HandlerContext) -> None:
+@pytest.mark.parametrize(
+    "stream, same_evidence",
+    [
+        pytest.param(sorted(MORNING, key=lambda m: m.sent_at), True, id="in the order sent"),
+        # Out of order, a violation's evidence also holds the earlier-sent messages of its batch that
+        # arrive after it (one by one they were not stored yet): test_evidence covers that case.
+        pytest.param(MORNING, False, id="out of order, with a retry"),
+    ],
+)
+def test_a_batch_stores_exactly_what_judging_one_by_one_stores(
+    engine: Engine, ctx: HandlerContext, stream: list[GroupMessage], same_evidence: bool
+) -> None:
     sessions = make_session_factory(engine)
     with sessions() as session:
-        one_by_one = [handle_message(session, ctx, m) for m in MORNING]
+        one_by_one = [handle_message(session, ctx, m) for m in stream]
         expected = snapshot(session)
     assert expected["violations"] and expected["escalations"] and expected["deals"] and expected["outbox"]
+    assert any(position > 0 for _, _, position, _, _ in expected["evidence"])  # windows filled after a violation
     with sessions() as session:
-        for model in (EscalationRow, ViolationRow, DealRow, ClientUpdateRow, ClientRow, OutboxItemRow, MessageRow):
+        for model in (EvidenceMessageRow, EvidenceWindowRow, EscalationRow, ViolationRow, DealRow, ClientUpdateRow,
+                      ClientRow, OutboxItemRow, MessageRow):
             session.execute(delete(model))
         session.commit()
 
     with sessions() as session:
-        batched = handle_batch(session, ctx, [BatchItem(m) for m in MORNING])
-        assert snapshot(session) == expected
+        batched = handle_batch(session, ctx, [BatchItem(m) for m in stream])
+        got = snapshot(session)
+    if not same_evidence:
+        del got["evidence"], expected["evidence"]
+    assert got == expected
     assert batched == one_by_one
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy import text as sql
 
 from bot.config import AppConfig
+from handlers.batch import BatchItem, handle_batch
 from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.engine import RuleEngine
@@ -139,6 +140,22 @@ def test_a_late_history_message_sent_before_the_violation_is_not_after_it(sessio
     assert [(p, t) for p, _, t in _lines(session, violation)] == [(0, LEAK_MASKED), (1, "收到")]
 
 
+def test_in_one_batch_a_message_sent_before_the_violation_is_before_it_whatever_its_arrival(session, config):
+    """A batch is stored whole before its evidence is taken: an earlier-sent message arriving after the
+    violation in the same batch (a history import, a catch-up) is among the messages before it."""
+    ctx = _ctx(config)
+
+    def msg(msgid: str, text: str, minute: int, sender: str = "wangfang") -> BatchItem:
+        return BatchItem(GroupMessage(msgid=msgid, chat_id=EAST, sender=sender, text=text, source="archive",
+                                      sent_at=MONDAY + timedelta(minutes=minute)))
+
+    handle_batch(session, ctx, [msg("leak", LEAK, 30, "zhangwei"), msg("imported", "很早以前的消息", 10),
+                                msg("a0", "收到", 31)])
+    violation = session.scalars(select(ViolationRow)).one()
+
+    assert [(p, t) for p, _, t in _lines(session, violation)] == [(-1, "很早以前的消息"), (0, LEAK_MASKED), (1, "收到")]
+
+
 def test_a_retried_message_is_not_added_twice(session, config):
     ctx = _ctx(config)
     _say(session, ctx, "leak", LEAK, 1, sender="zhangwei")
@@ -159,7 +176,7 @@ def test_evidence_outside_the_viewers_groups_is_never_returned(session, config):
 
 
 def test_two_replicas_adding_to_the_same_window_at_once_get_their_own_places(engine, session, config):
-    """PostgreSQL: replica B's UPDATE waits on the window row replica A holds, then takes the next place."""
+    """PostgreSQL: replica B's read of the open windows waits on replica A's row lock, then takes the next place."""
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite's BEGIN IMMEDIATE serializes writers: the race cannot happen there")
     _say(session, _ctx(config), "leak", LEAK, 1, sender="zhangwei")
@@ -172,7 +189,8 @@ def test_two_replicas_adding_to_the_same_window_at_once_get_their_own_places(eng
                       source="callback", masked_text=msgid, text_hmac="0" * 64)
         s.add(row)
         s.flush()
-        evidence.capture(s, message=row, violated=False, size=5)
+        stored = evidence.StoredMessage(row.id, row.chat_id, row.sender, row.sent_at, row.masked_text)
+        evidence.capture(s, messages=[stored], violated=(), size=5, now=MONDAY)
 
     with sessions() as replica_a, sessions() as replica_b, sessions() as watcher:
         store(replica_a, "a0", 2)  # holds the window's row lock until it commits
