@@ -102,6 +102,40 @@ def notify(
         _escalate(session, text, escalation=escalation, violation=violation)
 
 
+def outbox_keys(ctx: HandlerContext, *, msg: GroupMessage, violations: Sequence[ViolationRow],
+                settings: RulesConfig) -> list[str]:
+    """Every idempotency key `notify` looks up for this message, so that a batch reads them all in
+    one query (storage.outbox.remember) instead of two or three per alert."""
+    bucket = Bucket.of(msg.sent_at, ctx.config.outbox.burst_minutes)
+    keys = [_alert_key(msg, bucket), _burst_key(msg, bucket), _escalation_key(msg, ZoneInfo(ctx.config.timezone))]
+    keys += [_warn_key(msg, bucket, v.rule) for v in violations]
+    if ctx.config.outbox.quiet_hours == "hold":
+        due = next_window_start(settings.posting_window, ctx.clock())
+        if due is not None:
+            keys.append(_quiet_key(msg, due))
+    return keys
+
+
+def _alert_key(msg: GroupMessage, bucket: Bucket) -> str:
+    return f"alert:{msg.chat_id}:{msg.sender}:{bucket.name}"
+
+
+def _burst_key(msg: GroupMessage, bucket: Bucket) -> str:
+    return f"alert-burst:{msg.chat_id}:{msg.sender}:{bucket.name}"
+
+
+def _warn_key(msg: GroupMessage, bucket: Bucket, rule: str) -> str:
+    return f"warn:{msg.chat_id}:{msg.sender}:{bucket.name}:{rule}"
+
+
+def _quiet_key(msg: GroupMessage, due: datetime) -> str:
+    return f"quiet:{msg.chat_id}:{msg.sender}:{due.astimezone(UTC):%Y%m%dT%H%M}"
+
+
+def _escalation_key(msg: GroupMessage, zone: ZoneInfo) -> str:
+    return f"escalation:{msg.chat_id}:{msg.sender}:{msg.sent_at.astimezone(zone).date().isoformat()}"
+
+
 class Bucket:
     """A fixed window of `minutes` that `sent_at` falls in; its start names it in outbox keys."""
 
@@ -261,7 +295,7 @@ def _hold_warning(session: Session, text: AlertText, *, violation: ViolationRow,
         "hint": text.hint(violation),
         "violation_id": violation.id,
     }
-    key = f"quiet:{msg.chat_id}:{msg.sender}:{due.astimezone(UTC):%Y%m%dT%H%M}"
+    key = _quiet_key(msg, due)
     folded = _fold(session, key, item)
     if folded is None:
         # Already on its way (the window opened): this warning goes in a post of its own.
@@ -296,7 +330,7 @@ def _warn_member(
     mode = text.config.outbox.quiet_hours
     due = next_window_start(text.rules.posting_window, now) if robot and mode != "off" else None
     for violation in violations:
-        key = f"warn:{msg.chat_id}:{msg.sender}:{bucket.name}:{violation.rule}"
+        key = _warn_key(msg, bucket, violation.rule)
         if due is not None and mode == "hold":
             _hold_warning(session, text, violation=violation, robot=robot or "", due=due)
             continue
@@ -335,11 +369,11 @@ def _alert_managers(session: Session, text: AlertText, *, violations: Sequence[V
         "link": text.link(first),
         "violation_ids": [v.id for v in violations],
     }
-    first_key = f"alert:{msg.chat_id}:{msg.sender}:{bucket.name}"
+    first_key = _alert_key(msg, bucket)
     if outbox.get_by_key(session, key=first_key) is None:
         _single_alert(session, text, key=first_key, target=target, item=item)
         return
-    burst_key = f"alert-burst:{msg.chat_id}:{msg.sender}:{bucket.name}"
+    burst_key = _burst_key(msg, bucket)
     folded = _fold(session, burst_key, item)
     if folded is None:
         # The grouped alert is already on its way: this one must not ride on it, nor be lost.
@@ -402,7 +436,6 @@ def _escalate(session: Session, text: AlertText, *, escalation: EscalationRow, v
     if not contacts:
         log.warning("no escalation contacts", extra={"chat_id": msg.chat_id, "msgid": msg.msgid})
         return
-    day = msg.sent_at.astimezone(text.zone).date().isoformat()
     content = text.render(
         text.templates.escalation,
         group=text.group_name,
@@ -417,7 +450,7 @@ def _escalate(session: Session, text: AlertText, *, escalation: EscalationRow, v
     )
     outbox.enqueue(
         session,
-        key=f"escalation:{msg.chat_id}:{msg.sender}:{day}",
+        key=_escalation_key(msg, text.zone),
         channel="app",
         target="|".join(contacts),
         payload=_markdown(content, {"escalation_id": escalation.id, **_unnamed(text.config, rep)}),

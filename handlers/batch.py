@@ -37,7 +37,7 @@ from handlers import alerts, directory, wording
 from handlers.context import HandlerContext
 from rules.model import Facts, GroupMessage, Verdict, Violation
 from rules.policy import decide
-from storage import batch, clients, evidence, members, messages, violations
+from storage import batch, clients, evidence, members, messages, outbox, violations
 from storage.models import EscalationRow, ViolationRow
 
 
@@ -218,11 +218,17 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
 
     loud = [e for e in entries if not e.backfilled and e.rows]
     if loud:
-        # The batch's caches: members noted and names looked up once for every alerted sender.
+        # The batch's caches: members noted, names and outbox keys looked up once for every alert.
         senders = {e.msg.sender for e in loud}
         members.note_seen_many(session, userids=senders, now=now)
         session.info[members.NOTED] = senders
         session.info[directory.BATCH_PEOPLE] = directory.people(session, ctx.config, senders)
+        outbox.remember(session, (
+            key
+            for e in loud
+            for key in alerts.outbox_keys(ctx, msg=e.msg, violations=e.rows,
+                                          settings=ctx.engine.settings_for(e.msg.chat_id))
+        ))
         try:
             for entry in loud:
                 alerts.notify(
@@ -233,6 +239,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
         finally:
             session.info.pop(members.NOTED, None)
             session.info.pop(directory.BATCH_PEOPLE, None)
+            outbox.forget(session)
 
     batch.mark_done_many(session, done_ids, now=now)
     return [HandledMessage(v, i in created_set) for i, v in enumerate(verdicts)]  # type: ignore[arg-type]

@@ -55,7 +55,8 @@ def post(msgid: str, minute: int, text: str = "收到，马上跟进", *, sender
 
 
 #: A morning in two groups: a burst (frequency), a customer's mobile (sensitive), reports complete and
-#: not (template), a deal, a post outside the window, enough violations for an escalation, a repeat.
+#: not (template), a deal, a post outside the window, enough violations for an escalation, a grouped
+#: alert, a repeat.
 MORNING = [
     *[post(f"burst-{i:02d}", i) for i in range(13)],
     post("mobile-1", 14, "王总电话13812345678，下午回访", sender="lisi"),
@@ -65,6 +66,7 @@ MORNING = [
     post("report-3", 18, REPORT.replace("下周三上门演示", "周五报价"), sender="zhaoliu"),
     post("late-1", 150, "今天的情况汇总一下", sender="wangwu", chat=WEST),
     post("mobile-2", 20, "李总手机 139 1234 5678", sender="lisi"),
+    post("mobile-4", 13, "刘总手机13698765432，记一下", sender="lisi"),  # the same burst as mobile-1: grouped
     post("mobile-3", 21, "另一个号码15912345678", sender="lisi", chat=WEST),
     post("burst-03", 3),  # the same msgid again (a WeCom retry)
 ]
@@ -85,7 +87,13 @@ def snapshot(session: Session) -> dict[str, list]:
         "updates": rows(ClientUpdateRow.msgid, ClientUpdateRow.complete),
         "clients": rows(ClientRow.chat_id, ClientRow.key, ClientRow.next_action, ClientRow.owner),
         "deals": rows(DealRow.msgid, DealRow.amount_yuan, DealRow.client_id.is_not(None)),
-        "outbox": rows(OutboxItemRow.idempotency_key, OutboxItemRow.channel),
+        # A grouped alert folds in as many items either way.
+        "outbox": sorted(
+            (key, channel, len(payload["_meta"].get("items", ())))
+            for key, channel, payload in session.execute(
+                select(OutboxItemRow.idempotency_key, OutboxItemRow.channel, OutboxItemRow.payload)
+            )
+        ),
         "evidence": sorted(
             tuple(r)
             for r in session.execute(
@@ -122,6 +130,7 @@ def test_a_batch_stores_exactly_what_judging_one_by_one_stores(
         expected = snapshot(session)
     assert expected["violations"] and expected["escalations"] and expected["deals"] and expected["outbox"]
     assert any(position > 0 for _, _, position, _, _ in expected["evidence"])  # windows filled after a violation
+    assert any(key.startswith("alert-burst:") and items for key, _, items in expected["outbox"])  # a grouped alert
     with sessions() as session:
         for model in (EvidenceMessageRow, EvidenceWindowRow, EscalationRow, ViolationRow, DealRow, ClientUpdateRow,
                       ClientRow, OutboxItemRow, MessageRow):
