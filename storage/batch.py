@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from rules.model import ClientUpdate, Deal
 from storage import clients
-from storage.db import dialect_insert
+from storage.db import dialect_insert, insert_many, one_of
 from storage.models import ClientRow, DealRow, InboxEventRow, MessageRow, ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
@@ -66,7 +66,7 @@ def stored_msgids(session: Session, msgids: Collection[str]) -> set[str]:
     """Which of `msgids` are already stored."""
     found: set[str] = set()
     for part in _chunks(sorted(set(msgids))):
-        found.update(session.scalars(select(MessageRow.msgid).where(MessageRow.msgid.in_(part))))
+        found.update(session.scalars(select(MessageRow.msgid).where(one_of(session, MessageRow.msgid, part))))
     return found
 
 
@@ -83,6 +83,7 @@ def post_history(
         query = (
             select(MessageRow.chat_id, MessageRow.sender, MessageRow.sent_at, MessageRow.msgid)
             .where(
+                # IN lists, not one_of: with arrays PostgreSQL's generic plan for this query is poor.
                 MessageRow.chat_id.in_(chats),
                 MessageRow.sender.in_(senders),
                 MessageRow.sent_at > since,
@@ -106,7 +107,7 @@ def violation_times(
         query = (
             select(ViolationRow.sender, ViolationRow.occurred_at)
             .where(
-                ViolationRow.sender.in_(part),
+                one_of(session, ViolationRow.sender, part),
                 ViolationRow.occurred_at > since,
                 ViolationRow.occurred_at <= until,
                 ViolationRow.status != "void",
@@ -122,7 +123,9 @@ def frequency_flagged(session: Session, msgids: Collection[str]) -> set[str]:
     """Which of `msgids` already have a frequency violation."""
     found: set[str] = set()
     for part in _chunks(sorted(set(msgids))):
-        query = select(ViolationRow.msgid).where(ViolationRow.msgid.in_(part), ViolationRow.rule == "frequency")
+        query = select(ViolationRow.msgid).where(
+            one_of(session, ViolationRow.msgid, part), ViolationRow.rule == "frequency"
+        )
         found.update(session.scalars(query))
     return found
 
@@ -133,19 +136,19 @@ def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict
     ON CONFLICT DO NOTHING: a msgid another worker stored first is simply not returned (the caller
     treats it as a duplicate) instead of aborting the whole batch.
     """
-    insert = dialect_insert(session)
+    if not rows:
+        return {}
     table = MessageRow.__table__
-    # One cached statement run with many parameter sets: SQLAlchemy sends it as multi-row INSERTs
-    # ("insertmanyvalues"), RETURNING included, without compiling a new VALUES list per batch.
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["msgid"]).returning(table.c.msgid, table.c.id)
-    return dict(session.connection().execute(stmt, list(rows)).all()) if rows else {}
+    stmt, params = insert_many(session, table, rows, conflict=["msgid"])
+    return dict(session.connection().execute(stmt.returning(table.c.msgid, table.c.id), params).all())
 
 
 def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, MessageRow]:
     """The stored messages with these msgids, by msgid."""
     found: dict[str, MessageRow] = {}
     for part in _chunks(sorted(set(msgids))):
-        found.update((m.msgid, m) for m in session.scalars(select(MessageRow).where(MessageRow.msgid.in_(part))))
+        query = select(MessageRow).where(one_of(session, MessageRow.msgid, part))
+        found.update((m.msgid, m) for m in session.scalars(query))
     return found
 
 
@@ -217,7 +220,7 @@ def mark_done_many(session: Session, event_ids: Collection[int], *, now: datetim
     for part in _chunks(sorted(set(event_ids))):
         session.execute(
             update(InboxEventRow)
-            .where(InboxEventRow.id.in_(part))
+            .where(one_of(session, InboxEventRow.id, part))
             .values(processed_at=now, payload=null(), lease_owner=None, lease_until=None, error=None)
             .execution_options(synchronize_session=False)
         )

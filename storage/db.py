@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, any_, bindparam, create_engine, event, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -55,6 +56,37 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def dialect_insert(session: Session) -> Any:
     """The dialect's `insert` construct (it has `on_conflict_do_nothing`) for this session's database."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """`column IN (values)` for a batch: on PostgreSQL `column = ANY(:array)`, one parameter, so the
+    statement text stays short and the same for every batch (psycopg parses and caches it once; a
+    200-value IN list is re-parsed each time); elsewhere a plain IN list."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str] = ()) -> Any:
+    """A multi-row INSERT (column -> value dicts, all with the same keys), ON CONFLICT (conflict) DO
+    NOTHING when given; returns the statement to add `.returning(...)` to and the parameters.
+
+    On PostgreSQL `INSERT ... SELECT * FROM unnest(:col1, :col2, ...)`: one array per column, so the
+    statement is the same short text whatever the row count (no VALUES list for psycopg to parse
+    and SQLAlchemy to split). Elsewhere the ordinary executemany, which SQLAlchemy sends as multi-row
+    VALUES ("insertmanyvalues").
+    """
+    insert = dialect_insert(session)
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = insert(table)
+        return (stmt.on_conflict_do_nothing(index_elements=list(conflict)) if conflict else stmt), list(rows)
+    columns = list(rows[0])
+    arrays = {c: bindparam(c, type_=ARRAY(table.c[c].type)) for c in columns}
+    source = func.unnest(*arrays.values()).table_valued(*columns).render_derived()
+    stmt = insert(table).from_select(columns, select(*(source.c[c] for c in columns)))
+    if conflict:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return stmt, {c: [row[c] for row in rows] for c in columns}
 
 
 def insert_ignoring_conflict(session: Session, model: Any, *, conflict: Sequence[str], **values: Any) -> bool:

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import insert, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
+from storage.db import one_of
 from storage.models import EvidenceMessageRow, EvidenceWindowRow, MessageRow
 
 _CHUNK = 500
@@ -113,7 +114,8 @@ def _open_windows(session: Session, chat_ids: Collection[str]) -> dict[str, list
         query = (
             select(EvidenceWindowRow.chat_id, EvidenceWindowRow.message_id, EvidenceWindowRow.sent_at,
                    EvidenceWindowRow.size, EvidenceWindowRow.after_missing)
-            .where(EvidenceWindowRow.chat_id.in_(chats[start:start + _CHUNK]), EvidenceWindowRow.after_missing > 0)
+            .where(one_of(session, EvidenceWindowRow.chat_id, chats[start:start + _CHUNK]),
+                   EvidenceWindowRow.after_missing > 0)
             .order_by(EvidenceWindowRow.message_id)
             .with_for_update()
         )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.db import dialect_insert, insert_ignoring_conflict
+from storage.db import dialect_insert, insert_ignoring_conflict, one_of
 from storage.models import MemberRow, MessageRow
 
 #: `session.info` key of the userids `note_seen_many` already noted in this transaction.
@@ -48,7 +48,7 @@ def get_members(session: Session, *, userids: Iterable[str]) -> dict[str, Member
     ids = sorted(set(userids))
     if not ids:
         return {}
-    return {m.userid: m for m in session.scalars(select(MemberRow).where(MemberRow.userid.in_(ids)))}
+    return {m.userid: m for m in session.scalars(select(MemberRow).where(one_of(session, MemberRow.userid, ids)))}
 
 
 def due_for_lookup(session: Session, *, now: datetime, max_age: timedelta, limit: int = 100) -> list[str]:

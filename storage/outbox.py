@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import one_of
 from storage.models import OutboxItemRow
 
 #: Keys per IN list (SQLite allows 32766 bound parameters).
@@ -42,7 +43,7 @@ def remember(session: Session, keys: Iterable[str]) -> None:
     for start in range(0, len(wanted), _CHUNK):
         part = wanted[start : start + _CHUNK]
         known.update(dict.fromkeys(part))
-        query = select(OutboxItemRow).where(OutboxItemRow.idempotency_key.in_(part)).with_for_update()
+        query = select(OutboxItemRow).where(one_of(session, OutboxItemRow.idempotency_key, part)).with_for_update()
         known.update((row.idempotency_key, row) for row in session.scalars(query))
 
 
