@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from rules.model import ClientUpdate, Deal
 from storage import clients
 from storage.db import dialect_insert, insert_many, one_of
-from storage.models import ClientRow, DealRow, InboxEventRow, MessageRow, ViolationRow
+from storage.models import ClientRow, ClientUpdateRow, DealRow, InboxEventRow, MessageRow, ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
 CHUNK = 500
@@ -188,10 +188,11 @@ def save_updates(session: Session, reports: Sequence[tuple[ClientUpdate, str, st
         client = found.get((chat, key)) if key is not None else None
         if client is not None:
             clients.fold_update(client, update=parsed, sender=sender, sent_at=sent_at)
-        rows.append(clients.update_row(parsed, client=client, msgid=msgid, chat_id=chat, sender=sender,
-                                       sent_at=sent_at))
-    session.add_all(rows)
-    session.flush()
+        rows.append(clients.update_values(parsed, client_id=client.id if client else None, msgid=msgid,
+                                          chat_id=chat, sender=sender, sent_at=sent_at))
+    session.flush()  # the folded clients
+    stmt, params = insert_many(session, ClientUpdateRow.__table__, rows)
+    session.execute(stmt, params)
 
 
 def save_deals(session: Session, reports: Sequence[tuple[Deal, str, str, str, datetime]]) -> None:
@@ -205,14 +206,14 @@ def save_deals(session: Session, reports: Sequence[tuple[Deal, str, str, str, da
             tuple_(ClientRow.chat_id, ClientRow.key).in_(list(part))
         )
         ids.update(((chat, key), id_) for chat, key, id_ in session.execute(query))
-    session.add_all(
-        DealRow(
-            msgid=msgid, client_id=ids.get((chat, clients.client_key(d.client_name, d.company) or "")), chat_id=chat,
-            sender=sender, sent_at=sent_at, client_name=d.client_name, company=d.company, amount_yuan=d.amount_yuan,
-        )
+    rows = [
+        {"msgid": msgid, "client_id": ids.get((chat, clients.client_key(d.client_name, d.company) or "")),
+         "chat_id": chat, "sender": sender, "sent_at": sent_at, "client_name": d.client_name, "company": d.company,
+         "amount_yuan": d.amount_yuan}
         for d, msgid, chat, sender, sent_at in reports
-    )
-    session.flush()
+    ]
+    stmt, params = insert_many(session, DealRow.__table__, rows)
+    session.execute(stmt, params)
 
 
 def mark_done_many(session: Session, event_ids: Collection[int], *, now: datetime) -> None:

@@ -74,20 +74,30 @@ def update_row(
 ) -> ClientUpdateRow:
     """The timeline row of one report (not added to the session)."""
     return ClientUpdateRow(
-        msgid=msgid,
-        client_id=client.id if client else None,
-        chat_id=chat_id,
-        sender=sender,
-        sent_at=sent_at,
-        client_name=update.client_name,
-        company=update.company,
-        contact=update.contact,
-        need=update.need,
-        last_contact_at=update.last_contact_at,
-        next_action=update.next_action,
-        next_action_due=update.next_action_due,
-        complete=update.complete,
+        **update_values(update, client_id=client.id if client else None, msgid=msgid, chat_id=chat_id,
+                        sender=sender, sent_at=sent_at)
     )
+
+
+def update_values(
+    update: ClientUpdate, *, client_id: int | None, msgid: str, chat_id: str, sender: str, sent_at: datetime
+) -> dict[str, object]:
+    """The columns of one report's timeline row (`update_row`; a batch inserts many at once)."""
+    return {
+        "msgid": msgid,
+        "client_id": client_id,
+        "chat_id": chat_id,
+        "sender": sender,
+        "sent_at": sent_at,
+        "client_name": update.client_name,
+        "company": update.company,
+        "contact": update.contact,
+        "need": update.need,
+        "last_contact_at": update.last_contact_at,
+        "next_action": update.next_action,
+        "next_action_due": update.next_action_due,
+        "complete": update.complete,
+    }
 
 
 def upsert_client(

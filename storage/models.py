@@ -159,6 +159,8 @@ class MessageRow(Base):
 
     __table_args__ = (
         Index("ix_messages_chat_sender_sent", "chat_id", "sender", "sent_at"),
+        # A violation's evidence: the messages before it in its group, newest first (storage.evidence).
+        Index("ix_messages_chat_sent", "chat_id", "sent_at", "id"),
         # Dashboard and export listings by date across all groups.
         Index("ix_messages_sent", "sent_at"),
     )
