@@ -20,8 +20,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, literal, or_, select, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, or_, select, true, update
+from sqlalchemy.orm import Session, aliased
 
 from storage.db import one_of
 from storage.models import EvidenceMessageRow, EvidenceWindowRow, MessageRow
@@ -128,34 +128,37 @@ def _messages_before(
     session: Session, openers: Sequence[StoredMessage], size: int
 ) -> dict[int, list[StoredMessage]]:
     """For each opening message (by id): the `size` messages before it in its group, newest first,
-    as stored now (this batch's included). One UNION ALL of small ordered, limited reads per chunk."""
+    as stored now (this batch's included). One statement per chunk of openers: for each opener
+    (itself a stored message) an ordered, limited read of its group along ix_messages_chat_sent."""
     found: dict[int, list[StoredMessage]] = {m.id: [] for m in openers}
-    # SQLite caps a compound SELECT at 500 terms.
-    for start in range(0, len(openers), 200):
-        parts = [
-            select(
-                literal(m.id).label("window_id"), MessageRow.id.label("id"), MessageRow.chat_id.label("chat_id"),
-                MessageRow.sender.label("sender"),
-                MessageRow.sent_at.label("sent_at"), MessageRow.masked_text.label("masked_text"),
-            )
-            .where(
-                MessageRow.chat_id == m.chat_id,
-                MessageRow.id != m.id,
-                or_(
-                    MessageRow.sent_at < m.sent_at,
-                    (MessageRow.sent_at == m.sent_at) & (MessageRow.id < m.id),
-                ),
-            )
-            .order_by(MessageRow.sent_at.desc(), MessageRow.id.desc())
-            .limit(size)
-            .subquery()
-            for m in openers[start:start + 200]
-        ]
-        query = union_all(*(select(part) for part in parts))
+    opener, earlier = aliased(MessageRow, name="opener"), aliased(MessageRow, name="earlier")
+    before = (
+        select(earlier.id)
+        .where(
+            earlier.chat_id == opener.chat_id,
+            earlier.id != opener.id,
+            or_(earlier.sent_at < opener.sent_at, (earlier.sent_at == opener.sent_at) & (earlier.id < opener.id)),
+        )
+        .order_by(earlier.sent_at.desc(), earlier.id.desc())
+        .limit(size)
+    )
+    columns = (MessageRow.id, MessageRow.chat_id, MessageRow.sender, MessageRow.sent_at, MessageRow.masked_text)
+    ids = sorted(found)
+    for start in range(0, len(ids), _CHUNK):
+        chosen = one_of(session, opener.id, ids[start:start + _CHUNK])
+        if session.get_bind().dialect.name == "postgresql":
+            # LATERAL: one index range read per opener; a correlated IN would be re-run per message.
+            prior = before.with_only_columns(
+                earlier.id, earlier.chat_id, earlier.sender, earlier.sent_at, earlier.masked_text
+            ).lateral("prior")
+            query = select(opener.id, *prior.c).select_from(opener).join(prior, true()).where(chosen)
+        else:
+            # SQLite has no LATERAL; it runs the correlated, limited IN once per opener.
+            query = select(opener.id, *columns).join(MessageRow, MessageRow.id.in_(before)).where(chosen)
         for window_id, *stored in session.execute(query):
             found[window_id].append(StoredMessage(*stored))
-    for rows in found.values():
-        rows.sort(key=lambda r: (r.sent_at, r.id), reverse=True)
+    for stored_before in found.values():
+        stored_before.sort(key=lambda m: (m.sent_at, m.id), reverse=True)
     return found
 
 
