@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import AppConfig, OutboxConfig
 from bot.senders.service import Outbound
 from bot.settings import Settings
-from bot.simulator.clock import ManualClock
+from bot.simulator.clock import ManualClock, advance_to_next_due
 from bot.simulator.faults import FaultConfig
 from bot.simulator.state import Status
 from handlers.dispatch import Dispatcher
@@ -76,13 +76,8 @@ async def drain(dispatcher: Dispatcher, factory: sessionmaker[Session], clock: M
     """Run rounds until nothing is pending, moving the manual clock to the next due row (no sleeping)."""
     for _ in range(rounds):
         outcome = await dispatcher.run_once()
-        if outcome.total:
-            continue
-        with factory() as session:
-            due = outbox.next_due_at(session)
-        if due is None:
+        if not outcome.total and not advance_to_next_due(clock, factory):
             return
-        clock.advance(max((due - clock()).total_seconds(), 1.0))
     raise AssertionError("outbox did not drain")
 
 
