@@ -127,10 +127,13 @@ def statuses(factory: sessionmaker[Session]) -> dict[str, int]:
 
 
 FAULTS_30 = FaultConfig(server_error=0.1, timeout=0.1, token_expiry=0.1, timeout_seconds=1.8, seed=20260302)
+#: The simulator injecting FAULTS_30: hundreds of sends, so these runs are marked slow.
+UNDER_30_PERCENT_FAULTS = pytest.mark.parametrize(
+    "sim", [pytest.param(FAULTS_30, marks=pytest.mark.slow)], indirect=True
+)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sim", [FAULTS_30], indirect=True)
+@UNDER_30_PERCENT_FAULTS
 def test_500_alerts_with_30_percent_faults_are_each_delivered_exactly_once(
     sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
 ) -> None:
@@ -144,8 +147,7 @@ def test_500_alerts_with_30_percent_faults_are_each_delivered_exactly_once(
     assert not sim.messages(status="dropped")  # per-member pacing kept WeCom from dropping any
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sim", [FAULTS_30], indirect=True)
+@UNDER_30_PERCENT_FAULTS
 def test_restarting_the_dispatcher_mid_run_still_delivers_exactly_once(
     sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
 ) -> None:
