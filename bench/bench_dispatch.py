@@ -42,7 +42,7 @@ from bot.config import load_config  # noqa: E402
 from bot.senders.service import Outbound  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.simulator.api import create_simulator_app  # noqa: E402
-from bot.simulator.clock import ManualClock  # noqa: E402
+from bot.simulator.clock import ManualClock, advance_to_next_due  # noqa: E402
 from bot.simulator.serve import serve_in_thread  # noqa: E402
 from bot.simulator.state import SimulatorState, Status  # noqa: E402
 from handlers.context import system_clock  # noqa: E402
@@ -130,13 +130,8 @@ async def backlog(engine, count: int) -> dict:
         wall = time.perf_counter()
         while True:
             outcome = await out.dispatcher.run_once()
-            if outcome.total:
-                continue
-            with factory() as session:
-                due = outbox.next_due_at(session)
-            if due is None:
+            if not outcome.total and not advance_to_next_due(clock, factory, min_step=0.001):
                 break
-            clock.advance(max((due - clock()).total_seconds(), 0.001))
         wall = time.perf_counter() - wall
         await out.client.aclose()
     records = state.query(api="webhook/send")

@@ -6,6 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage import outbox
+
 
 class ManualClock:
     """A clock that only moves when told to, so a test can spend "minutes" without sleeping.
@@ -42,3 +46,14 @@ class ManualClock:
 
     def __repr__(self) -> str:
         return f"ManualClock({self._now.isoformat()})"
+
+
+def advance_to_next_due(clock: ManualClock, sessions: sessionmaker[Session], *, min_step: float = 1.0) -> bool:
+    """Move `clock` to when the next outbox row falls due (at least `min_step` seconds on), so a
+    dispatcher can be drained without sleeping through its backoffs; False when nothing is pending."""
+    with sessions() as session:
+        due = outbox.next_due_at(session)
+    if due is None:
+        return False
+    clock.advance(max((due - clock()).total_seconds(), min_step))
+    return True

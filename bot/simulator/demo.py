@@ -39,7 +39,7 @@ from bot.simulator.archive_sdk import ArchiveStore, SimArchiveSdk, generate_arch
 from bot.simulator.corpus import DemoMessage, demo_corpus
 from bot.simulator.directory import GROUP_MEMBERS
 from bot.simulator.faults import FaultConfig
-from bot.simulator.serve import ThreadedServer, free_port
+from bot.simulator.serve import RunningServer, ThreadedServer, free_port
 from bot.simulator.state import DEFAULT_AGENT_ID, SimApp, SimulatorState
 from bot.simulator.traffic import (
     CallbackKeys,
@@ -141,7 +141,10 @@ class DemoEnvironment:
         self.credentials = credentials or DemoCredentials()
         creds = self.credentials
         self.service_url = service_url.rstrip("/")
-        self.host, self.port = host, port or free_port(host)
+        address = RunningServer(host, port or free_port(host))
+        self.host, self.port = address.host, address.port
+        #: Known before the simulator starts, so settings can point at it.
+        self.url, self.api_base = address.url, address.api_base
         self.interval = interval
         #: "archive" needs the service in this process (its poller reads `archive_sdk()`); a service in
         #: another process gets group messages through the bridge endpoint instead.
@@ -176,14 +179,6 @@ class DemoEnvironment:
         self._stop = threading.Event()
         self._server: ThreadedServer | None = None
         self._traffic: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def api_base(self) -> str:
-        return f"{self.url}/cgi-bin"
 
     @property
     def page_url(self) -> str:

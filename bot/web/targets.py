@@ -3,10 +3,11 @@ groups); admins set or clear a target for one period, and each change is audited
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.config import TARGET_METRICS
@@ -51,6 +52,27 @@ def _metric(name: str, raw: str) -> int | None:
     return int(raw)
 
 
+@dataclass(frozen=True)
+class TargetKey:
+    """Which target a form names, as typed (the subject stripped): setting and deleting both name one
+    by these three fields; each route checks them in its own order."""
+
+    scope: str
+    subject: str
+    period: str
+
+
+def _target_key(
+    scope: Annotated[str, Form()],
+    subject: Annotated[str, Form(max_length=200)],
+    period: Annotated[str, Form(max_length=20)],
+) -> TargetKey:
+    return TargetKey(scope, subject.strip(), period)
+
+
+TargetKeyDep = Annotated[TargetKey, Depends(_target_key)]
+
+
 def _subject(state, scope: str, subject: str) -> str:
     subject = subject.strip()
     if scope not in ("rep", "group"):
@@ -67,17 +89,15 @@ def set_target(
     state: StateDep,
     session: SessionDep,
     viewer: CsrfAdminDep,
-    scope: Annotated[str, Form()],
-    subject: Annotated[str, Form(max_length=200)],
-    period: Annotated[str, Form(max_length=20)],
+    key: TargetKeyDep,
     deal_amount: Annotated[str, Form(max_length=30)] = "",
     deal_count: Annotated[str, Form(max_length=30)] = "",
     new_clients: Annotated[str, Form(max_length=30)] = "",
     complete_reports: Annotated[str, Form(max_length=30)] = "",
 ) -> Response:
     """Set (or, with every metric empty, clear for this period) one target; audited with before/after."""
-    subject = _subject(state, scope, subject)
-    chosen = _period(period, state)
+    scope, subject = key.scope, _subject(state, key.scope, key.subject)
+    chosen = _period(key.period, state)
     raw = {"deal_amount": deal_amount, "deal_count": deal_count, "new_clients": new_clients,
            "complete_reports": complete_reports}
     metrics = {m: v for m in TARGET_METRICS if (v := _metric(m, raw[m])) is not None}
@@ -93,23 +113,16 @@ def set_target(
 
 
 @router.post("/targets/delete", include_in_schema=False)
-def delete_target(
-    state: StateDep,
-    session: SessionDep,
-    viewer: CsrfAdminDep,
-    scope: Annotated[str, Form()],
-    subject: Annotated[str, Form(max_length=200)],
-    period: Annotated[str, Form(max_length=20)],
-) -> Response:
+def delete_target(state: StateDep, session: SessionDep, viewer: CsrfAdminDep, key: TargetKeyDep) -> Response:
     """Remove a dashboard target: config.yaml's standing target (if any) applies again."""
-    chosen = _period(period, state)
-    before = target_store.get_override(session, scope=scope, subject=subject.strip(), period=chosen.label)
+    scope, subject, chosen = key.scope, key.subject, _period(key.period, state)
+    before = target_store.get_override(session, scope=scope, subject=subject, period=chosen.label)
     if before is None:
         raise HTTPException(404, "no dashboard target for that subject and period")
     previous = {m: getattr(before, m) for m in TARGET_METRICS}
     now = state.clock()
-    target_store.delete_override(session, scope=scope, subject=subject.strip(), period=chosen.label)
+    target_store.delete_override(session, scope=scope, subject=subject, period=chosen.label)
     audit(session, actor=viewer.username, action="target_deleted",
-          target=f"target:{scope}:{subject.strip()}:{chosen.label}", detail={"before": previous}, now=now)
+          target=f"target:{scope}:{subject}:{chosen.label}", detail={"before": previous}, now=now)
     session.commit()
     return RedirectResponse(state.url(f"/targets?period={chosen.label}"), status_code=303)

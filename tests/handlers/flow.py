@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import AppConfig, OutboxConfig
 from bot.senders.service import Outbound
 from bot.settings import Settings
+from bot.simulator.clock import advance_to_next_due
 from bot.simulator.state import Record, Status
 from handlers.context import HandlerContext
 from handlers.message import handle_message
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
-from storage import outbox
 from tests.helpers.simulator import SimulatorHandle
 
 ROBOTS = {"east": "key-east-0001", "south": "key-south-0001"}
@@ -67,13 +67,8 @@ def deliver(config: AppConfig, sim: SimulatorHandle, factory: sessionmaker[Sessi
         try:
             for _ in range(2000):
                 outcomes = await asyncio.gather(*(o.dispatcher.run_once() for o in outs))
-                if any(o.total for o in outcomes):
-                    continue
-                with factory() as session:
-                    due = outbox.next_due_at(session)
-                if due is None:
+                if not any(o.total for o in outcomes) and not advance_to_next_due(sim.clock, factory):
                     return
-                sim.clock.advance(max((due - sim.clock()).total_seconds(), 1.0))
             raise AssertionError("outbox did not drain")
         finally:
             for o in outs:

@@ -35,12 +35,7 @@ def ask(session, ctx, text: str, sender: str = "zhangwei", msgid: str = "dm-1", 
 
 
 def test_my_todo_lists_due_and_overdue_follow_ups(session, ctx):
-    seed.client(session, owner="zhangwei", name="王总", company="华星科技", next_action="发送报价单",
-                next_action_due=date(2026, 11, 25))
-    seed.client(session, owner="zhangwei", name="刘经理", company="远航物流", next_action="约上门演示",
-                next_action_due=date(2026, 11, 20))
-    seed.client(session, owner="zhangwei", name="陈总", company="博雅教育", next_action="确认合同",
-                next_action_due=date(2026, 11, 26))
+    seed.zhangweis_follow_ups(session, today=NOW.date())
     seed.client(session, owner="wangfang", name="孙女士", company="青禾餐饮", next_action_due=date(2026, 11, 1))
     session.commit()
     assert ask(session, ctx, " 我的待办 ").splitlines() == [

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import AppConfig, OutboxConfig
 from bot.senders.service import Outbound
 from bot.settings import Settings
-from bot.simulator.clock import ManualClock
+from bot.simulator.clock import ManualClock, advance_to_next_due
 from bot.simulator.faults import FaultConfig
 from bot.simulator.state import Status
 from handlers.dispatch import Dispatcher
@@ -76,13 +76,8 @@ async def drain(dispatcher: Dispatcher, factory: sessionmaker[Session], clock: M
     """Run rounds until nothing is pending, moving the manual clock to the next due row (no sleeping)."""
     for _ in range(rounds):
         outcome = await dispatcher.run_once()
-        if outcome.total:
-            continue
-        with factory() as session:
-            due = outbox.next_due_at(session)
-        if due is None:
+        if not outcome.total and not advance_to_next_due(clock, factory):
             return
-        clock.advance(max((due - clock()).total_seconds(), 1.0))
     raise AssertionError("outbox did not drain")
 
 
@@ -132,10 +127,13 @@ def statuses(factory: sessionmaker[Session]) -> dict[str, int]:
 
 
 FAULTS_30 = FaultConfig(server_error=0.1, timeout=0.1, token_expiry=0.1, timeout_seconds=1.8, seed=20260302)
+#: The simulator injecting FAULTS_30: hundreds of sends, so these runs are marked slow.
+UNDER_30_PERCENT_FAULTS = pytest.mark.parametrize(
+    "sim", [pytest.param(FAULTS_30, marks=pytest.mark.slow)], indirect=True
+)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sim", [FAULTS_30], indirect=True)
+@UNDER_30_PERCENT_FAULTS
 def test_500_alerts_with_30_percent_faults_are_each_delivered_exactly_once(
     sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
 ) -> None:
@@ -149,8 +147,7 @@ def test_500_alerts_with_30_percent_faults_are_each_delivered_exactly_once(
     assert not sim.messages(status="dropped")  # per-member pacing kept WeCom from dropping any
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sim", [FAULTS_30], indirect=True)
+@UNDER_30_PERCENT_FAULTS
 def test_restarting_the_dispatcher_mid_run_still_delivers_exactly_once(
     sim: SimulatorHandle, factory: sessionmaker[Session], config: AppConfig
 ) -> None:

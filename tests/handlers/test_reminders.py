@@ -16,12 +16,7 @@ from tests.helpers import seed
 
 
 def seed_clients(session) -> None:
-    seed.client(session, owner="zhangwei", name="王总", company="华星科技", next_action="发送报价单",
-                next_action_due=date(2026, 11, 23))
-    seed.client(session, owner="zhangwei", name="刘经理", company="远航物流", next_action="约上门演示",
-                next_action_due=date(2026, 11, 20))
-    seed.client(session, owner="zhangwei", name="陈总", company="博雅教育", next_action="确认合同条款",
-                next_action_due=date(2026, 11, 24))
+    seed.zhangweis_follow_ups(session, today=date(2026, 11, 23))
     seed.client(session, owner="wangfang", name="孙女士", company="青禾餐饮", next_action=None,
                 next_action_due=date(2026, 11, 9))
     seed.client(session, owner="wangfang", name="赵总", company="", next_action="回访", next_action_due=None)

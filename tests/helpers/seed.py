@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,16 @@ def client(
     session.add(row)
     session.flush()
     return row
+
+
+def zhangweis_follow_ups(session: Session, *, today: date) -> None:
+    """zhangwei's clients with a next step: 王总 due `today`, 刘经理 overdue since 2026-11-20, 陈总 due
+    the day after `today` (not due yet). What reminders and 我的待办 list, and what they leave out."""
+    client(session, owner="zhangwei", name="王总", company="华星科技", next_action="发送报价单", next_action_due=today)
+    client(session, owner="zhangwei", name="刘经理", company="远航物流", next_action="约上门演示",
+           next_action_due=date(2026, 11, 20))
+    client(session, owner="zhangwei", name="陈总", company="博雅教育", next_action="确认合同条款",
+           next_action_due=today + timedelta(days=1))
 
 
 def member(session: Session, *, userid: str, name: str) -> MemberRow:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from storage.db import make_session_factory
 
 
 def run_together(work: Callable[[str], None], owners: list[str]) -> None:
@@ -23,11 +26,22 @@ def run_together(work: Callable[[str], None], owners: list[str]) -> None:
         t.join()
 
 
-def claim_until_empty(
-    sessions: sessionmaker[Session], claim: Callable[[Session, str], list[Hashable]], owners: list[str]
-) -> dict[str, list[Hashable]]:
-    """Each owner claims (`claim(session, owner)`, committed) in its own session until a claim comes back
-    empty; the owners race. What each one claimed, by owner."""
+def claimed_by_racing_owners(
+    engine: Engine,
+    keys: list[str],
+    *,
+    add: Callable[[Session, str], object],
+    claim: Callable[[Session, str], list[Hashable]],
+    owners: int = 4,
+) -> list[Hashable]:
+    """Adds a row per key (`add(session, key)`, committed once), then `owners` threads race: each
+    claims (`claim(session, owner)`, committed) in its own session until a claim comes back empty.
+    Everything claimed, by every owner, so a test can say each row went to exactly one of them."""
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        for key in keys:
+            add(session, key)
+        session.commit()
     got: dict[str, list[Hashable]] = {}
 
     def claimer(owner: str) -> None:
@@ -41,5 +55,5 @@ def claim_until_empty(
             mine += claimed
         got[owner] = mine
 
-    run_together(claimer, owners)
-    return got
+    run_together(claimer, [f"owner-{n}" for n in range(owners)])
+    return [key for claimed in got.values() for key in claimed]

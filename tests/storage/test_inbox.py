@@ -11,9 +11,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from storage import inbox
-from storage.db import make_session_factory
 from storage.models import InboxEventRow
-from tests.helpers.threads import claim_until_empty
+from tests.helpers.threads import claimed_by_racing_owners
 
 T0 = datetime(2026, 3, 2, 1, 15, tzinfo=UTC)  # 09:15 in Shanghai
 
@@ -138,19 +137,12 @@ def test_pending_lag_and_counts(session: Session) -> None:
 
 def test_concurrent_claimers_never_share_a_row(engine: Engine) -> None:
     """Four threads claim in small batches at once; each of 40 rows goes to exactly one of them."""
-    sessions = make_session_factory(engine)
-    with sessions() as session:
-        for i in range(40):
-            _record(session, f"m-{i}")
-        session.commit()
-    got = claim_until_empty(
-        sessions,
-        lambda session, owner: [r.dedupe_key for r in inbox.claim(session, owner=owner, limit=3, lease_seconds=60,
-                                                                   now=T0)],
-        [f"w{i}" for i in range(4)],
-    )
-    claimed = [key for keys in got.values() for key in keys]
-    assert sorted(claimed) == sorted(f"m-{i}" for i in range(40))
+
+    def claim(session: Session, owner: str) -> list[str]:
+        return [r.dedupe_key for r in inbox.claim(session, owner=owner, limit=3, lease_seconds=60, now=T0)]
+
+    keys = [f"m-{i}" for i in range(40)]
+    assert sorted(claimed_by_racing_owners(engine, keys, add=_record, claim=claim)) == sorted(keys)
 
 
 @pytest.mark.parametrize(

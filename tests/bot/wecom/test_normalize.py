@@ -58,50 +58,20 @@ def test_unreadable_app_xml_is_a_payload_error(xml: str, reason: str) -> None:
         from_app_xml(xml)
 
 
+def aibot_doc(msgid: str, msgtype: str, body: dict, *, chatid: str | None = "wr-sales-east") -> dict:
+    """An aibot callback as WeCom sends it, from lina: in the group `chatid`, or one to one (no chatid)."""
+    doc = {"msgid": msgid, "aibotid": "bot", "chattype": "group" if chatid else "single", "from": {"userid": "lina"},
+           "msgtype": msgtype, msgtype: body}
+    return doc if chatid is None else {**doc, "chatid": chatid}
+
+
 @pytest.mark.parametrize(
     ("doc", "kind", "chat_id", "text"),
     [
-        (
-            {
-                "msgid": "a1",
-                "aibotid": "bot",
-                "chatid": "wr-sales-east",
-                "chattype": "group",
-                "from": {"userid": "lina"},
-                "msgtype": "text",
-                "text": {"content": "@销售助手 今天的跟进怎么填？"},
-            },
-            "message",
-            "wr-sales-east",
-            "@销售助手 今天的跟进怎么填？",
-        ),
-        (
-            {
-                "msgid": "a2",
-                "aibotid": "bot",
-                "chattype": "single",
-                "from": {"userid": "lina"},
-                "msgtype": "text",
-                "text": {"content": "帮助"},
-            },
-            "command",
-            "",
-            "帮助",
-        ),
-        (
-            {
-                "msgid": "a3",
-                "aibotid": "bot",
-                "chatid": "wr-sales-east",
-                "chattype": "group",
-                "from": {"userid": "lina"},
-                "msgtype": "image",
-                "image": {"url": "https://x"},
-            },
-            "message",
-            "wr-sales-east",
-            "",
-        ),
+        (aibot_doc("a1", "text", {"content": "@销售助手 今天的跟进怎么填？"}), "message", "wr-sales-east",
+         "@销售助手 今天的跟进怎么填？"),
+        (aibot_doc("a2", "text", {"content": "帮助"}, chatid=None), "command", "", "帮助"),
+        (aibot_doc("a3", "image", {"url": "https://x"}), "message", "wr-sales-east", ""),
     ],
 )
 def test_aibot_messages(doc: dict, kind: str, chat_id: str, text: str) -> None:
