@@ -118,7 +118,11 @@ class IngestState:
             raise EventRefused(f"the event cannot be stored ({type(exc).__name__})") from None
 
     def recently_busy(self, window: float = 1.0) -> bool:
-        """True when a request was recorded within `window` seconds (the inbox worker then yields)."""
+        """True when a WeCom callback was recorded within `window` seconds (the inbox worker then yields).
+
+        Only requests with a `budget` count: WeCom gives up after 5 s, so its callbacks must not wait
+        behind judging. A bridge's bulk post has no such deadline, and yielding to it would only slow
+        the judging of the very messages it brings."""
         return time.monotonic() - self._last_request < window
 
     async def record(self, events: Sequence[Inbound], *, budget: float | None = None) -> list[bool]:
@@ -128,7 +132,8 @@ class IngestState:
         while there is still time to answer, and WeCom retries; should the commit land after all,
         the retry is absorbed by the dedupe key.
         """
-        self._last_request = time.monotonic()
+        if budget is not None:
+            self._last_request = time.monotonic()
         try:
             created = await asyncio.wait_for(self._group_commit.submit(list(events)), budget)
         except TimeoutError:

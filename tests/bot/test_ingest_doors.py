@@ -312,3 +312,15 @@ def _hash() -> str:
     from bot.web.auth import hash_password
 
     return hash_password(PASSWORD)
+
+
+def test_wecom_callbacks_make_the_worker_yield_a_bridge_bulk_post_does_not(app: FastAPI, client: TestClient) -> None:
+    """The worker holds back while WeCom waits on callbacks (5 s budget), not while a bridge posts in
+    bulk: yielding to a bridge would only slow judging the messages it brings."""
+    ingest = app.state.ingest
+    answer = client.post("/ingest/messages", json=[bridge_item("bulk-1"), bridge_item("bulk-2")], headers=AUTH)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 2
+    assert not ingest.recently_busy()
+
+    assert post_callback(client, callback_request(app_text_xml(msgid="cb-1", content="收到"))).status_code == 200
+    assert ingest.recently_busy()
