@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, any_, bindparam, create_engine, event, func, select
+from sqlalchemy import Engine, String, Table, TypeDecorator, any_, bindparam, create_engine, event, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -63,7 +63,7 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
     statement text stays short and the same for every batch (psycopg parses and caches it once; a
     200-value IN list is re-parsed each time); elsewhere a plain IN list."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column == any_(bindparam(None, list(values), type_=ARRAY(_unbounded(column.type))))
     return column.in_(list(values))
 
 
@@ -81,12 +81,21 @@ def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
         stmt = insert(table)
         return (stmt.on_conflict_do_nothing(index_elements=list(conflict)) if conflict else stmt), list(rows)
     columns = list(rows[0])
-    arrays = {c: bindparam(c, type_=ARRAY(table.c[c].type)) for c in columns}
+    arrays = {c: bindparam(c, type_=ARRAY(_unbounded(table.c[c].type))) for c in columns}
     source = func.unnest(*arrays.values()).table_valued(*columns).render_derived()
     stmt = insert(table).from_select(columns, select(*(source.c[c] for c in columns)))
     if conflict:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     return stmt, {c: [row[c] for row in rows] for c in columns}
+
+
+def _unbounded(type_: Any) -> Any:
+    """The column's type without its length, for an array parameter: a cast to VARCHAR(200)[]
+    silently truncates a longer value, while the insert into the column refuses it (as VALUES does)."""
+    impl = type_.impl if isinstance(type_, TypeDecorator) else type_
+    if isinstance(impl, String) and impl.length is not None:
+        return type(type_)()  # String(n) -> String(); ChatString(n) -> ChatString(), same processing
+    return type_
 
 
 def insert_ignoring_conflict(session: Session, model: Any, *, conflict: Sequence[str], **values: Any) -> bool:

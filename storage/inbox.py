@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.db import dialect_insert, insert_ignoring_conflict
+from storage.db import insert_ignoring_conflict, insert_many
 from storage.models import InboxEventRow
 from storage.sealing import PayloadSealer, SealError
 
@@ -123,14 +123,11 @@ def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now:
         }
         for e in unique
     ]
-    # One cached statement with many parameter sets (SQLAlchemy's "insertmanyvalues" sends it as
-    # multi-row INSERTs, RETURNING included): no new VALUES list compiled per group commit.
-    stmt = (
-        dialect_insert(session)(table)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(table.c.dedupe_key)
-    )
-    inserted: set[str] = set(session.connection().execute(stmt, rows).scalars()) if rows else set()
+    # One statement whatever the count (storage.db.insert_many): no VALUES list per group commit.
+    inserted: set[str] = set()
+    if rows:
+        stmt, params = insert_many(session, table, rows, conflict=["dedupe_key"])
+        inserted.update(session.connection().execute(stmt.returning(table.c.dedupe_key), params).scalars())
     return [event["dedupe_key"] in inserted and first[event["dedupe_key"]] == i for i, event in enumerate(events)]
 
 

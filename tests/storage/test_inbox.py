@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from storage import inbox
@@ -210,3 +211,16 @@ def test_an_open_write_gate_never_blocks() -> None:
     gate = inbox.WriteGate(enabled=False)
     with gate.background(), gate.urgent(), gate.background():
         pass
+
+
+def test_a_key_too_long_for_its_column_is_refused_never_cut_short(session: Session) -> None:
+    """The batch inserts send one array per column on PostgreSQL: a value longer than its column must
+    fail the insert as a VALUES list does, not be truncated by a cast into another event's key."""
+    long_key = "k" * 300
+    events = [{"dedupe_key": long_key, "source": "bridge", "kind": "message", "payload": {}}]
+    if session.get_bind().dialect.name == "postgresql":
+        with pytest.raises(DataError):
+            inbox.record_events(session, events=events, now=T0)
+    else:  # SQLite does not enforce VARCHAR lengths: the key is stored whole, never cut
+        assert inbox.record_events(session, events=events, now=T0) == [True]
+        assert session.scalars(select(InboxEventRow.dedupe_key)).all() == [long_key]
