@@ -30,6 +30,9 @@ SENDER_LOCK_SPACE = 0x6A75  # "ju"
 
 T = TypeVar("T")
 
+# Plain columns are read and written through the Core table: no ORM bookkeeping for tuples.
+_messages = MessageRow.__table__
+
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
@@ -66,7 +69,8 @@ def stored_msgids(session: Session, msgids: Collection[str]) -> set[str]:
     """Which of `msgids` are already stored."""
     found: set[str] = set()
     for part in _chunks(sorted(set(msgids))):
-        found.update(session.scalars(select(MessageRow.msgid).where(one_of(session, MessageRow.msgid, part))))
+        query = select(_messages.c.msgid).where(one_of(session, _messages.c.msgid, part))
+        found.update(session.connection().execute(query).scalars())
     return found
 
 
@@ -81,17 +85,17 @@ def post_history(
     chats = sorted({c for c, _ in pairs})
     for senders in _chunks(sorted({s for _, s in pairs})):
         query = (
-            select(MessageRow.chat_id, MessageRow.sender, MessageRow.sent_at, MessageRow.msgid)
+            select(_messages.c.chat_id, _messages.c.sender, _messages.c.sent_at, _messages.c.msgid)
             .where(
                 # IN lists, not one_of: with arrays PostgreSQL's generic plan for this query is poor.
-                MessageRow.chat_id.in_(chats),
-                MessageRow.sender.in_(senders),
-                MessageRow.sent_at > since,
-                MessageRow.sent_at <= until,
+                _messages.c.chat_id.in_(chats),
+                _messages.c.sender.in_(senders),
+                _messages.c.sent_at > since,
+                _messages.c.sent_at <= until,
             )
-            .order_by(MessageRow.sent_at, MessageRow.id)
+            .order_by(_messages.c.sent_at, _messages.c.id)
         )
-        for chat_id, sender, sent_at, msgid in session.execute(query):
+        for chat_id, sender, sent_at, msgid in session.connection().execute(query):
             if (chat_id, sender) in pairs:
                 history[(chat_id, sender)].append((sent_at, msgid))
     return history
@@ -219,9 +223,9 @@ def save_deals(session: Session, reports: Sequence[tuple[Deal, str, str, str, da
 def mark_done_many(session: Session, event_ids: Collection[int], *, now: datetime) -> None:
     """`storage.inbox.mark_done` for many rows in one statement per chunk."""
     for part in _chunks(sorted(set(event_ids))):
-        session.execute(
-            update(InboxEventRow)
-            .where(one_of(session, InboxEventRow.id, part))
+        inbox = InboxEventRow.__table__
+        session.connection().execute(
+            update(inbox)
+            .where(one_of(session, inbox.c.id, part))
             .values(processed_at=now, payload=null(), lease_owner=None, lease_until=None, error=None)
-            .execution_options(synchronize_session=False)
         )

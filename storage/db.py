@@ -67,6 +67,13 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
     return column.in_(list(values))
 
 
+def one_of_param(dialect: str, column: Any, name: str) -> Any:
+    """`one_of` with a named parameter, for a statement built once and run with {name: values}."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(_unbounded(column.type))))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str] = ()) -> Any:
     """A multi-row INSERT (column -> value dicts, all with the same keys), ON CONFLICT (conflict) DO
     NOTHING when given; returns the statement to add `.returning(...)` to and the parameters.

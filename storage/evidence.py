@@ -16,17 +16,19 @@ messages stored by the end of its batch, whatever their order of arrival within 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, true, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, bindparam, or_, select, true, update
+from sqlalchemy.orm import Session
 
-from storage.db import one_of
+from storage.db import insert_many, one_of, one_of_param
 from storage.models import EvidenceMessageRow, EvidenceWindowRow, MessageRow
 
 _CHUNK = 500
+_windows = EvidenceWindowRow.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +95,17 @@ def capture(
          "after_missing": w.missing, "created_at": now}
         for chat_id, chat in windows.items() for w in chat if w.stored_missing is None
     ]
-    changed = [{"message_id": w.message_id, "after_missing": w.missing} for w in every
+    changed = [{"window": w.message_id, "left": w.missing} for w in every
                if w.stored_missing is not None and w.stored_missing != w.missing]
+    # Core statements on the connection: plain rows, nothing for the ORM to track.
+    connection = session.connection()
     if opened:
-        session.execute(insert(EvidenceWindowRow), opened)
+        connection.execute(*insert_many(session, _windows, opened))
     if changed:
-        # ORM bulk UPDATE by primary key: one executemany.
-        session.execute(update(EvidenceWindowRow), changed)
+        by_window = _windows.c.message_id == bindparam("window")
+        connection.execute(update(_windows).where(by_window).values(after_missing=bindparam("left")), changed)
     if copies:
-        session.execute(insert(EvidenceMessageRow), copies)
+        connection.execute(*insert_many(session, EvidenceMessageRow.__table__, copies))
 
 
 def _open_windows(session: Session, chat_ids: Collection[str]) -> dict[str, list[_Window]]:
@@ -112,14 +116,13 @@ def _open_windows(session: Session, chat_ids: Collection[str]) -> dict[str, list
     chats = sorted(chat_ids)
     for start in range(0, len(chats), _CHUNK):
         query = (
-            select(EvidenceWindowRow.chat_id, EvidenceWindowRow.message_id, EvidenceWindowRow.sent_at,
-                   EvidenceWindowRow.size, EvidenceWindowRow.after_missing)
-            .where(one_of(session, EvidenceWindowRow.chat_id, chats[start:start + _CHUNK]),
-                   EvidenceWindowRow.after_missing > 0)
-            .order_by(EvidenceWindowRow.message_id)
+            select(_windows.c.chat_id, _windows.c.message_id, _windows.c.sent_at, _windows.c.size,
+                   _windows.c.after_missing)
+            .where(one_of(session, _windows.c.chat_id, chats[start:start + _CHUNK]), _windows.c.after_missing > 0)
+            .order_by(_windows.c.message_id)
             .with_for_update()
         )
-        for chat_id, message_id, sent_at, size, missing in session.execute(query):
+        for chat_id, message_id, sent_at, size, missing in session.connection().execute(query):
             found.setdefault(chat_id, []).append(_Window(message_id, sent_at, size, missing, missing))
     return found
 
@@ -131,35 +134,46 @@ def _messages_before(
     as stored now (this batch's included). One statement per chunk of openers: for each opener
     (itself a stored message) an ordered, limited read of its group along ix_messages_chat_sent."""
     found: dict[int, list[StoredMessage]] = {m.id: [] for m in openers}
-    opener, earlier = aliased(MessageRow, name="opener"), aliased(MessageRow, name="earlier")
-    before = (
-        select(earlier.id)
-        .where(
-            earlier.chat_id == opener.chat_id,
-            earlier.id != opener.id,
-            or_(earlier.sent_at < opener.sent_at, (earlier.sent_at == opener.sent_at) & (earlier.id < opener.id)),
-        )
-        .order_by(earlier.sent_at.desc(), earlier.id.desc())
-        .limit(size)
-    )
-    columns = (MessageRow.id, MessageRow.chat_id, MessageRow.sender, MessageRow.sent_at, MessageRow.masked_text)
+    query = _before_query(session.get_bind().dialect.name, size)
     ids = sorted(found)
     for start in range(0, len(ids), _CHUNK):
-        chosen = one_of(session, opener.id, ids[start:start + _CHUNK])
-        if session.get_bind().dialect.name == "postgresql":
-            # LATERAL: one index range read per opener; a correlated IN would be re-run per message.
-            prior = before.with_only_columns(
-                earlier.id, earlier.chat_id, earlier.sender, earlier.sent_at, earlier.masked_text
-            ).lateral("prior")
-            query = select(opener.id, *prior.c).select_from(opener).join(prior, true()).where(chosen)
-        else:
-            # SQLite has no LATERAL; it runs the correlated, limited IN once per opener.
-            query = select(opener.id, *columns).join(MessageRow, MessageRow.id.in_(before)).where(chosen)
-        for window_id, *stored in session.execute(query):
+        for window_id, *stored in session.connection().execute(query, {"openers": ids[start:start + _CHUNK]}):
             found[window_id].append(StoredMessage(*stored))
     for stored_before in found.values():
         stored_before.sort(key=lambda m: (m.sent_at, m.id), reverse=True)
     return found
+
+
+@functools.cache
+def _before_query(dialect: str, size: int) -> Select:
+    """The statement of `_messages_before`, built once per database kind and window size."""
+    messages = MessageRow.__table__
+    opener, earlier = messages.alias("opener"), messages.alias("earlier")
+    before = (
+        select(earlier.c.id, earlier.c.chat_id, earlier.c.sender, earlier.c.sent_at, earlier.c.masked_text)
+        .where(
+            earlier.c.chat_id == opener.c.chat_id,
+            earlier.c.id != opener.c.id,
+            or_(earlier.c.sent_at < opener.c.sent_at,
+                (earlier.c.sent_at == opener.c.sent_at) & (earlier.c.id < opener.c.id)),
+        )
+        .order_by(earlier.c.sent_at.desc(), earlier.c.id.desc())
+        .limit(size)
+    )
+    chosen = one_of_param(dialect, opener.c.id, "openers")
+    if dialect == "postgresql":
+        # LATERAL: one index range read per opener; a correlated IN would be re-run per message.
+        prior = before.lateral("prior")
+        return select(opener.c.id, *prior.c).select_from(opener).join(prior, true()).where(chosen)
+    # SQLite has no LATERAL; it runs the correlated, limited IN once per opener.
+    inner = before.with_only_columns(earlier.c.id)
+    return (
+        select(opener.c.id, messages.c.id, messages.c.chat_id, messages.c.sender, messages.c.sent_at,
+               messages.c.masked_text)
+        .select_from(opener)
+        .join(messages, messages.c.id.in_(inner))
+        .where(chosen)
+    )
 
 
 def _copy(message: StoredMessage, *, window_id: int, position: int) -> dict:
