@@ -207,6 +207,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
             session,
             [(verdicts[i].update, msgs[i].msgid, msgs[i].chat_id, msgs[i].sender, msgs[i].sent_at)  # type: ignore[union-attr,misc]
              for i in reports],
+            now=now,
         )
     sold = [i for i in created if verdicts[i].deal is not None]  # type: ignore[union-attr]
     if sold:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from rules.model import ClientUpdate, Deal
 from storage import clients
-from storage.db import dialect_insert, insert_many, one_of
+from storage.db import insert_many, one_of
 from storage.models import ClientRow, ClientUpdateRow, DealRow, InboxEventRow, MessageRow, ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
@@ -156,14 +156,23 @@ def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, Mess
     return found
 
 
-def save_updates(session: Session, reports: Sequence[tuple[ClientUpdate, str, str, str, datetime]]) -> None:
+#: The client columns a report folds into (storage.clients.fold_update).
+_FOLDED = ("name", "company", "contact_masked", "need", "next_action", "next_action_due", "last_update_at", "owner")
+
+
+def save_updates(
+    session: Session, reports: Sequence[tuple[ClientUpdate, str, str, str, datetime]], *, now: datetime
+) -> None:
     """`storage.clients.save_update` for many reports: (update, msgid, chat_id, sender, sent_at), in the
     order they are to be folded into their clients.
 
     The clients are created with one INSERT ... ON CONFLICT DO NOTHING and locked with one SELECT
-    ... FOR UPDATE in (group, key) order (two workers lock shared clients in the same order), then
-    each report is folded in memory and the updates inserted together.
+    ... FOR UPDATE in (group, key) order (two workers lock shared clients in the same order); each
+    report is folded in memory (`clients.fold_update` on a detached row), then the changed clients
+    are written with one executemany UPDATE and the updates inserted together.
     """
+    table = ClientRow.__table__
+    connection = session.connection()
     keyed = [(clients.client_key(u.client_name, u.company), u, msgid, chat, sender, at)
              for u, msgid, chat, sender, at in reports]
     first: dict[tuple[str, str], tuple[ClientUpdate, str]] = {}
@@ -172,21 +181,23 @@ def save_updates(session: Session, reports: Sequence[tuple[ClientUpdate, str, st
             first.setdefault((chat, key), (parsed, sender))
     found: dict[tuple[str, str], ClientRow] = {}
     if first:
-        insert = dialect_insert(session)
         new = [
-            {"chat_id": chat, "key": key, "name": u.client_name, "company": u.company, "grade": "B", "owner": sender}
+            {"chat_id": chat, "key": key, "name": u.client_name, "company": u.company, "contact_masked": None,
+             "grade": "B", "owner": sender, "need": None, "next_action": None, "next_action_due": None,
+             "last_update_at": None, "created_at": now}
             for (chat, key), (u, sender) in sorted(first.items())
         ]
-        session.execute(insert(ClientRow).on_conflict_do_nothing(index_elements=["chat_id", "key"]), new)
+        connection.execute(*insert_many(session, table, new, conflict=["chat_id", "key"]))
         for part in _chunks(sorted(first)):
             query = (
-                select(ClientRow)
-                .where(tuple_(ClientRow.chat_id, ClientRow.key).in_(list(part)))
-                .order_by(ClientRow.chat_id, ClientRow.key)
+                select(table.c.id, table.c.chat_id, table.c.key, *(table.c[name] for name in _FOLDED))
+                .where(tuple_(table.c.chat_id, table.c.key).in_(list(part)))
+                .order_by(table.c.chat_id, table.c.key)
                 .with_for_update()
-                .execution_options(populate_existing=True)
             )
-            found.update(((c.chat_id, c.key), c) for c in session.scalars(query))
+            # Detached rows: folded in memory, never tracked by the session.
+            found.update(((row.chat_id, row.key), ClientRow(**row._mapping)) for row in connection.execute(query))
+    before = {client.id: _folded(client) for client in found.values()}
     rows = []
     for key, parsed, msgid, chat, sender, sent_at in keyed:
         client = found.get((chat, key)) if key is not None else None
@@ -194,9 +205,19 @@ def save_updates(session: Session, reports: Sequence[tuple[ClientUpdate, str, st
             clients.fold_update(client, update=parsed, sender=sender, sent_at=sent_at)
         rows.append(clients.update_values(parsed, client_id=client.id if client else None, msgid=msgid,
                                           chat_id=chat, sender=sender, sent_at=sent_at))
-    session.flush()  # the folded clients
-    stmt, params = insert_many(session, ClientUpdateRow.__table__, rows)
-    session.execute(stmt, params)
+    changed = [
+        {"client": client.id, **dict(zip(_FOLDED, _folded(client), strict=True))}
+        for client in found.values()
+        if _folded(client) != before[client.id]
+    ]
+    if changed:
+        values = {name: bindparam(name) for name in _FOLDED}
+        connection.execute(update(table).where(table.c.id == bindparam("client")).values(values), changed)
+    connection.execute(*insert_many(session, ClientUpdateRow.__table__, rows))
+
+
+def _folded(client: ClientRow) -> tuple:
+    return tuple(getattr(client, name) for name in _FOLDED)
 
 
 def save_deals(session: Session, reports: Sequence[tuple[Deal, str, str, str, datetime]]) -> None:
