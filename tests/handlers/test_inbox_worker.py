@@ -238,7 +238,9 @@ def test_run_forever_processes_on_wake_and_stops(engine, ctx) -> None:
     assert asyncio.run(scenario()) == (2, 2, 0)
 
 
-@pytest.mark.parametrize(("max_share", "contended", "asked"), [(1.0, True, 0), (0.3, False, 1), (0.3, True, 1)])
+# Asked before each claim (a smaller batch while callbacks arrive) and after each batch (whether to
+# hold back): one batch, then the empty claim that ends the drain.
+@pytest.mark.parametrize(("max_share", "contended", "asked"), [(1.0, True, 0), (0.3, False, 3), (0.3, True, 3)])
 def test_the_worker_asks_whether_callbacks_are_arriving_only_when_it_may_hold_back(
     engine, ctx, max_share: float, contended: bool, asked: int
 ) -> None:
@@ -251,3 +253,12 @@ def test_the_worker_asks_whether_callbacks_are_arriving_only_when_it_may_hold_ba
 
     assert drain(worker(engine, ctx, max_share=max_share, contended=busy)) == 3
     assert (len(questions), state(engine)) == (asked, (3, 3, 0))
+
+
+@pytest.mark.parametrize(("contended", "first_batch"), [(False, 120), (True, 50)])
+def test_while_callbacks_arrive_the_worker_claims_small_batches(engine, ctx, contended: bool, first_batch: int) -> None:
+    """Judging holds the GIL the callbacks need: under their load the worker takes 50 rows at a time."""
+    record_messages(engine, 120)
+    busy = worker(engine, ctx, max_share=0.3, contended=lambda: contended, batch_size=200)
+
+    assert busy.run_once() == first_batch
