@@ -179,7 +179,7 @@ def save_updates(
     for key, parsed, _, chat, sender, _ in keyed:
         if key is not None:
             first.setdefault((chat, key), (parsed, sender))
-    found: dict[tuple[str, str], ClientRow] = {}
+    found: dict[tuple[str, str], clients.ClientState] = {}
     if first:
         new = [
             {"chat_id": chat, "key": key, "name": u.client_name, "company": u.company, "contact_masked": None,
@@ -195,8 +195,8 @@ def save_updates(
                 .order_by(table.c.chat_id, table.c.key)
                 .with_for_update()
             )
-            # Detached rows: folded in memory, never tracked by the session.
-            found.update(((row.chat_id, row.key), ClientRow(**row._mapping)) for row in connection.execute(query))
+            for row in connection.execute(query):
+                found[(row.chat_id, row.key)] = clients.ClientState(**row._mapping)
     before = {client.id: _folded(client) for client in found.values()}
     rows = []
     for key, parsed, msgid, chat, sender, sent_at in keyed:
@@ -216,7 +216,7 @@ def save_updates(
     connection.execute(*insert_many(session, ClientUpdateRow.__table__, rows))
 
 
-def _folded(client: ClientRow) -> tuple:
+def _folded(client: clients.ClientState) -> tuple:
     return tuple(getattr(client, name) for name in _FOLDED)
 
 

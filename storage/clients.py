@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -121,7 +122,25 @@ def upsert_client(
     return client
 
 
-def fold_update(client: ClientRow, *, update: ClientUpdate, sender: str, sent_at: datetime) -> None:
+@dataclass(slots=True)
+class ClientState:
+    """A client's foldable columns read as plain values: a batch folds many reports into these without
+    the ORM tracking each row (storage.batch.save_updates)."""
+
+    id: int
+    chat_id: str
+    key: str
+    name: str | None
+    company: str | None
+    contact_masked: str | None
+    need: str | None
+    next_action: str | None
+    next_action_due: date | None
+    last_update_at: datetime | None
+    owner: str | None
+
+
+def fold_update(client: ClientRow | ClientState, *, update: ClientUpdate, sender: str, sent_at: datetime) -> None:
     """Fold one report into its client: a newer report sets the next step, an older one only fills gaps."""
     newer = client.last_update_at is None or sent_at >= client.last_update_at
     if newer:
