@@ -310,8 +310,7 @@ def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_S
             bisect.insort_right(times, msg.sent_at)
         if decision.escalate and entry.rows:
             escalate.append((entry, prior_count + len(entry.rows), days))
-    session.add_all(new_rows)
-    session.flush()  # the escalations and the alerts' dashboard links need the ids
+    batch.insert_violations(session, new_rows)  # the escalations and the alerts' dashboard links need the ids
     if escalate:
         for entry, total, days in escalate:
             last = entry.rows[-1]

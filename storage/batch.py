@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, null, select, text, tuple_, update
+from sqlalchemy import bindparam, insert, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
@@ -121,6 +121,20 @@ def violation_times(
         for sender, occurred_at in session.execute(query):
             times[sender].append(occurred_at)
     return times
+
+
+def insert_violations(session: Session, rows: Sequence[ViolationRow]) -> None:
+    """Insert new violation rows (storage.violations.new_violation) with one statement and give each
+    its id. The rows stay outside the session: nothing for the ORM to flush or track; the alerts
+    only read them."""
+    if not rows:
+        return
+    table = ViolationRow.__table__
+    columns = [c.key for c in table.columns if c.key != "id"]
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(stmt, [{k: getattr(row, k) for k in columns} for row in rows]).scalars()
+    for row, id_ in zip(rows, ids, strict=True):
+        row.id = id_
 
 
 def frequency_flagged(session: Session, msgids: Collection[str]) -> set[str]:
