@@ -78,8 +78,8 @@ def _sqlite_violations(cur, n: int, fmt: str) -> None:
     )
     cur.executemany(
         "INSERT INTO violations (message_id, msgid, chat_id, sender, rule, detail, kinds, missing, action,"
-        " occurred_at, status, created_at) SELECT id, msgid, chat_id, sender, ?, '', '[]', '[]', 'warn_member',"
-        " sent_at, ?, sent_at FROM messages WHERE msgid = ?",
+        " facts, occurred_at, status, created_at) SELECT id, msgid, chat_id, sender, ?, '', '[]', '[]',"
+        " 'warn_member', '{}', sent_at, ?, sent_at FROM messages WHERE msgid = ?",
         ((rng.choice(["posting_window", "frequency", "template"]), "void" if rng.random() < 0.1 else "open", m)
          for m, _, _, _, rng in data),
     )
@@ -106,9 +106,9 @@ def load_postgres(url: str, updates: int, deals: int, violations: int) -> None:
                 copy.write_row((m, c, s, at, "text", "replay", "", "", False, at))
         cur.execute(
             "INSERT INTO violations (message_id, msgid, chat_id, sender, rule, detail, kinds, missing, action,"
-            " occurred_at, status, created_at) SELECT id, msgid, chat_id, sender,"
+            " facts, occurred_at, status, created_at) SELECT id, msgid, chat_id, sender,"
             " (ARRAY['posting_window','frequency','template'])[1 + id % 3], '', '[]', '[]', 'warn_member',"
-            " sent_at, CASE WHEN id % 10 = 0 THEN 'void' ELSE 'open' END, sent_at FROM messages"
+            " '{}', sent_at, CASE WHEN id % 10 = 0 THEN 'void' ELSE 'open' END, sent_at FROM messages"
         )
         raw.commit()
     finally:

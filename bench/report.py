@@ -10,6 +10,7 @@ ENGINE_TARGET = 20_000
 KEYWORDS_LIMIT = 1.5
 LEADERBOARD_MS = 100.0
 DISPATCH_P99_S = 1.0
+E2E_RATIO_TARGET = 0.12
 
 
 def _verdict(ok: bool) -> str:
@@ -39,8 +40,20 @@ def summary_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                          f"{paced['p50_ms']:.1f} / {paced['p99_ms']:.1f} ms ({paced['achieved_rps']:,.0f} req/s)",
                          f"{bpaced['p50_ms']:.1f} / {bpaced['p99_ms']:.1f} ms", verdict))
         j = cb["judged"]
-        rows.append((f"callback at {j['offered_rps']:g} req/s with the worker judging, {db}", "—",
-                     f"{j['p50_ms']:.1f} / {j['p99_ms']:.1f} ms", "—", "info"))
+        rows.append((f"callback at {j['offered_rps']:g} req/s with the worker judging, {db}: p50 / p99",
+                     f"p99 < {P99_TARGET_MS:g} ms", f"{j['p50_ms']:.1f} / {j['p99_ms']:.1f} ms", "—",
+                     _verdict(j["p99_ms"] < P99_TARGET_MS)))
+    for run in r.get("e2e", {}).get("e2e", []):
+        db = _db(run["database"])
+        rows.append((f"judged end to end ÷ engine-only replay, {db} ({run['messages']:,} messages)",
+                     f"≥ {E2E_RATIO_TARGET}", f"{run['ratio']:.3f} ({run['judged_msg_s']:,.0f} msg/s, "
+                     f"{run['left']} left)", f"engine {run['engine_only_msg_s']:,.0f} msg/s",
+                     _verdict(run["ratio"] >= E2E_RATIO_TARGET and run["left"] == 0)))
+    for run in r.get("e2e", {}).get("store", []):
+        db = _db(run["database"])
+        rows.append((f"`groupbot replay --store` of {run['lines']:,} lines, {db}", "—",
+                     f"{run['msg_s']:,.0f} msg/s, peak RSS {run['peak_rss_mib']:.0f} MiB", "—",
+                     "info" if run["exit"] == 0 else f"**exit {run['exit']}**"))
     e = r["engine"]
     rows.append(("rule engine, messages/s (CPU time)", f"≥ {ENGINE_TARGET:,}", f"{e['cpu_msg_s']:,.0f}",
                  f"scan alone {e['scan_only_msg_s']:,.0f} (engine = {e['ratio_to_scan']:.2f}×)",

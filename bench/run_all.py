@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import bench_callback  # noqa: E402
 import bench_dispatch  # noqa: E402
+import bench_e2e  # noqa: E402
 import bench_engine  # noqa: E402
 import bench_keywords  # noqa: E402
 import bench_leaderboard  # noqa: E402
@@ -190,6 +191,7 @@ def main() -> None:
                                violations=1_000 if q else 50_000, repeat=5 if q else 20)
     step("leaderboard", run_leaderboard, pg, sizes)
     step("dispatch", run_dispatch, pg, 40 if q else 400, 10.0, 200 if q else 2000)
+    step("e2e", bench_e2e.run, kinds, 2_000 if q else 50_000, 5_000 if q else 1_000_000)
     results["machine"]["load_after"] = os.getloadavg()
     results["machine"]["minutes"] = round((time.perf_counter() - started) / 60, 1)
 
