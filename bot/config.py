@@ -126,7 +126,7 @@ class WorkerConfig(_Model):
     """The inbox worker that judges accepted messages behind the callback."""
 
     #: Rows claimed, and group messages judged in one transaction, at a time.
-    batch_size: int = Field(200, ge=1, le=1000)
+    batch_size: int = Field(500, ge=1, le=1000)
     poll_seconds: float = Field(0.5, gt=0)
     #: A claimed row whose worker died is claimed again after this long.
     lease_seconds: int = Field(60, ge=5)

@@ -136,7 +136,11 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
             session,
             pairs={(m.chat_id, m.sender) for m in group},
             since=min(m.sent_at for m in msgs) - reach,
+            first=min(m.sent_at for m in msgs),
             until=max(m.sent_at for m in msgs) + reach,
+            # A limit of N needs the N latest earlier posts; one more for a stored msgid judged again
+            # (its own post is left out of its history).
+            keep=engine.max_limit + 1,
         )
         if group
         else {}
@@ -271,11 +275,14 @@ def _save_violations(session: Session, ctx: HandlerContext, entries: Sequence[_S
     engine = ctx.engine
     windows = {e.msg.chat_id: engine.settings_for(e.msg.chat_id).policy.escalation.days for e in entries}
     widest = timedelta(days=max(windows.values()))
+    first = min(e.msg.sent_at for e in entries)
     counted = batch.violation_times(
         session,
         senders={e.msg.sender for e in entries},
-        since=min(e.msg.sent_at for e in entries) - widest,
+        since=first - widest,
+        first=first,
         until=max(e.msg.sent_at for e in entries),
+        keep=max(engine.settings_for(chat_id).policy.escalation.count for chat_id in windows),
     )
     new_rows: list[ViolationRow] = []
     escalate: list[tuple[_Stored, int, int]] = []

@@ -124,7 +124,7 @@ class InboxWorker:
     session_factory: sessionmaker[Session]
     ctx: HandlerContext
     owner: str = field(default_factory=default_owner)
-    batch_size: int = 200
+    batch_size: int = 500
     lease_seconds: float = 60
     #: Attempts before a row is parked with its error for an admin to look at.
     max_attempts: int = 5

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, null, select, text, tuple_, update
+from sqlalchemy import bindparam, func, insert, null, select, text, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
@@ -75,51 +75,72 @@ def stored_msgids(session: Session, msgids: Collection[str]) -> set[str]:
 
 
 def post_history(
-    session: Session, *, pairs: Collection[tuple[str, str]], since: datetime, until: datetime
+    session: Session,
+    *,
+    pairs: Collection[tuple[str, str]],
+    since: datetime,
+    first: datetime,
+    until: datetime,
+    keep: int,
 ) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
-    """(sent_at, msgid) of the stored messages of every (chat_id, sender) in `pairs` with sent_at in
-    (since, until], oldest first: one query for the frequency history of a whole batch."""
+    """(sent_at, msgid) of the stored messages of every (chat_id, sender) in `pairs`, oldest first:
+    the latest `keep` with sent_at in (since, first], and all in (first, until].
+
+    `first` is the batch's earliest send time. Before it only the latest posts matter: a limit of N
+    needs the N most recent (as `rules.frequency.FrequencyHistory` keeps for replay), so a member
+    who posted thousands of times within the window costs `keep` rows, not thousands, per batch.
+    """
     history: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
     if not pairs:
         return history
+    m = _messages.c
     chats = sorted({c for c, _ in pairs})
     for senders in _chunks(sorted({s for _, s in pairs})):
-        query = (
-            select(_messages.c.chat_id, _messages.c.sender, _messages.c.sent_at, _messages.c.msgid)
-            .where(
-                # IN lists, not one_of: with arrays PostgreSQL's generic plan for this query is poor.
-                _messages.c.chat_id.in_(chats),
-                _messages.c.sender.in_(senders),
-                _messages.c.sent_at > since,
-                _messages.c.sent_at <= until,
-            )
-            .order_by(_messages.c.sent_at, _messages.c.id)
+        # IN lists, not one_of: with arrays PostgreSQL's generic plan for these queries is poor.
+        ours = (m.chat_id.in_(chats), m.sender.in_(senders))
+        rank = func.row_number().over(partition_by=(m.chat_id, m.sender), order_by=(m.sent_at.desc(), m.id.desc()))
+        latest = (
+            select(m.chat_id, m.sender, m.sent_at, m.msgid, m.id, rank.label("rank"))
+            .where(*ours, m.sent_at > since, m.sent_at <= first)
+            .subquery()
         )
-        for chat_id, sender, sent_at, msgid in session.connection().execute(query):
+        before = select(latest.c.chat_id, latest.c.sender, latest.c.sent_at, latest.c.msgid, latest.c.id).where(
+            latest.c.rank <= keep
+        )
+        after = select(m.chat_id, m.sender, m.sent_at, m.msgid, m.id).where(
+            *ours, m.sent_at > first, m.sent_at <= until
+        )
+        rows = session.connection().execute(union_all(before, after)).all()
+        rows.sort(key=lambda row: (row.sent_at, row.id))
+        for chat_id, sender, sent_at, msgid, _ in rows:
             if (chat_id, sender) in pairs:
                 history[(chat_id, sender)].append((sent_at, msgid))
     return history
 
 
 def violation_times(
-    session: Session, *, senders: Collection[str], since: datetime, until: datetime
+    session: Session, *, senders: Collection[str], since: datetime, first: datetime, until: datetime, keep: int
 ) -> dict[str, list[datetime]]:
-    """`occurred_at` of each sender's non-void violations (every group) in (since, until], oldest
-    first: what the escalation counts of a batch are computed from."""
+    """`occurred_at` of each sender's non-void violations (every group), oldest first: the latest
+    `keep` in (since, first] and all in (first, until]. What the escalation counts of a batch are
+    computed from; `keep` is the highest escalation count in force: a member already at it is not
+    escalated again (rules.policy.decide), so older violations change nothing."""
     times: dict[str, list[datetime]] = defaultdict(list)
+    v = ViolationRow.__table__.c
     for part in _chunks(sorted(set(senders))):
-        query = (
-            select(ViolationRow.sender, ViolationRow.occurred_at)
-            .where(
-                one_of(session, ViolationRow.sender, part),
-                ViolationRow.occurred_at > since,
-                ViolationRow.occurred_at <= until,
-                ViolationRow.status != "void",
-            )
-            .order_by(ViolationRow.occurred_at)
+        ours = (one_of(session, v.sender, part), v.status != "void")
+        rank = func.row_number().over(partition_by=v.sender, order_by=(v.occurred_at.desc(), v.id.desc()))
+        latest = (
+            select(v.sender, v.occurred_at, rank.label("rank"))
+            .where(*ours, v.occurred_at > since, v.occurred_at <= first)
+            .subquery()
         )
-        for sender, occurred_at in session.execute(query):
+        before = select(latest.c.sender, latest.c.occurred_at).where(latest.c.rank <= keep)
+        after = select(v.sender, v.occurred_at).where(*ours, v.occurred_at > first, v.occurred_at <= until)
+        for sender, occurred_at in session.connection().execute(union_all(before, after)):
             times[sender].append(occurred_at)
+    for found in times.values():
+        found.sort()
     return times
 
 

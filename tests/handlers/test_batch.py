@@ -21,7 +21,7 @@ from handlers.inbox_worker import InboxWorker
 from handlers.message import handle_message
 from rules.engine import RuleEngine
 from rules.model import GroupMessage
-from storage import inbox
+from storage import batch, inbox
 from storage.db import make_session_factory
 from storage.models import (
     ClientRow,
@@ -193,9 +193,9 @@ SHUFFLED = [7, 2, 11, 0, 9, 4, 1, 10, 5, 8, 3, 6]
 def test_frequency_violations_are_exact_whatever_order_the_posts_arrive_in(
     engine: Engine, ctx: HandlerContext, arrivals: list[list[int]]
 ) -> None:
-    for batch in arrivals:
+    for arrival in arrivals:
         with make_session_factory(engine)() as session:
-            handle_batch(session, ctx, [BatchItem(POSTS[i]) for i in batch])
+            handle_batch(session, ctx, [BatchItem(POSTS[i]) for i in arrival])
 
     assert flagged(engine) == {"p10", "p11"}
     with make_session_factory(engine)() as session:
@@ -275,3 +275,24 @@ def test_a_message_that_fails_is_retried_alone_and_parked_while_the_batch_is_sto
         doomed = session.scalars(select(InboxEventRow).where(InboxEventRow.dedupe_key == "doomed")).one()
         assert (doomed.attempts, doomed.error is not None, doomed.processed_at) == (attempts, parked, None)
         assert session.scalar(select(func.count()).where(InboxEventRow.processed_at.is_not(None))) == 6
+
+
+def test_a_member_who_posted_hundreds_of_times_costs_a_batch_only_their_latest_posts(
+    engine: Engine, ctx: HandlerContext
+) -> None:
+    """A limit of N needs the N latest earlier posts: the history a batch reads stays bounded however
+    busy the member was within the window, and the verdicts stay those of the full history."""
+    flood = [GroupMessage(msgid=f"flood-{i:03d}", chat_id=EAST, sender="zhangwei", text="收到", source="callback",
+                          sent_at=MONDAY + timedelta(seconds=10 * i)) for i in range(300)]
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        handle_batch(session, ctx, [BatchItem(m) for m in flood])
+    late = MONDAY + timedelta(seconds=3001)
+    with sessions() as session:
+        read = batch.post_history(session, pairs={(EAST, "zhangwei")}, since=late - timedelta(hours=1), first=late,
+                                  until=late + timedelta(hours=1), keep=ctx.engine.max_limit + 1)
+        [handled] = handle_batch(session, ctx, [BatchItem(post("one-more", 50, sender="zhangwei"))])
+
+    assert len(read[(EAST, "zhangwei")]) == ctx.engine.max_limit + 1  # of 300 in the window
+    assert [v.rule for v in handled.verdict.violations] == ["frequency"]
+    assert flagged(engine) >= {f"flood-{i:03d}" for i in range(10, 300)} | {"one-more"}
