@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bench.soak_audit import Counts, audit
 from bench.soak_fleet import Replica, Traffic
@@ -39,7 +40,7 @@ from bot.simulator.faults import FaultConfig
 from storage import inbox
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import OutboxItemRow
+from storage.models import MessageRow, OutboxItemRow
 
 REPO = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("GROUPBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -90,12 +91,21 @@ class SoakResult:
     sim_requests: int = 0
     drained: bool = False
     drain_seconds: float = 0.0
+    #: (seconds since the first post, inbox rows waiting) every `BACKLOG_EVERY` seconds of traffic;
+    #: None where the database did not answer (its restart).
+    backlog: list[tuple[float, int | None]] = field(default_factory=list)
+    #: Messages stored when the traffic stopped: what the replicas judged while it arrived.
+    stored_during_traffic: int = 0
 
     @property
     def judged_rate(self) -> float:
         """Messages the replicas judged and stored per second, from the first post to the drained end."""
         elapsed = self.traffic_seconds + self.drain_seconds
         return self.counts.stored_total / elapsed if elapsed else 0.0
+
+    @property
+    def judged_rate_during_traffic(self) -> float:
+        return self.stored_during_traffic / self.traffic_seconds if self.traffic_seconds else 0.0
 
     @property
     def achieved_rate(self) -> float:
@@ -140,6 +150,19 @@ def restart_postgres() -> str:
     return f"ok ({command})" if done.returncode == 0 else f"failed ({command}: exit {done.returncode})"
 
 
+#: Seconds between two samples of the inbox backlog during traffic.
+BACKLOG_EVERY = 10.0
+
+
+def backlog_and_stored(sessions) -> tuple[int | None, int | None]:
+    """(inbox rows waiting, messages stored), or Nones while the database is away (its restart)."""
+    try:
+        with sessions() as session:
+            return inbox.counts(session)["pending"], session.scalar(select(func.count()).select_from(MessageRow))
+    except SQLAlchemyError:
+        return None, None
+
+
 def drained(sessions) -> bool:
     with sessions() as session:
         pending = inbox.counts(session)["pending"]
@@ -178,6 +201,8 @@ def run_soak(params: SoakParams, *, say=print, pg_server: str = PG_SERVER) -> So
         t0 = time.monotonic()
         feeder.start()
         next_kill, burst_state, pg_done = params.kill_every, "before", not params.restart_postgres
+        sessions = make_session_factory(engine)
+        next_sample = BACKLOG_EVERY
 
         def tally() -> None:
             for fault in demo.state.faults.injected:
@@ -204,13 +229,16 @@ def run_soak(params: SoakParams, *, say=print, pg_server: str = PG_SERVER) -> So
                 result.postgres_restart = restart_postgres()
                 say(f"soak: {now:5.1f}s PostgreSQL restart {result.postgres_restart}")
                 pg_done = True
+            if now >= next_sample:
+                result.backlog.append((round(now), backlog_and_stored(sessions)[0]))
+                next_sample += BACKLOG_EVERY
             time.sleep(0.2)
+        result.stored_during_traffic = backlog_and_stored(sessions)[1] or 0
         for replica in replicas:
             if replica.proc is None or replica.proc.poll() is not None:
                 replica.start()
         say("soak: traffic done; waiting for the replicas to drain the inbox and outbox")
         started = time.monotonic()
-        sessions = make_session_factory(engine)
         while time.monotonic() - started < params.drain_timeout:
             if drained(sessions):
                 result.drained = True

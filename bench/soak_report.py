@@ -21,12 +21,19 @@ def _verdict(c: Any) -> str:
 
 def _notes(result: Any) -> str:
     c, notes = result.counts, []
-    if result.judged_rate < result.achieved_rate:
+    if result.judged_rate_during_traffic < result.achieved_rate:
         notes.append(
             f"Callbacks are answered once the inbox row commits, so ingest kept up with the traffic "
-            f"({result.achieved_rate:.0f} msg/s) while judging ran at {result.judged_rate:.0f} msg/s on this "
-            f"shared 2-core machine; the inbox backlog drained after the traffic stopped "
+            f"({result.achieved_rate:.0f} msg/s) while judging ran at {result.judged_rate_during_traffic:.0f} "
+            f"msg/s on this shared 2-core machine; the inbox backlog drained after the traffic stopped "
             f"({result.drain_seconds:.0f} s)."
+        )
+    else:
+        notes.append(
+            f"Judging kept up with the traffic: {result.judged_rate_during_traffic:.0f} msg/s stored while "
+            f"{result.achieved_rate:.0f} msg/s were acknowledged. What waited at the end is the batch the last "
+            f"killed replica had claimed: another replica takes it once its lease (`ingest.worker.lease_seconds`) "
+            f"runs out ({result.drain_seconds:.0f} s)."
         )
     if c.in_doubt_delivered or c.in_doubt_not_delivered:
         notes.append(
@@ -71,7 +78,10 @@ and frequency are `record` (wall-clock traffic at this rate breaks them on every
     ("traffic", f"{result.traffic_seconds:.0f} s, offered {p.rate:g} msg/s"),
     ("messages posted / acknowledged", f"{result.sent} / {result.acknowledged}"),
     ("achieved ingest rate (acknowledged)", f"{result.achieved_rate:.1f} msg/s"),
+    ("judging rate while the traffic ran (stored when it stopped)", f"{result.judged_rate_during_traffic:.1f} msg/s"),
     ("judging rate (stored, first post to drained)", f"{result.judged_rate:.1f} msg/s"),
+    ("inbox rows waiting, every 10 s of traffic (—: database restarting)",
+     " ".join("—" if n is None else str(n) for _, n in result.backlog) or "—"),
     ("not acknowledged (replica down for all 4 tries)", result.unacknowledged),
     ("posted again to another replica", result.duplicate_posts),
     ("kill -9 + restart", f"{result.kills} (replica starts in all: {result.starts})"),

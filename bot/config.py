@@ -129,7 +129,7 @@ class WorkerConfig(_Model):
     batch_size: int = Field(500, ge=1, le=1000)
     poll_seconds: float = Field(0.5, gt=0)
     #: A claimed row whose worker died is claimed again after this long.
-    lease_seconds: int = Field(60, ge=5)
+    lease_seconds: int = Field(15, ge=5)
 
 
 class ArchiveConfig(_Model):

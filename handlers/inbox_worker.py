@@ -125,7 +125,7 @@ class InboxWorker:
     ctx: HandlerContext
     owner: str = field(default_factory=default_owner)
     batch_size: int = 500
-    lease_seconds: float = 60
+    lease_seconds: float = 15
     #: Attempts before a row is parked with its error for an admin to look at.
     max_attempts: int = 5
     retry_seconds: float = 30
