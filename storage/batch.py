@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, null, select, text, tuple_, union_all, update
+from sqlalchemy import bindparam, func, null, select, text, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
@@ -152,10 +152,12 @@ def insert_violations(session: Session, rows: Sequence[ViolationRow]) -> None:
         return
     table = ViolationRow.__table__
     columns = [c.key for c in table.columns if c.key != "id"]
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(stmt, [{k: getattr(row, k) for k in columns} for row in rows]).scalars()
-    for row, id_ in zip(rows, ids, strict=True):
-        row.id = id_
+    stmt, params = insert_many(session, table, [{k: getattr(row, k) for k in columns} for row in rows])
+    # A message breaks each rule at most once: (message, rule) names the row RETURNING gives back.
+    returned = session.connection().execute(stmt.returning(table.c.message_id, table.c.rule, table.c.id), params)
+    ids = {(message_id, rule): id_ for message_id, rule, id_ in returned}
+    for row in rows:
+        row.id = ids[(row.message_id, row.rule)]
 
 
 def frequency_flagged(session: Session, msgids: Collection[str]) -> set[str]:

@@ -6,11 +6,26 @@ write from different threads; PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, String, Table, TypeDecorator, any_, bindparam, create_engine, event, func, select
+from sqlalchemy import (
+    JSON,
+    Engine,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    any_,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -88,12 +103,16 @@ def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
         stmt = insert(table)
         return (stmt.on_conflict_do_nothing(index_elements=list(conflict)) if conflict else stmt), list(rows)
     columns = list(rows[0])
-    arrays = {c: bindparam(c, type_=ARRAY(_unbounded(table.c[c].type))) for c in columns}
-    source = func.unnest(*arrays.values()).table_valued(*columns).render_derived()
-    stmt = insert(table).from_select(columns, select(*(source.c[c] for c in columns)))
+    # JSON values travel as their text in a TEXT[] and are cast back per row: an array of JSON
+    # documents would read a list value ([] or [1, 2]) as a nested array.
+    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    arrays = [bindparam(c, type_=ARRAY(Text() if c in as_json else _unbounded(table.c[c].type))) for c in columns]
+    source = func.unnest(*arrays).table_valued(*columns).render_derived()
+    picked = [cast(source.c[c], table.c[c].type) if c in as_json else source.c[c] for c in columns]
+    stmt = insert(table).from_select(columns, select(*picked))
     if conflict:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    return stmt, {c: [row[c] for row in rows] for c in columns}
+    return stmt, {c: [json.dumps(row[c]) if c in as_json else row[c] for row in rows] for c in columns}
 
 
 def _unbounded(type_: Any) -> Any:

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, or_, select, true, update
+from sqlalchemy import Select, bindparam, select, true, tuple_, update
 from sqlalchemy.orm import Session
 
 from storage.db import insert_many, one_of, one_of_param
@@ -153,9 +153,9 @@ def _before_query(dialect: str, size: int) -> Select:
         select(earlier.c.id, earlier.c.chat_id, earlier.c.sender, earlier.c.sent_at, earlier.c.masked_text)
         .where(
             earlier.c.chat_id == opener.c.chat_id,
-            earlier.c.id != opener.c.id,
-            or_(earlier.c.sent_at < opener.c.sent_at,
-                (earlier.c.sent_at == opener.c.sent_at) & (earlier.c.id < opener.c.id)),
+            # A row comparison, not an OR: both databases start the index range right there and
+            # read `size` entries, instead of walking back from the group's newest message.
+            tuple_(earlier.c.sent_at, earlier.c.id) < tuple_(opener.c.sent_at, opener.c.id),
         )
         .order_by(earlier.c.sent_at.desc(), earlier.c.id.desc())
         .limit(size)
