@@ -302,15 +302,17 @@ def _hold_warning(session: Session, text: AlertText, *, violation: ViolationRow,
         items, key, held = [item], f"quiet:msg:{msg.msgid}:{violation.rule}", None
     else:
         items, held = folded
-    times = sorted(datetime.fromisoformat(i["sent_at"]).astimezone(text.zone) for i in items)
+    # UTC ISO strings order as the times do: parse only the first and the last (a member held all
+    # night can have hundreds of items, and every fold renders the post again).
+    sent = sorted(i["sent_at"] for i in items)
+    first, last = (datetime.fromisoformat(t).astimezone(text.zone) for t in (sent[0], sent[-1]))
     content = text.render_text(
         text.templates.quiet_warning,
         name=rep.name,
-        day=_day_label(times[0], due.astimezone(text.zone).date()),
-        since=f"{times[0]:%H:%M}",
+        day=_day_label(first, due.astimezone(text.zone).date()),
+        since=f"{first:%H:%M}",
         # Held over a weekend the span crosses days: the end then says which day.
-        until=f"{times[-1]:%H:%M}" if times[-1].date() == times[0].date() else
-        f"{times[-1].month}月{times[-1].day}日 {times[-1]:%H:%M}",
+        until=f"{last:%H:%M}" if last.date() == first.date() else f"{last.month}月{last.day}日 {last:%H:%M}",
         count=len({i["msgid"] for i in items}),
         hints=list(dict.fromkeys(i["hint"] for i in items)),
     )
