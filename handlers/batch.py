@@ -7,7 +7,8 @@ size, a fixed handful of statements:
 1. lock the batch's senders (PostgreSQL advisory locks, ascending order: see `storage.batch`), so
    replicas judging at once never both miss each other's posts;
 2. one query for the msgids already stored, one for the stored posts of every (chat, sender) in the
-   batch within the frequency window on either side, one for the senders' recent violations;
+   batch within the frequency window on either side, one for the senders' recent violations (before
+   the batch's earliest message, only the latest ones that can still change a verdict);
 3. judge in arrival order (inbox id order, a file's line order), carrying the post history in memory
    through the batch: each message counts the posts known when it arrives, as shared/spec/replay.md
    defines for a file;
@@ -15,8 +16,9 @@ size, a fixed handful of statements:
    the frequency limit gains the frequency violation (and its alert) it would have had, whether it
    was stored by an earlier batch or earlier in this one, so the stored frequency violations are
    exact whatever order the messages of one (chat, sender) arrive in;
-5. multi-row inserts for messages and violations, client updates and deals in (group, client) order
-   (row locks in one order across workers), the alerts, one UPDATE completing the inbox rows, commit.
+5. multi-row inserts for messages and violations, the evidence of the whole batch (storage.evidence),
+   client updates and deals in (group, client) order (row locks in one order across workers), the
+   alerts (their outbox keys read once), one UPDATE completing the inbox rows, commit.
 
 Exactly-once is unchanged: `messages.msgid` is unique and inserted with ON CONFLICT DO NOTHING; an
 already stored msgid is judged again against the stored history (itself excluded) and only its inbox
