@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, null, select, text, tuple_, union_all, update
+from sqlalchemy import and_, bindparam, func, null, or_, select, text, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
@@ -94,10 +94,14 @@ def post_history(
     if not pairs:
         return history
     m = _messages.c
-    chats = sorted({c for c, _ in pairs})
-    for senders in _chunks(sorted({s for _, s in pairs})):
-        # IN lists, not one_of: with arrays PostgreSQL's generic plan for these queries is poor.
-        ours = (m.chat_id.in_(chats), m.sender.in_(senders))
+    by_chat: dict[str, list[str]] = defaultdict(list)
+    for chat_id, sender in sorted(pairs):
+        by_chat[chat_id].append(sender)
+    for part in _chunks(sorted(by_chat)):
+        # The batch's own (chat, sender) pairs, one index range each: a chat IN (...) AND sender IN
+        # (...) would read every member of every group in the batch, most of them not in it. IN lists,
+        # not one_of: with arrays PostgreSQL's generic plan for these queries is poor.
+        ours = (or_(*(and_(m.chat_id == chat_id, m.sender.in_(by_chat[chat_id])) for chat_id in part)),)
         rank = func.row_number().over(partition_by=(m.chat_id, m.sender), order_by=(m.sent_at.desc(), m.id.desc()))
         latest = (
             select(m.chat_id, m.sender, m.sent_at, m.msgid, m.id, rank.label("rank"))
