@@ -118,28 +118,35 @@ def measured(endpoint: Endpoint, run) -> dict:
 
 
 @contextmanager
-def server(mode: str, db_url: str, *, background: bool = False):
+def spawned(args: list[str], log_name: str):
+    """This script (or another bench's) as a child server on a free port: yields (base URL, pid) once
+    it answers HTTP at all, and stops it afterwards. Its output goes to a log in the temp folder."""
     from bot.simulator.serve import free_port
 
     port = free_port()
-    cmd = [sys.executable, __file__, "--serve", mode, "--db-url", db_url, "--port", str(port)]
-    if background:
-        cmd.append("--background")
-    log = open(Path(tempfile.gettempdir()) / f"bench_callback_{mode}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log)
+    log = open(Path(tempfile.gettempdir()) / log_name, "ab")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=REPO, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                httpx.post(f"http://127.0.0.1:{port}/wecom/callback", timeout=1)
+                httpx.get(f"{base}/healthz", timeout=1)  # any answer, a 404 included: it is listening
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        yield Endpoint(f"http://127.0.0.1:{port}/wecom/callback", proc.pid)
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+@contextmanager
+def server(mode: str, db_url: str, *, background: bool = False):
+    args = [__file__, "--serve", mode, "--db-url", db_url, *(["--background"] if background else [])]
+    with spawned(args, f"bench_callback_{mode}.log") as (base, pid):
+        yield Endpoint(f"{base}/wecom/callback", pid)
 
 
 # -- bodies and load --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_callback import database, pg_available  # noqa: E402
+from bench_callback import database, pg_available, spawned  # noqa: E402
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOKEN = "bench-ingest-token-0123456789"
@@ -155,23 +155,9 @@ def pending(db_url: str) -> int:
 
 
 def end_to_end(kind: str, lines: list[str], *, batch: int = 500, time_limit: float = 1800) -> dict:
-    from bot.simulator.serve import free_port
-
     items = [json.loads(line) for line in lines]
     with database(kind) as url:
-        port = free_port()
-        log = open(Path(tempfile.gettempdir()) / "bench_e2e_server.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, __file__, "--serve", "--db-url", url, "--port", str(port)],
-                                cwd=REPO, stdout=log, stderr=log)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+        with spawned([__file__, "--serve", "--db-url", url], "bench_e2e_server.log") as (base, _pid):
             headers = {"Authorization": f"Bearer {TOKEN}"}
             accepted = 0
             with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
@@ -184,10 +170,6 @@ def end_to_end(kind: str, lines: list[str], *, batch: int = 500, time_limit: flo
                     time.sleep(0.2)
                 drained = time.perf_counter() - started
             left = pending(url)
-        finally:
-            proc.terminate()
-            proc.wait(30)
-            log.close()
         result = {"database": kind, "messages": len(items), "accepted": accepted, "left": left,
                   "ingest_msg_s": len(items) / posted, "judged_msg_s": len(items) / drained, "seconds": drained}
         print(json.dumps(result), flush=True)  # before the database is dropped (which can take a while)

@@ -117,8 +117,7 @@ def post_history(
         rows = session.connection().execute(union_all(before, after)).all()
         rows.sort(key=lambda row: (row.sent_at, row.id))
         for chat_id, sender, sent_at, msgid, _ in rows:
-            if (chat_id, sender) in pairs:
-                history[(chat_id, sender)].append((sent_at, msgid))
+            history[(chat_id, sender)].append((sent_at, msgid))
     return history
 
 
@@ -197,10 +196,6 @@ def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, Mess
     return found
 
 
-#: The client columns a report folds into (storage.clients.fold_update).
-_FOLDED = ("name", "company", "contact_masked", "need", "next_action", "next_action_due", "last_update_at", "owner")
-
-
 def save_updates(
     session: Session, reports: Sequence[tuple[ClientUpdate, str, str, str, datetime]], *, now: datetime
 ) -> None:
@@ -231,14 +226,14 @@ def save_updates(
         connection.execute(*insert_many(session, table, new, conflict=["chat_id", "key"]))
         for part in _chunks(sorted(first)):
             query = (
-                select(table.c.id, table.c.chat_id, table.c.key, *(table.c[name] for name in _FOLDED))
+                select(table.c.id, table.c.chat_id, table.c.key, *(table.c[name] for name in clients.FOLDED))
                 .where(tuple_(table.c.chat_id, table.c.key).in_(list(part)))
                 .order_by(table.c.chat_id, table.c.key)
                 .with_for_update()
             )
             for row in connection.execute(query):
                 found[(row.chat_id, row.key)] = clients.ClientState(**row._mapping)
-    before = {client.id: _folded(client) for client in found.values()}
+    before = {client.id: client.folded() for client in found.values()}
     rows = []
     for key, parsed, msgid, chat, sender, sent_at in keyed:
         client = found.get((chat, key)) if key is not None else None
@@ -247,18 +242,14 @@ def save_updates(
         rows.append(clients.update_values(parsed, client_id=client.id if client else None, msgid=msgid,
                                           chat_id=chat, sender=sender, sent_at=sent_at))
     changed = [
-        {"client": client.id, **dict(zip(_FOLDED, _folded(client), strict=True))}
+        {"client": client.id, **dict(zip(clients.FOLDED, client.folded(), strict=True))}
         for client in found.values()
-        if _folded(client) != before[client.id]
+        if client.folded() != before[client.id]
     ]
     if changed:
-        values = {name: bindparam(name) for name in _FOLDED}
+        values = {name: bindparam(name) for name in clients.FOLDED}
         connection.execute(update(table).where(table.c.id == bindparam("client")).values(values), changed)
     connection.execute(*insert_many(session, ClientUpdateRow.__table__, rows))
-
-
-def _folded(client: clients.ClientState) -> tuple:
-    return tuple(getattr(client, name) for name in _FOLDED)
 
 
 def save_deals(session: Session, reports: Sequence[tuple[Deal, str, str, str, datetime]]) -> None:

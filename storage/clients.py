@@ -122,6 +122,10 @@ def upsert_client(
     return client
 
 
+#: The client columns a report folds into (`fold_update` writes these and no others).
+FOLDED = ("name", "company", "contact_masked", "need", "next_action", "next_action_due", "last_update_at", "owner")
+
+
 @dataclass(slots=True)
 class ClientState:
     """A client's foldable columns read as plain values: a batch folds many reports into these without
@@ -138,6 +142,10 @@ class ClientState:
     next_action_due: date | None
     last_update_at: datetime | None
     owner: str | None
+
+    def folded(self) -> tuple:
+        """The `FOLDED` values, to tell whether folding changed anything."""
+        return tuple(getattr(self, name) for name in FOLDED)
 
 
 def fold_update(client: ClientRow | ClientState, *, update: ClientUpdate, sender: str, sent_at: datetime) -> None:
