@@ -12,14 +12,16 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import uuid
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.config import AppConfig
@@ -33,6 +35,7 @@ from bot.settings import Settings
 from bot.web import create_alert_link_router, create_dashboard_router
 from bot.web.headers import SecurityHeaders
 from bot.wecom import aibot, archive, bridge, callback
+from bot.wecom.door import WeComDoor, error_response
 from bot.wecom.ingest import IngestState
 from handlers.context import Clock, HandlerContext, system_clock
 from handlers.inbox_worker import InboxWorker
@@ -106,6 +109,33 @@ BACKGROUND_TASKS: dict[str, BackgroundTask] = {
 }
 
 
+#: groupbot exports Prometheus at /metrics, not OpenTelemetry; with FastAPI's native telemetry on,
+#: every request would look up the global OpenTelemetry providers first.
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
+
+
+class GroupbotApp(FastAPI):
+    """FastAPI with layers of our own outside its middleware stack (`add_outer_middleware`).
+
+    FastAPI's stack always starts with its error, telemetry and body-limit layers; what is added
+    here wraps them, so the WeCom door answers callbacks before any of that runs.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.outer_middleware: list[Middleware] = []
+
+    def add_outer_middleware(self, middleware_class: Any, **options: Any) -> None:
+        """Like `add_middleware` (the last added is outermost), outside FastAPI's own layers."""
+        self.outer_middleware.insert(0, Middleware(middleware_class, **options))
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for middleware_class, args, options in reversed(self.outer_middleware):
+            app = middleware_class(app, *args, **options)
+        return app
+
+
 def create_app(
     config: AppConfig,
     settings: Settings,
@@ -137,7 +167,9 @@ def create_app(
                 if not task.cancelled() and task.exception() is not None:
                     log.error("background task %s ended with %s", task.get_name(), type(task.exception()).__name__)
 
-    app = FastAPI(title="groupbot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = GroupbotApp(
+        title="groupbot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None, telemetry=NO_TELEMETRY
+    )
     sessions = make_session_factory(db_engine)
     app.state.config = config
     app.state.settings = settings
@@ -152,26 +184,26 @@ def create_app(
     )
 
     app.add_middleware(SecurityHeaders, prefix="/dashboard", https=settings.public_url.startswith("https://"))
-    app.add_middleware(RequestContext, max_body_bytes=max(config.ingest.max_body_bytes, 1))
-    app.add_exception_handler(IngestError, _ingest_error)
-    app.add_exception_handler(StorageUnavailable, _storage_unavailable)
+    # Outside FastAPI's own stack, innermost first: WeCom's POSTs are answered by the door, inside
+    # the request id and the metrics, and never reach FastAPI's layers or router.
+    app.add_outer_middleware(WeComDoor)
+    app.add_outer_middleware(RequestContext, max_body_bytes=max(config.ingest.max_body_bytes, 1))
+    app.add_exception_handler(IngestError, _refused)
+    app.add_exception_handler(StorageUnavailable, _refused)
     app.include_router(callback.router)
     app.include_router(aibot.router)
     app.include_router(bridge.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.include_router(create_dashboard_router(config, settings, sessions, clock=clock))
     app.include_router(create_alert_link_router())
-    install_metrics(app, sessions)
+    counting = install_metrics(app, sessions)
+    app.add_outer_middleware(counting.cls, **counting.kwargs)
     return app
 
 
-async def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, IngestError)
-    return JSONResponse({"error": exc.reason}, status_code=exc.status)
-
-
-async def _storage_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+async def _refused(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IngestError | StorageUnavailable)
+    return error_response(exc)
 
 
 #: Parked inbox rows listed (newest first) in /healthz; `inbox.failed` counts them all.
@@ -226,7 +258,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or secrets.token_hex(8)
         token = request_id.set(rid)
         try:
             declared = headers.get(b"content-length", b"")

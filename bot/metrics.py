@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware import Middleware
 
 from storage.models import InboxEventRow, JobRunRow, MessageRow, OutboxItemRow, ViolationRow
 
@@ -84,6 +85,10 @@ class RequestMetrics:
         self.app = app
         self.requests = requests
         self.latency = latency
+        # The labelled children, kept: `labels()` validates and locks on every call, a tenth of a
+        # WeCom callback's own cost. As bounded as the labels themselves.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[str, Any] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -103,12 +108,20 @@ class RequestMetrics:
         finally:
             # The router writes the matched route into this same scope dict.
             route = route_label(scope)
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(route).observe(time.perf_counter() - started)
+            key = (scope["method"], route, status)
+            counted = self._counted.get(key)
+            if counted is None:
+                counted = self._counted[key] = self.requests.labels(scope["method"], route, str(status))
+            timed = self._timed.get(route)
+            if timed is None:
+                timed = self._timed[route] = self.latency.labels(route)
+            counted.inc()
+            timed.observe(time.perf_counter() - started)
 
 
-def install_metrics(app: FastAPI, sessions: sessionmaker[Session]) -> CollectorRegistry:
-    """Add /metrics and a request counter to `app`; returns the app's registry."""
+def install_metrics(app: FastAPI, sessions: sessionmaker[Session]) -> Middleware:
+    """Add /metrics to `app`; returns the request-counting middleware and its options, for the caller
+    to place (outermost, so it times and counts every request, the WeCom door's included)."""
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sessions))
     requests = Counter(
@@ -116,10 +129,8 @@ def install_metrics(app: FastAPI, sessions: sessionmaker[Session]) -> CollectorR
     )
     latency = Histogram("groupbot_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
 
-    app.add_middleware(RequestMetrics, requests=requests, latency=latency)
-
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return registry
+    return Middleware(RequestMetrics, requests=requests, latency=latency)

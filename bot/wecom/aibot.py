@@ -38,8 +38,8 @@ def verify_url(request: Request, ingest: IngestDep) -> PlainTextResponse:
     return PlainTextResponse(echo_url_check(_crypto(ingest), request))
 
 
-@router.post("/wecom/aibot")
 async def receive(request: Request) -> Response:
+    """POST: a message, command or stream-refresh poll (served by `door`)."""
     ingest = get_ingest(request)  # the hot path: a plain lookup, not a resolved dependency
     crypto = _crypto(ingest)
     body = await read_body(request, crypto.max_body_bytes)

@@ -42,8 +42,8 @@ def verify_url(request: Request, ingest: IngestDep) -> PlainTextResponse:
     return PlainTextResponse(echo_url_check(_crypto(ingest), request))
 
 
-@router.post("/wecom/callback")
 async def receive(request: Request) -> Response:
+    """POST: verify, decrypt, normalize, commit to the inbox, answer an empty 200 (served by `door`)."""
     ingest = get_ingest(request)  # the hot path: a plain lookup, not a resolved dependency
     crypto = _crypto(ingest)
     body = await read_body(request, crypto.max_body_bytes)

@@ -46,30 +46,43 @@ class _Refused(Exception):
     """Raised inside the expat callbacks to stop at a DTD or entity declaration."""
 
 
-def _envelope_encrypt(body: bytes) -> str:
-    """The text of <xml><Encrypt> in a callback envelope, read with expat; DTDs and entities refused."""
+def xml_fields(xml: bytes | str, *, root: str = "xml") -> dict[str, str]:
+    """The text of each child of a flat WeCom document `<xml><A>…</A><B>…</B></xml>`, stripped.
+
+    Read with expat, DTDs and entities refused. The first of a repeated child wins; the text of
+    deeper elements is left out (no WeCom field this bot reads is nested). One small parser for both
+    the envelope and the decrypted message: wechatpy's `parse_message` builds the same dict through
+    xmltodict and a message class, several times the cost on the callback's hot path.
+    """
     parser = expat.ParserCreate()
     depth = 0
-    capturing = False
+    current: str | None = None
+    fields: dict[str, str] = {}
     chunks: list[str] = []
-    found = False
+    root_name = ""
 
     def refuse(*_args: object) -> None:
         raise _Refused
 
     def start(name: str, _attrs: object) -> None:
-        nonlocal depth, capturing, found
+        nonlocal depth, current, root_name
         depth += 1
-        if depth == 2 and name == "Encrypt" and not found:
-            capturing = found = True
+        if depth == 1:
+            root_name = name
+        elif depth == 2:
+            current = name
+            chunks.clear()
 
     def end(_name: str) -> None:
-        nonlocal depth, capturing
+        nonlocal depth, current
+        if depth == 2 and current is not None and current not in fields:
+            fields[current] = "".join(chunks).strip()
         depth -= 1
-        capturing = False
+        if depth < 2:
+            current = None
 
     def text(data: str) -> None:
-        if capturing:
+        if depth == 2:
             chunks.append(data)
 
     parser.StartDoctypeDeclHandler = refuse
@@ -79,12 +92,22 @@ def _envelope_encrypt(body: bytes) -> str:
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
     try:
-        parser.Parse(body, True)
+        parser.Parse(xml, True)
     except _Refused:
         raise PayloadError("XML with DTD or entities is refused") from None
     except (expat.ExpatError, ValueError):
-        raise PayloadError("body is not well-formed UTF-8 XML") from None
-    encrypt = "".join(chunks).strip()
+        raise PayloadError("not well-formed UTF-8 XML") from None
+    if root_name != root:
+        raise PayloadError(f"XML root is not <{root}>")
+    return fields
+
+
+def _envelope_encrypt(body: bytes) -> str:
+    """The text of <xml><Encrypt> in a callback envelope."""
+    try:
+        encrypt = xml_fields(body).get("Encrypt", "")
+    except PayloadError as exc:
+        raise PayloadError(f"body: {exc.reason}") from None
     if not encrypt:
         raise PayloadError("XML has no <Encrypt> element")
     return encrypt

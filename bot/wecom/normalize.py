@@ -1,6 +1,6 @@
 """Every inbound shape → one `Inbound` row for the inbox, whose payload is `GroupMessage.to_payload()`.
 
-Shapes: the self-built app's decrypted XML (wechatpy `parse_message`), the AI bot's decrypted JSON,
+Shapes: the self-built app's decrypted XML (a flat expat read, `crypto.xml_fields`), the AI bot's decrypted JSON,
 and one item of a bridge batch in the replay input format. Messages dedupe on their msgid; events
 on "evt:" + sha256 of the whole decrypted payload, because distinct events can share
 FromUserName + CreateTime (batch approvals, several scans in one second).
@@ -29,9 +29,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
-from wechatpy.enterprise import parse_message
 
 from bot.errors import PayloadError
+from bot.wecom.crypto import xml_fields
 from handlers.context import system_clock
 from rules.model import GroupMessage, Source
 
@@ -181,24 +181,23 @@ def from_app_xml(plaintext: str, *, now: datetime | None = None) -> Inbound:
     `now` (the server clock; the caller's, defaulting to the system's) bounds CreateTime.
     """
     try:
-        parsed = parse_message(plaintext)
-    except Exception:  # xmltodict/expat errors, KeyError on a missing MsgType: all "unreadable"
+        raw = xml_fields(plaintext)
+    except PayloadError:
         raise PayloadError("decrypted XML is not a WeCom message") from None
-    if parsed is None:
+    if not raw:
         raise PayloadError("decrypted XML is empty")
-    # wechatpy keeps the parsed dict in `_data`; events it has no class for (msgaudit_notify) are
-    # readable only there.
-    raw: dict[str, Any] = parsed._data
+    if not raw.get("MsgType"):
+        raise PayloadError("decrypted XML is not a WeCom message (no MsgType)")
     sent_at = _epoch(raw.get("CreateTime"), now or system_clock())
-    sender = check_id(str(raw.get("FromUserName") or ""), "FromUserName")
-    if str(raw.get("MsgType", "")).lower() == "event":
-        event = check_id(str(raw.get("Event") or "").lower(), "Event")
+    sender = check_id(raw.get("FromUserName", ""), "FromUserName")
+    msgtype = raw["MsgType"].lower()
+    if msgtype == "event":
+        event = check_id(raw.get("Event", "").lower(), "Event")
         return _event("callback", plaintext, event, sender, sent_at)
-    msgid = str(raw.get("MsgId") or "")
+    msgid = raw.get("MsgId", "")
     if not msgid or not sender:
         raise PayloadError("message without MsgId or FromUserName")
-    msgtype = str(raw.get("MsgType") or "text").lower()
-    text = str(raw.get("Content") or "") if msgtype == "text" else ""
+    text = raw.get("Content", "") if msgtype == "text" else ""
     return _message(
         door_message(
             msgid=msgid, chat_id="", sender=sender, sent_at=sent_at, text=text, msgtype=msgtype, source="callback"
