@@ -155,9 +155,11 @@ def insert_violations(session: Session, rows: Sequence[ViolationRow]) -> None:
         return
     table = ViolationRow.__table__
     columns = [c.key for c in table.columns if c.key != "id"]
-    stmt, params = insert_many(session, table, [{k: getattr(row, k) for k in columns} for row in rows])
     # A message breaks each rule at most once: (message, rule) names the row RETURNING gives back.
-    returned = session.connection().execute(stmt.returning(table.c.message_id, table.c.rule, table.c.id), params)
+    stmt, params = insert_many(
+        session, table, [{k: getattr(row, k) for k in columns} for row in rows], returning=["message_id", "rule", "id"]
+    )
+    returned = session.connection().execute(stmt, params)
     ids = {(message_id, rule): id_ for message_id, rule, id_ in returned}
     for row in rows:
         row.id = ids[(row.message_id, row.rule)]
@@ -183,8 +185,8 @@ def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict
     if not rows:
         return {}
     table = MessageRow.__table__
-    stmt, params = insert_many(session, table, rows, conflict=["msgid"])
-    return dict(session.connection().execute(stmt.returning(table.c.msgid, table.c.id), params).all())
+    stmt, params = insert_many(session, table, rows, conflict=["msgid"], returning=["msgid", "id"])
+    return dict(session.connection().execute(stmt, params).all())
 
 
 def stored_messages(session: Session, msgids: Collection[str]) -> dict[str, MessageRow]:

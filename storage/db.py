@@ -6,6 +6,7 @@ write from different threads; PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,30 +90,101 @@ def one_of_param(dialect: str, column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
-def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str] = ()) -> Any:
+def one_statement_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for work that is a single statement. On PostgreSQL they run in autocommit: the
+    statement is its own transaction, durable when it returns, without the BEGIN and COMMIT round
+    trips (two of the three a group commit of the inbox cost). SQLite's sessions are returned as
+    they are: BEGIN IMMEDIATE is what orders its writers."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        return sessions
+    return sessionmaker(bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
+def insert_many(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str] = (),
+    same: dict[str, Any] | None = None,
+    returning: Sequence[str] = (),
+) -> tuple[Any, Any]:
     """A multi-row INSERT (column -> value dicts, all with the same keys), ON CONFLICT (conflict) DO
-    NOTHING when given; returns the statement to add `.returning(...)` to and the parameters.
+    NOTHING when given, RETURNING the `returning` columns; returns the statement and its parameters.
+    `same` holds the columns whose value is the same in every row (sent once, not once per row).
 
     On PostgreSQL `INSERT ... SELECT * FROM unnest(:col1, :col2, ...)`: one array per column, so the
     statement is the same short text whatever the row count (no VALUES list for psycopg to parse
     and SQLAlchemy to split). Elsewhere the ordinary executemany, which SQLAlchemy sends as multi-row
-    VALUES ("insertmanyvalues").
+    VALUES ("insertmanyvalues"). The statement is built once per shape (`_insert_statement`).
     """
-    insert = dialect_insert(session)
-    if session.get_bind().dialect.name != "postgresql":
+    same = same or {}
+    dialect = session.get_bind().dialect.name
+    columns = tuple(rows[0])
+    stmt = _insert_statement(dialect, table, columns, tuple(conflict), tuple(same), tuple(returning))
+    if dialect != "postgresql":
+        return stmt, [{**row, **same} for row in rows] if same else list(rows)
+    params = {
+        c: json.dumps([row[c] for row in rows]) if _is_json(table, c) else [row[c] for row in rows] for c in columns
+    }
+    return stmt, {**params, **{f"same_{c}": value for c, value in same.items()}}
+
+
+def _is_json(table: Table, column: str) -> bool:
+    return isinstance(table.c[column].type, JSON)
+
+
+@functools.cache
+def _insert_statement(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    same: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> Any:
+    """`insert_many`'s statement for one shape, kept: building the unnest form and computing its cache
+    key cost more than running it for a small batch (a callback's group commit). A bounded set:
+    one per call site."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    if dialect != "postgresql":
         stmt = insert(table)
-        return (stmt.on_conflict_do_nothing(index_elements=list(conflict)) if conflict else stmt), list(rows)
-    columns = list(rows[0])
-    # JSON values travel as their text in a TEXT[] and are cast back per row: an array of JSON
-    # documents would read a list value ([] or [1, 2]) as a nested array.
-    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    arrays = [bindparam(c, type_=ARRAY(Text() if c in as_json else _unbounded(table.c[c].type))) for c in columns]
-    source = func.unnest(*arrays).table_valued(*columns).render_derived()
-    picked = [cast(source.c[c], table.c[c].type) if c in as_json else source.c[c] for c in columns]
-    stmt = insert(table).from_select(columns, select(*picked))
+    else:
+        stmt = insert(table).from_select([*columns, *same], _unnested(table, columns, same))
     if conflict:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    return stmt, {c: [json.dumps(row[c]) if c in as_json else row[c] for row in rows] for c in columns}
+    if returning:
+        stmt = stmt.returning(*(table.c[c] for c in returning))
+    return stmt
+
+
+def _unnested(table: Table, columns: tuple[str, ...], same: tuple[str, ...]) -> Any:
+    """The rows to insert on PostgreSQL: `unnest` of one array per plain column, zipped by ordinality
+    with `json_array_elements` of one JSON document per JSON column, plus the `same` parameters.
+
+    JSON values travel as one JSON array, not as a TEXT[] of documents: psycopg writes an array
+    literal in Python, escaping every quote of every element (a sealed inbox payload is a third
+    quotes), which cost more than the rest of a group commit; nor as a JSON[] (a list value would
+    read as a nested array).
+    """
+    plain = [c for c in columns if not _is_json(table, c)]
+    documents = [c for c in columns if _is_json(table, c)]
+    if not plain:
+        raise ValueError(f"insert_many into {table.name}: at least one column must not be JSON")
+    rows = func.unnest(*(bindparam(c, type_=ARRAY(_unbounded(table.c[c].type))) for c in plain)).table_valued(
+        *plain, with_ordinality="ordinal"
+    ).render_derived(name="plain")
+    picked: dict[str, Any] = {c: rows.c[c] for c in plain}
+    joined: Any = rows
+    for index, c in enumerate(documents):
+        elements = func.json_array_elements(cast(bindparam(c, type_=Text()), JSON)).table_valued(
+            "value", with_ordinality="ordinal"
+        ).render_derived(name=f"doc{index}")
+        joined = joined.join(elements, elements.c.ordinal == rows.c.ordinal)
+        picked[c] = cast(elements.c.value, table.c[c].type)
+    constants = [bindparam(f"same_{c}", type_=table.c[c].type) for c in same]
+    return select(*(picked[c] for c in columns), *constants).select_from(joined)
 
 
 def _unbounded(type_: Any) -> Any:

@@ -113,21 +113,17 @@ def record_events(session: Session, *, events: Sequence[Mapping[str, Any]], now:
         first.setdefault(event["dedupe_key"], index)
     unique = [events[i] for i in sorted(first.values())]
     rows = [
-        {
-            "dedupe_key": e["dedupe_key"],
-            "source": e["source"],
-            "kind": e["kind"],
-            "payload": e["payload"],
-            "received_at": now,
-            "attempts": 0,
-        }
+        {"dedupe_key": e["dedupe_key"], "source": e["source"], "kind": e["kind"], "payload": e["payload"]}
         for e in unique
     ]
     # One statement whatever the count (storage.db.insert_many): no VALUES list per group commit.
     inserted: set[str] = set()
     if rows:
-        stmt, params = insert_many(session, table, rows, conflict=["dedupe_key"])
-        inserted.update(session.connection().execute(stmt.returning(table.c.dedupe_key), params).scalars())
+        stmt, params = insert_many(
+            session, table, rows, conflict=["dedupe_key"], same={"received_at": now, "attempts": 0},
+            returning=["dedupe_key"],
+        )
+        inserted.update(session.connection().execute(stmt, params).scalars())
     return [event["dedupe_key"] in inserted and first[event["dedupe_key"]] == i for i, event in enumerate(events)]
 
 

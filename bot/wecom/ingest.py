@@ -28,6 +28,7 @@ from bot.wecom.crypto import DEFAULT_MAX_BODY, CallbackCrypto
 from bot.wecom.normalize import MSGAUDIT_NOTIFY, Inbound
 from handlers.context import Clock
 from storage import inbox
+from storage.db import one_statement_sessions
 from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,13 @@ class IngestState:
     #: Shared with the inbox worker: on SQLite, callbacks write before the worker's next row.
     write_gate: inbox.WriteGate = field(default_factory=lambda: inbox.WriteGate(False))
     _group_commit: GroupCommit = field(init=False, repr=False)
+    _commit_sessions: sessionmaker[Session] = field(init=False, repr=False)
     _last_request: float = field(default=float("-inf"), init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._group_commit = GroupCommit(self.record_sync)
+        # The group commit is one INSERT: on PostgreSQL it runs in autocommit (storage.db).
+        self._commit_sessions = one_statement_sessions(self.sessions)
 
     @classmethod
     def from_settings(
@@ -103,7 +107,7 @@ class IngestState:
                 }
                 for e in events
             ]
-            with self.write_gate.urgent(), self.sessions() as session:
+            with self.write_gate.urgent(), self._commit_sessions() as session:
                 created = inbox.record_events(session, events=rows, now=self.clock())
                 session.commit()
                 return created
@@ -135,7 +139,8 @@ class IngestState:
         if budget is not None:
             self._last_request = time.monotonic()
         try:
-            created = await asyncio.wait_for(self._group_commit.submit(list(events)), budget)
+            async with asyncio.timeout(budget):  # a timer, not wait_for's extra task and callbacks
+                created = await self._group_commit.submit(list(events))
         except TimeoutError:
             raise StorageUnavailable(f"inbox commit took longer than {budget:g} s") from None
         if any(created):
