@@ -166,6 +166,7 @@ def create_app(
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("background task %s ended with %s", task.get_name(), type(task.exception()).__name__)
+            app.state.ingest.close()
 
     app = GroupbotApp(
         title="groupbot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None, telemetry=NO_TELEMETRY

@@ -6,14 +6,17 @@ write from different threads; PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Connection,
     Engine,
     String,
     Table,
@@ -90,15 +93,48 @@ def one_of_param(dialect: str, column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
-def one_statement_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """Sessions for work that is a single statement. On PostgreSQL they run in autocommit: the
-    statement is its own transaction, durable when it returns, without the BEGIN and COMMIT round
-    trips (two of the three a group commit of the inbox cost). SQLite's sessions are returned as
-    they are: BEGIN IMMEDIATE is what orders its writers."""
-    engine = sessions.kw["bind"]
-    if engine.dialect.name != "postgresql":
-        return sessions
-    return sessionmaker(bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+class KeptConnection:
+    """One PostgreSQL connection kept open for one writer (the inbox's group commit): each `session()`
+    is a transaction on it, without the pool checkout, pre-ping and isolation switch of a new session.
+
+    It runs in autocommit: the group commit is one statement, its own transaction and durable when
+    it returns, so BEGIN and COMMIT would be two more round trips. An error drops the connection and
+    the next session connects again: a database restart costs one failed batch (503, and WeCom
+    retries), where the pre-ping cost a round trip on every batch. On SQLite, where a connection is
+    a local file handle, each session takes a pooled one as before (BEGIN IMMEDIATE orders writers,
+    and `engine.dispose()` still releases them all).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        if self._engine.dialect.name != "postgresql":
+            with Session(bind=self._engine, expire_on_commit=False) as session:
+                yield session
+            return
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                with Session(bind=self._connection, expire_on_commit=False) as session:
+                    yield session
+            except BaseException:
+                self._drop()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing more to release
+                connection.close()
 
 
 def insert_many(

@@ -28,7 +28,7 @@ from bot.wecom.crypto import DEFAULT_MAX_BODY, CallbackCrypto
 from bot.wecom.normalize import MSGAUDIT_NOTIFY, Inbound
 from handlers.context import Clock
 from storage import inbox
-from storage.db import one_statement_sessions
+from storage.db import KeptConnection
 from storage.sealing import PayloadSealer
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,13 @@ class IngestState:
     #: Shared with the inbox worker: on SQLite, callbacks write before the worker's next row.
     write_gate: inbox.WriteGate = field(default_factory=lambda: inbox.WriteGate(False))
     _group_commit: GroupCommit = field(init=False, repr=False)
-    _commit_sessions: sessionmaker[Session] = field(init=False, repr=False)
+    _writer: KeptConnection = field(init=False, repr=False)
     _last_request: float = field(default=float("-inf"), init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._group_commit = GroupCommit(self.record_sync)
-        # The group commit is one INSERT: on PostgreSQL it runs in autocommit (storage.db).
-        self._commit_sessions = one_statement_sessions(self.sessions)
+        # The group commit's own connection (one INSERT per batch; autocommit on PostgreSQL).
+        self._writer = KeptConnection(self.sessions.kw["bind"])
 
     @classmethod
     def from_settings(
@@ -107,7 +107,7 @@ class IngestState:
                 }
                 for e in events
             ]
-            with self.write_gate.urgent(), self._commit_sessions() as session:
+            with self.write_gate.urgent(), self._writer.session() as session:
                 created = inbox.record_events(session, events=rows, now=self.clock())
                 session.commit()
                 return created
@@ -120,6 +120,10 @@ class IngestState:
         except (ValueError, TypeError) as exc:  # UnicodeEncodeError (a lone surrogate), unserializable
             log.warning("inbox commit failed: %s", type(exc).__name__)
             raise EventRefused(f"the event cannot be stored ({type(exc).__name__})") from None
+
+    def close(self) -> None:
+        """Release the group commit's connection (the app's shutdown)."""
+        self._writer.close()
 
     def recently_busy(self, window: float = 1.0) -> bool:
         """True when a WeCom callback was recorded within `window` seconds (the inbox worker then yields).

@@ -359,9 +359,12 @@ def test_postgres_connection_cut_is_503_and_the_retry_is_stored_once_it_is_back(
         with engine.begin() as conn:
             conn.execute(InboxEventRow.__table__.delete())
         app = create_app(config, make_settings(), engine, background=False, clock=clock)
+        before = callback_request(app_text_xml(msgid="6001", content="收到"))
         request = callback_request(app_text_xml(msgid="6002", content="客户说下周再联系"))
         with TestClient(app) as client:
-            assert client.get("/healthz").status_code == 200  # a pooled connection exists now
+            # Pooled connections and the group commit's own one (storage.db.KeptConnection) exist now.
+            assert client.get("/healthz").status_code == 200
+            assert post_callback(client, before).status_code == 200
             proxy.cut()
             down = post_callback(client, request)
             health = client.get("/healthz")
@@ -369,7 +372,7 @@ def test_postgres_connection_cut_is_503_and_the_retry_is_stored_once_it_is_back(
             up = post_callback(client, request)
             again = post_callback(client, request)
         assert (down.status_code, health.status_code, up.status_code, again.status_code) == (503, 503, 200, 200)
-        assert [r.dedupe_key for r in inbox_rows(engine)] == ["6002"]
+        assert [r.dedupe_key for r in inbox_rows(engine)] == ["6001", "6002"]
         engine.dispose()
 
 
@@ -392,9 +395,15 @@ def test_with_the_chat_archive_on_an_aibot_mention_is_not_judged_a_second_time(
     assert inbox_rows(engine)[0].processed_at == NOW
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/wecom/callback"])  # FastAPI's routes and the WeCom door
 @pytest.mark.parametrize(("sent", "echoed"), [({"X-Request-ID": "wecom-retry-42"}, "wecom-retry-42"), ({}, None)])
-def test_every_response_carries_a_request_id(client: TestClient, sent: dict, echoed: str | None) -> None:
-    response = client.get("/healthz", headers=sent)
+def test_every_response_carries_a_request_id(client: TestClient, sent: dict, echoed: str | None, path: str) -> None:
+    if path == "/healthz":
+        response = client.get(path, headers=sent)
+    else:
+        signed = callback_request(app_text_xml(msgid="8001", content="收到"))
+        response = client.post(path, params=signed.params, content=signed.body, headers=sent)
+    assert response.status_code == 200
     rid = response.headers["x-request-id"]
     assert rid == echoed if echoed else len(rid) == 16
 

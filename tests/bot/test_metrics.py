@@ -30,6 +30,10 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 def test_metrics_count_from_the_database(app_client):
     app_client.get("/dashboard/login")
     app_client.get("/dashboard/violations/1", follow_redirects=False)
+    # Answered by the WeCom door before FastAPI's router (not configured here: 404 with a reason).
+    refused = app_client.post("/wecom/callback", content=b"<xml/>")
+    assert (refused.status_code, refused.json()["error"].startswith("self-built app callback is not configured")) == (
+        404, True)
     got = samples(app_client.get("/metrics").text)
     assert got[("groupbot_messages_processed", ())] == 5
     assert got[("groupbot_violations", (("rule", "sensitive"), ("status", "open")))] == 1
@@ -38,6 +42,8 @@ def test_metrics_count_from_the_database(app_client):
     assert got[("groupbot_outbox_failed_attempts", ())] == 5
     assert got[("groupbot_http_requests_total",
                 (("method", "GET"), ("route", "/dashboard/login"), ("status", "200")))] == 1
+    assert got[("groupbot_http_requests_total",
+                (("method", "POST"), ("route", "/wecom/callback"), ("status", "404")))] == 1
     # Route templates, not raw paths, so ids do not explode the label set.
     assert ("groupbot_http_requests_total",
             (("method", "GET"), ("route", "/dashboard/violations/{violation_id}"), ("status", "303"))) in got
