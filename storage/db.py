@@ -11,6 +11,8 @@ import functools
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy import column as sql_column
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -150,25 +153,39 @@ def insert_many(
     NOTHING when given, RETURNING the `returning` columns; returns the statement and its parameters.
     `same` holds the columns whose value is the same in every row (sent once, not once per row).
 
-    On PostgreSQL `INSERT ... SELECT * FROM unnest(:col1, :col2, ...)`: one array per column, so the
-    statement is the same short text whatever the row count (no VALUES list for psycopg to parse
-    and SQLAlchemy to split). Elsewhere the ordinary executemany, which SQLAlchemy sends as multi-row
-    VALUES ("insertmanyvalues"). The statement is built once per shape (`_insert_statement`).
+    On PostgreSQL `INSERT ... SELECT ... FROM json_to_recordset(:rows) AS r(col type, ...)`: the rows
+    travel as one JSON document (json.dumps, in C), and the statement is the same short text whatever
+    the row count. psycopg would otherwise build an array literal per column in Python, testing and
+    escaping every element: that was a sixth of the inbox worker's time and most of a callback's
+    group commit. Elsewhere the ordinary executemany, which SQLAlchemy sends as multi-row VALUES
+    ("insertmanyvalues"). The statement is built once per shape (`_insert_statement`).
     """
     same = same or {}
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect
     columns = tuple(rows[0])
-    stmt = _insert_statement(dialect, table, columns, tuple(conflict), tuple(same), tuple(returning))
-    if dialect != "postgresql":
+    stmt = _insert_statement(dialect.name, table, columns, tuple(conflict), tuple(same), tuple(returning))
+    if dialect.name != "postgresql":
         return stmt, [{**row, **same} for row in rows] if same else list(rows)
-    params = {
-        c: json.dumps([row[c] for row in rows]) if _is_json(table, c) else [row[c] for row in rows] for c in columns
+    # The columns' own bind processing (UTC datetimes, NUL in chat text) first, as for any insert;
+    # JSON columns keep their Python value, nested in the document as JSON.
+    processors = [
+        (c, None if isinstance(table.c[c].type, JSON) else table.c[c].type.bind_processor(dialect)) for c in columns
+    ]
+    document = [{c: (value if (value := row[c]) is None or p is None else p(value)) for c, p in processors}
+                for row in rows]
+    return stmt, {
+        "rows": json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_json_scalar),
+        **{f"same_{c}": value for c, value in same.items()},
     }
-    return stmt, {**params, **{f"same_{c}": value for c, value in same.items()}}
 
 
-def _is_json(table: Table, column: str) -> bool:
-    return isinstance(table.c[column].type, JSON)
+def _json_scalar(value: Any) -> str:
+    """Values JSON has no type for, as the text PostgreSQL reads into the column's type."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be sent in a JSON row")
 
 
 @functools.cache
@@ -180,47 +197,25 @@ def _insert_statement(
     same: tuple[str, ...],
     returning: tuple[str, ...],
 ) -> Any:
-    """`insert_many`'s statement for one shape, kept: building the unnest form and computing its cache
-    key cost more than running it for a small batch (a callback's group commit). A bounded set:
-    one per call site."""
+    """`insert_many`'s statement for one shape, kept: building it and computing its cache key cost
+    more than running it for a small batch (a callback's group commit). A bounded set: one per call
+    site."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     if dialect != "postgresql":
         stmt = insert(table)
     else:
-        stmt = insert(table).from_select([*columns, *same], _unnested(table, columns, same))
+        # Unbounded types in the record: the INSERT itself refuses a value too long for its column
+        # (a cast to VARCHAR(200) would truncate it silently).
+        record = func.json_to_recordset(cast(bindparam("rows", type_=Text()), JSON)).table_valued(
+            *(sql_column(c, _unbounded(table.c[c].type)) for c in columns)
+        ).render_derived(name="r", with_types=True)
+        constants = [bindparam(f"same_{c}", type_=table.c[c].type) for c in same]
+        stmt = insert(table).from_select([*columns, *same], select(*record.c, *constants))
     if conflict:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if returning:
         stmt = stmt.returning(*(table.c[c] for c in returning))
     return stmt
-
-
-def _unnested(table: Table, columns: tuple[str, ...], same: tuple[str, ...]) -> Any:
-    """The rows to insert on PostgreSQL: `unnest` of one array per plain column, zipped by ordinality
-    with `json_array_elements` of one JSON document per JSON column, plus the `same` parameters.
-
-    JSON values travel as one JSON array, not as a TEXT[] of documents: psycopg writes an array
-    literal in Python, escaping every quote of every element (a sealed inbox payload is a third
-    quotes), which cost more than the rest of a group commit; nor as a JSON[] (a list value would
-    read as a nested array).
-    """
-    plain = [c for c in columns if not _is_json(table, c)]
-    documents = [c for c in columns if _is_json(table, c)]
-    if not plain:
-        raise ValueError(f"insert_many into {table.name}: at least one column must not be JSON")
-    rows = func.unnest(*(bindparam(c, type_=ARRAY(_unbounded(table.c[c].type))) for c in plain)).table_valued(
-        *plain, with_ordinality="ordinal"
-    ).render_derived(name="plain")
-    picked: dict[str, Any] = {c: rows.c[c] for c in plain}
-    joined: Any = rows
-    for index, c in enumerate(documents):
-        elements = func.json_array_elements(cast(bindparam(c, type_=Text()), JSON)).table_valued(
-            "value", with_ordinality="ordinal"
-        ).render_derived(name=f"doc{index}")
-        joined = joined.join(elements, elements.c.ordinal == rows.c.ordinal)
-        picked[c] = cast(elements.c.value, table.c[c].type)
-    constants = [bindparam(f"same_{c}", type_=table.c[c].type) for c in same]
-    return select(*(picked[c] for c in columns), *constants).select_from(joined)
 
 
 def _unbounded(type_: Any) -> Any:
