@@ -7,13 +7,31 @@ here commits; time comes in as an argument.
 
 from __future__ import annotations
 
+import functools
+import json
 import zlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, func, null, or_, select, text, tuple_, union_all, update
+from sqlalchemy import (
+    JSON,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.orm import Session
 
@@ -94,6 +112,16 @@ def post_history(
     if not pairs:
         return history
     m = _messages.c
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.connection().execute(
+            _pg_post_history(),
+            {"pairs": json.dumps([{"chat_id": c, "sender": s} for c, s in sorted(pairs)], ensure_ascii=False),
+             "since": since, "first": first, "until": until, "keep": keep},
+        ).all()
+        rows.sort(key=lambda row: (row.sent_at, row.id))
+        for chat_id, sender, sent_at, msgid, _ in rows:
+            history[(chat_id, sender)].append((sent_at, msgid))
+        return history
     by_chat: dict[str, list[str]] = defaultdict(list)
     for chat_id, sender in sorted(pairs):
         by_chat[chat_id].append(sender)
@@ -119,6 +147,35 @@ def post_history(
         for chat_id, sender, sent_at, msgid, _ in rows:
             history[(chat_id, sender)].append((sent_at, msgid))
     return history
+
+
+@functools.cache
+def _pg_post_history() -> Any:
+    """`post_history` on PostgreSQL: the pairs as one JSON document, and per pair its latest `keep`
+    posts before the batch (LATERAL, a backward scan of ix_messages_chat_sender_sent that stops at
+    `keep`) plus all from the batch's first post on. One statement text whatever the batch, so psycopg
+    and PostgreSQL parse and plan it once; an OR of IN lists was planned afresh for every batch."""
+    m = _messages.c
+    pairs = func.json_to_recordset(cast(bindparam("pairs", type_=Text()), JSON)).table_valued(
+        column("chat_id", Text()), column("sender", Text())
+    ).render_derived(name="pair", with_types=True)
+    ours = (m.chat_id == pairs.c.chat_id, m.sender == pairs.c.sender)
+    latest = (
+        select(m.chat_id, m.sender, m.sent_at, m.msgid, m.id)
+        .where(*ours, m.sent_at > bindparam("since"), m.sent_at <= bindparam("first"))
+        .order_by(m.sent_at.desc(), m.id.desc())
+        .limit(bindparam("keep"))
+        .lateral("latest")
+    )
+    before = select(latest.c.chat_id, latest.c.sender, latest.c.sent_at, latest.c.msgid, latest.c.id).select_from(
+        pairs.join(latest, true())
+    )
+    after = (
+        select(m.chat_id, m.sender, m.sent_at, m.msgid, m.id)
+        .select_from(_messages.join(pairs, and_(*ours)))
+        .where(m.sent_at > bindparam("first"), m.sent_at <= bindparam("until"))
+    )
+    return union_all(before, after)
 
 
 def violation_times(
