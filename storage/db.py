@@ -168,15 +168,29 @@ def insert_many(
         return stmt, [{**row, **same} for row in rows] if same else list(rows)
     # The columns' own bind processing (UTC datetimes, NUL in chat text) first, as for any insert;
     # JSON columns keep their Python value, nested in the document as JSON.
-    processors = [
-        (c, None if isinstance(table.c[c].type, JSON) else table.c[c].type.bind_processor(dialect)) for c in columns
-    ]
-    document = [{c: (value if (value := row[c]) is None or p is None else p(value)) for c, p in processors}
-                for row in rows]
+    processors = _bind_processors(dialect, table, columns)
+    document: Sequence[dict[str, Any]] = rows
+    if processors:
+        document = [dict(row) for row in rows]
+        for row in document:
+            for c, process in processors:
+                if (value := row[c]) is not None:
+                    row[c] = process(value)
     return stmt, {
         "rows": json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_json_scalar),
         **{f"same_{c}": value for c, value in same.items()},
     }
+
+
+def _bind_processors(dialect: Any, table: Table, columns: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """(column, processor) for the columns whose type processes bound values, JSON columns excepted."""
+    found = []
+    for c in columns:
+        column_type = table.c[c].type
+        process = None if isinstance(column_type, JSON) else column_type.bind_processor(dialect)
+        if process is not None:
+            found.append((c, process))
+    return found
 
 
 def _json_scalar(value: Any) -> str:
