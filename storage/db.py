@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Connection,
+    Date,
+    DateTime,
     Engine,
     String,
     Table,
@@ -183,14 +185,26 @@ def insert_many(
 
 
 def _bind_processors(dialect: Any, table: Table, columns: tuple[str, ...]) -> list[tuple[str, Any]]:
-    """(column, processor) for the columns whose type processes bound values, JSON columns excepted."""
+    """(column, processor) for the columns whose values need converting before they are sent: the
+    type's own bind processing (JSON columns excepted: their value is nested as it is), then, for
+    dates and times, the ISO text PostgreSQL reads (json.dumps would otherwise call back into Python
+    for each of them)."""
     found = []
     for c in columns:
         column_type = table.c[c].type
         process = None if isinstance(column_type, JSON) else column_type.bind_processor(dialect)
+        impl = column_type.impl if isinstance(column_type, TypeDecorator) else column_type
+        if isinstance(impl, DateTime | Date):
+            process = _then_iso(process)
         if process is not None:
             found.append((c, process))
     return found
+
+
+def _then_iso(process: Any) -> Any:
+    if process is None:
+        return lambda value: value.isoformat()
+    return lambda value: None if (bound := process(value)) is None else bound.isoformat()
 
 
 def _json_scalar(value: Any) -> str:
