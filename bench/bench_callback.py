@@ -1,13 +1,14 @@
 """Callback ingest benchmark: the full path against a verify-and-decrypt-only baseline, same bodies.
 
-Full path (`/wecom/callback` of `bot.app.create_app`): read body, verify signature, decrypt, parse
-(wechatpy), commit to the inbox (durable), answer. Baseline: a bare FastAPI endpoint that only
+Full path (`/wecom/callback` of `bot.app.create_app`, answered by its WeCom door): read body, verify
+signature, decrypt, parse, commit to the inbox (durable), answer. Baseline: a bare FastAPI endpoint that only
 verifies and decrypts the same bodies with the same `CallbackCrypto`. Each server is uvicorn with
 one worker in its own process; the load generator (`bench/loadgen.py`, raw asyncio streams) runs in
 this process against 127.0.0.1 only, bounded in request count and time.
 
 Two measurements per database (SQLite file, PostgreSQL at 127.0.0.1:5432 when it answers):
-  1. throughput: closed loop, 32 connections, N requests each with a distinct MsgId;
+  1. throughput: closed loop, 32 connections, N requests each with a distinct MsgId, the two servers
+     taking turns over five rounds (the ratio is the median of the rounds' ratios);
   2. latency: open loop at fixed rates (50, 200, 1,000 req/s) on both servers, then 200 req/s with the inbox
      worker running; latency measured from each request's scheduled send time.
 

@@ -4,8 +4,9 @@ A thin layer over wechatpy's `WeChatCrypto`: wechatpy derives the key, signs and
 is checked here step by step because wechatpy 1.8.18 lets raw `KeyError`, `UnicodeDecodeError` and
 `ExpatError` escape on hostile input and never checks the PKCS#7 padding byte; every failure becomes
 `SignatureError` (→ 403) or `PayloadError` (→ 400/413) carrying a reason that names what is wrong,
-never a key or plaintext. The outer XML is read with expat with DTDs and entities refused (the
-protection defusedxml gives, without its per-call parser set-up on the hot path).
+never a key or plaintext. The envelope and the decrypted message are read with expat, DTDs and
+entities refused (`xml_fields`: the protection defusedxml gives, without its per-call parser set-up
+on the hot path).
 
 Example::
 

@@ -51,6 +51,11 @@ def test_events_dedupe_on_a_hash_of_the_whole_payload() -> None:
         ("<xml><FromUserName>a</FromUserName></xml>", "not a WeCom message"),
         (app_text_xml(msgid="", content="你好"), "without MsgId"),
         (app_text_xml(msgid="1", content="你好").replace("1772413200", "昨天"), "CreateTime"),
+        # Signed, but read like the envelope: no DTD, no entity expansion (billion laughs and XXE).
+        ('<!DOCTYPE xml [<!ENTITY a "啊啊啊啊">]><xml><MsgType>text</MsgType><Content>&a;&a;</Content></xml>',
+         "not a WeCom message"),
+        ("<note><MsgType>text</MsgType></note>", "not a WeCom message"),
+        (app_text_xml(msgid="1", content="你好").replace("<xml>", "<xml><!-- x -->", 1)[:-6], "not a WeCom message"),
     ],
 )
 def test_unreadable_app_xml_is_a_payload_error(xml: str, reason: str) -> None:
