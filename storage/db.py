@@ -11,8 +11,6 @@ import functools
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +177,7 @@ def insert_many(
                 if (value := row[c]) is not None:
                     row[c] = process(value)
     return stmt, {
-        "rows": json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_json_scalar),
+        "rows": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
         **{f"same_{c}": value for c, value in same.items()},
     }
 
@@ -205,15 +203,6 @@ def _then_iso(process: Any) -> Any:
     if process is None:
         return lambda value: value.isoformat()
     return lambda value: None if (bound := process(value)) is None else bound.isoformat()
-
-
-def _json_scalar(value: Any) -> str:
-    """Values JSON has no type for, as the text PostgreSQL reads into the column's type."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} cannot be sent in a JSON row")
 
 
 @functools.cache
