@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware import Middleware
 
-from storage.models import InboxEventRow, JobRunRow, MessageRow, OutboxItemRow, ViolationRow
+from storage import inbox
+from storage.models import JobRunRow, MessageRow, OutboxItemRow, ViolationRow
 
 
 class DatabaseCollector(Collector):
@@ -40,9 +41,7 @@ class DatabaseCollector(Collector):
             jobs = s.execute(
                 select(JobRunRow.job, JobRunRow.status, func.count()).group_by(JobRunRow.job, JobRunRow.status)
             ).all()
-            inbox_pending = (
-                s.scalar(select(func.count(InboxEventRow.id)).where(InboxEventRow.processed_at.is_(None))) or 0
-            )
+            inbox_pending = inbox.counts(s)["pending"]
         yield GaugeMetricFamily("groupbot_messages_processed", "Group messages judged and stored", value=messages)
         g = GaugeMetricFamily("groupbot_violations", "Violations stored, by rule and status", labels=["rule", "status"])
         for rule, status, n in by_rule:
@@ -61,7 +60,9 @@ class DatabaseCollector(Collector):
         for job, status, n in jobs:
             g.add_metric([job, status], n)
         yield g
-        yield GaugeMetricFamily("groupbot_inbox_pending", "Accepted events not yet processed", value=inbox_pending)
+        yield GaugeMetricFamily(
+            "groupbot_inbox_pending", "Accepted events waiting to be judged (parked not counted)", value=inbox_pending
+        )
 
 
 def route_label(scope: dict) -> str:

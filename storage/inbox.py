@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, null, or_, select, update
+from sqlalchemy import Row, Select, and_, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import insert_ignoring_conflict, insert_many
@@ -135,6 +135,20 @@ def _due(now: datetime):
     )
 
 
+def due_ids(*, now: datetime, limit: int) -> Select[tuple[int]]:
+    """The ids of the oldest `limit` due rows, locked; read through the partial index ix_inbox_due,
+    so a claim costs one batch whatever the backlog or the rows processed before."""
+    return (
+        select(InboxEventRow.id)
+        .where(_due(now))
+        .order_by(InboxEventRow.id)
+        .limit(limit)
+        # PostgreSQL: concurrent claimers skip each other's rows. SQLite ignores the clause;
+        # BEGIN IMMEDIATE already made this transaction the only writer.
+        .with_for_update(skip_locked=True)
+    )
+
+
 def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now: datetime) -> list[Row]:
     """Lease up to `limit` due rows (oldest first) to `owner` until now + lease_seconds.
 
@@ -143,20 +157,10 @@ def claim(session: Session, *, owner: str, limit: int, lease_seconds: float, now
     tuples (id, dedupe_key, source, kind, payload, attempts, lease_owner, lease_until), oldest
     first. The caller commits to make the lease visible.
     """
-    due = (
-        select(InboxEventRow.id)
-        .where(_due(now))
-        .order_by(InboxEventRow.id)
-        .limit(limit)
-        # PostgreSQL: concurrent claimers skip each other's rows. SQLite ignores the clause;
-        # BEGIN IMMEDIATE already made this transaction the only writer.
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
     table = InboxEventRow.__table__
     stmt = (
         update(table)
-        .where(table.c.id.in_(due))
+        .where(table.c.id.in_(due_ids(now=now, limit=limit).scalar_subquery()))
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds), attempts=table.c.attempts + 1)
         .returning(table.c.id, table.c.dedupe_key, table.c.source, table.c.kind, table.c.payload, table.c.attempts,
                    table.c.lease_owner, table.c.lease_until)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -115,7 +116,16 @@ class InboxEventRow(Base):
     #: Why processing failed for good (a bug, a message that cannot be judged); the row stays visible.
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_inbox_pending", "processed_at", "id"),)
+    __table_args__ = (
+        # Partial: only the rows a worker may still claim. The claim walks it in id order and stops
+        # after one batch, whatever the backlog or the years of processed rows (a full index on
+        # processed_at made PostgreSQL fetch and sort every pending row for each claim).
+        Index("ix_inbox_due", "id", postgresql_where=text("processed_at IS NULL AND error IS NULL"),
+              sqlite_where=text("processed_at IS NULL AND error IS NULL")),
+        # The dead-letter page: parked rows, newest first.
+        Index("ix_inbox_parked", "id", postgresql_where=text("error IS NOT NULL"),
+              sqlite_where=text("error IS NOT NULL")),
+    )
 
 
 class GroupRow(Base):
