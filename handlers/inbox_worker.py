@@ -20,6 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,15 @@ class ClaimedEvent:
 
 #: A kind handler processes one claimed row and commits; raising leaves the row for a retry.
 KindHandler = Callable[[Session, HandlerContext, ClaimedEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A claimed batch, read: every row opened, the group messages parsed with their facts."""
+
+    events: list[ClaimedEvent]
+    #: The readable group messages, in claim (arrival) order, with `engine.facts` already read.
+    messages: list[BatchItem]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +150,23 @@ class InboxWorker:
     #: Rows claimed at a time while `contended()`: judging a batch holds the GIL, so a callback
     #: waits for at most about one small batch instead of a full one (p99 target: 50 ms).
     contended_batch_size: int = 50
+    #: Claim and read the next batch on a second thread while this one is stored: its decrypting,
+    #: parsing and scanning then run while this thread waits for the database. None: on PostgreSQL
+    #: only (on SQLite the claim would wait for the judging transaction's write lock anyway).
+    read_ahead: bool | None = None
+    _ahead: Future[_Claimed] | None = field(default=None, init=False, repr=False)
+    _reader: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.read_ahead is None:
+            self.read_ahead = self.session_factory.kw["bind"].dialect.name == "postgresql"
+
+    def _holding_back(self) -> bool:
+        return self.max_share < 1.0 and self.contended()
 
     def claim(self) -> list[ClaimedEvent]:
         limit = self.batch_size
-        if self.max_share < 1.0 and self.contended():
+        if self._holding_back():
             limit = min(limit, self.contended_batch_size)
         with self.write_gate.background(), self.session_factory() as session:
             rows = inbox.claim(
@@ -162,25 +185,57 @@ class InboxWorker:
 
         The group messages of the batch are judged together in one transaction (handlers.batch);
         if that fails, each is retried alone so that one bad message never holds up the others.
+        With `read_ahead`, the next batch is claimed and read meanwhile on the reader thread.
         """
-        claimed = self.claim()
-        rest = self._judge_together([e for e in claimed if e.kind == "message" and e.unreadable is None])
-        for event in claimed:
+        batch = self._take_ahead()
+        if batch is None or not batch.events:  # claimed before rows arrived (or became due again)
+            batch = self._claim_and_read()
+        if batch.events and self.read_ahead and not self._holding_back():
+            # Not while callbacks arrive: the reader's CPU work would compete with them for the GIL.
+            self._reader = self._reader or ThreadPoolExecutor(1, thread_name_prefix="inbox-read-ahead")
+            self._ahead = self._reader.submit(self._claim_and_read)
+        rest = self._judge_together(batch.messages)
+        for event in batch.events:
             if event.id in rest.done:
                 continue
             started = time.perf_counter()
             self.process(event)
             self._yield_share(started)
-        return len(claimed)
+        return len(batch.events)
 
-    def _judge_together(self, events: list[ClaimedEvent]) -> _Judged:
-        """Judge the batch's group messages in one transaction; on any failure judge none here."""
-        items: list[BatchItem] = []
+    def _claim_and_read(self) -> _Claimed:
+        events = self.claim()
+        messages: list[BatchItem] = []
         for event in events:
+            if event.kind != "message" or event.unreadable is not None:
+                continue
             try:
-                items.append(BatchItem(payload_to_message(event.payload), event.id))
+                msg = payload_to_message(event.payload)
             except BadPayload:
                 continue  # parked by `process`, alone
+            messages.append(BatchItem(msg, event.id, self.ctx.engine.facts(msg)))
+        return _Claimed(events, messages)
+
+    def _take_ahead(self) -> _Claimed | None:
+        ahead, self._ahead = self._ahead, None
+        return ahead.result() if ahead is not None else None
+
+    def close(self) -> None:
+        """Give back a batch claimed ahead and not judged (its rows are due again at once), stop the reader."""
+        try:
+            batch = self._take_ahead()
+        except Exception:  # the claim itself failed: nothing was leased
+            batch = None
+        if batch is not None and batch.events:
+            with self.session_factory() as session:
+                inbox.release(session, [e.id for e in batch.events], owner=self.owner)
+                session.commit()
+        if self._reader is not None:
+            self._reader.shutdown()
+            self._reader = None
+
+    def _judge_together(self, items: list[BatchItem]) -> _Judged:
+        """Judge the batch's group messages in one transaction; on any failure judge none here."""
         if len(items) < 2:
             return _Judged(frozenset())
         started = time.perf_counter()
@@ -195,7 +250,7 @@ class InboxWorker:
         return _Judged(frozenset(item.inbox_event_id for item in items if item.inbox_event_id is not None))
 
     def _yield_share(self, started: float) -> None:
-        if self.max_share < 1.0 and self.contended():
+        if self._holding_back():
             # Sleep (releasing the GIL) in proportion to the work just done.
             time.sleep((time.perf_counter() - started) * (1.0 - self.max_share) / self.max_share)
 
@@ -256,15 +311,21 @@ class InboxWorker:
 
         Sleeps `poll_seconds` between empty batches unless `wake` is set (a callback just recorded).
         """
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await asyncio.to_thread(self.run_once)
+                except Exception as exc:  # the database is down, most likely: keep the loop alive
+                    log.warning("inbox worker batch failed (%s); retrying in %.1fs", type(exc).__name__, poll_seconds)
+                    handled = 0
+                if handled:
+                    continue
+                await _wait_any(stop, wake, poll_seconds)
+        finally:
             try:
-                handled = await asyncio.to_thread(self.run_once)
-            except Exception as exc:  # the database is down, most likely: keep the loop alive
-                log.warning("inbox worker batch failed (%s); retrying in %.1fs", type(exc).__name__, poll_seconds)
-                handled = 0
-            if handled:
-                continue
-            await _wait_any(stop, wake, poll_seconds)
+                await asyncio.to_thread(self.close)
+            except Exception as exc:  # the rows claimed ahead wait for their lease to expire instead
+                log.warning("inbox worker could not give back its read-ahead batch (%s)", type(exc).__name__)
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:
