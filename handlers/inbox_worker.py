@@ -68,6 +68,14 @@ class _Claimed:
     #: The readable group messages, in claim (arrival) order, with `engine.facts` already read.
     messages: list[BatchItem]
 
+    def split(self, size: int) -> tuple[_Claimed, _Claimed]:
+        """The first `size` rows and the rest, each with its messages."""
+        head = {event.id for event in self.events[:size]}
+        return (
+            _Claimed(self.events[:size], [m for m in self.messages if m.inbox_event_id in head]),
+            _Claimed(self.events[size:], [m for m in self.messages if m.inbox_event_id not in head]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class _Judged:
@@ -155,6 +163,7 @@ class InboxWorker:
     #: only (on SQLite the claim would wait for the judging transaction's write lock anyway).
     read_ahead: bool | None = None
     _ahead: Future[_Claimed] | None = field(default=None, init=False, repr=False)
+    _left: _Claimed | None = field(default=None, init=False, repr=False)
     _reader: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -190,7 +199,10 @@ class InboxWorker:
         batch = self._take_ahead()
         if batch is None or not batch.events:  # claimed before rows arrived (or became due again)
             batch = self._claim_and_read()
-        if batch.events and self.read_ahead and not self._holding_back():
+        if len(batch.events) > self.contended_batch_size and self._holding_back():
+            # Read ahead at full size before the callbacks came: judged in small pieces all the same.
+            batch, self._left = batch.split(self.contended_batch_size)
+        elif batch.events and self.read_ahead and not self._holding_back():
             # Not while callbacks arrive: the reader's CPU work would compete with them for the GIL.
             self._reader = self._reader or ThreadPoolExecutor(1, thread_name_prefix="inbox-read-ahead")
             self._ahead = self._reader.submit(self._claim_and_read)
@@ -217,18 +229,27 @@ class InboxWorker:
         return _Claimed(events, messages)
 
     def _take_ahead(self) -> _Claimed | None:
+        """The rest of a split batch first (older rows), else the batch read ahead, else None."""
+        if self._left is not None:
+            left, self._left = self._left, None
+            return left
         ahead, self._ahead = self._ahead, None
         return ahead.result() if ahead is not None else None
 
     def close(self) -> None:
-        """Give back a batch claimed ahead and not judged (its rows are due again at once), stop the reader."""
-        try:
-            batch = self._take_ahead()
-        except Exception:  # the claim itself failed: nothing was leased
-            batch = None
-        if batch is not None and batch.events:
+        """Give back what was claimed ahead and not judged (due again at once), stop the reader."""
+        unjudged: list[int] = []
+        while True:
+            try:
+                batch = self._take_ahead()
+            except Exception:  # the claim itself failed: nothing was leased
+                continue
+            if batch is None:
+                break
+            unjudged.extend(e.id for e in batch.events)
+        if unjudged:
             with self.session_factory() as session:
-                inbox.release(session, [e.id for e in batch.events], owner=self.owner)
+                inbox.release(session, unjudged, owner=self.owner)
                 session.commit()
         if self._reader is not None:
             self._reader.shutdown()

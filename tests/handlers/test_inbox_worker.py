@@ -298,3 +298,16 @@ def test_the_next_batch_is_read_ahead_only_while_no_callback_waits(
         )
     assert leased == leased_ahead
     w.close()
+
+
+def test_a_batch_read_ahead_before_callbacks_came_is_judged_in_small_pieces(engine, ctx) -> None:
+    """Once callbacks arrive the worker judges 50 rows at a time, a full batch read ahead included."""
+    record_messages(engine, 500)
+    busy = [False]
+    w = worker(engine, ctx, max_share=1.0 - 1e-9, contended=lambda: busy[0], batch_size=200, read_ahead=True)
+    handled = [w.run_once()]
+    busy[0] = True
+    handled += [w.run_once() for _ in range(5)]
+    w.close()
+    assert handled == [200, 50, 50, 50, 50, 50]
+    assert state(engine)[:2] == (450, 450)
