@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/groupbot run --port $(PORT)
 
-## Lint, import contracts, then the whole test suite (SQLite and PostgreSQL).
+## Lint, import contracts, then the whole test suite (SQLite and PostgreSQL) on every core (pytest-xdist,
+## at most 4 workers: each holds its own PostgreSQL databases and connections).
 test: $(STAMP) lint browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist worksteal
 
 ## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download), a CJK font for its screenshots.
 browser:
