@@ -5,6 +5,8 @@ slow the rules get. Exactly-once: a claim leases rows to one worker (SKIP LOCKED
 lease on SQLite); a worker that dies leaves its lease to expire and another worker re-claims the row;
 and if two workers ever judge the same message, `messages.msgid` being unique rolls the second back
 (`handle_message` then only marks the row done). A restart simply claims what is still pending.
+On PostgreSQL the next batch is claimed and read (decrypted, parsed, scanned) on a reader thread
+while one is stored; a stopping worker gives it back (`close`), a killed one leaves its lease to expire.
 
 Example::
 
@@ -18,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -165,6 +168,8 @@ class InboxWorker:
     _ahead: Future[_Claimed] | None = field(default=None, init=False, repr=False)
     _left: _Claimed | None = field(default=None, init=False, repr=False)
     _reader: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    #: `close` waits for a `run_once` still running (a cancelled `run_forever` leaves its thread going).
+    _serial: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.read_ahead is None:
@@ -196,6 +201,10 @@ class InboxWorker:
         if that fails, each is retried alone so that one bad message never holds up the others.
         With `read_ahead`, the next batch is claimed and read meanwhile on the reader thread.
         """
+        with self._serial:
+            return self._run_once()
+
+    def _run_once(self) -> int:
         batch = self._take_ahead()
         if batch is None or not batch.events:  # claimed before rows arrived (or became due again)
             batch = self._claim_and_read()
@@ -238,6 +247,10 @@ class InboxWorker:
 
     def close(self) -> None:
         """Give back what was claimed ahead and not judged (due again at once), stop the reader."""
+        with self._serial:
+            self._close()
+
+    def _close(self) -> None:
         unjudged: list[int] = []
         while True:
             try:
