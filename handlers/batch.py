@@ -57,8 +57,6 @@ class BatchItem:
 
     msg: GroupMessage
     inbox_event_id: int | None = None
-    #: `engine.facts(msg)` when read beforehand (the inbox worker's read-ahead); None: read here.
-    facts: Facts | None = None
 
 
 @dataclass(slots=True)
@@ -159,8 +157,7 @@ def _judge_and_store(session: Session, ctx: HandlerContext, items: Sequence[Batc
     overtaken: dict[str, tuple[str, str, datetime]] = {}  # msgid → (chat, sender, sent_at)
     for i, msg in enumerate(msgs):
         prior = history.prior(msg, engine.lookback(msg.chat_id)) if msg.chat_id else []
-        facts = items[i].facts
-        verdicts[i] = engine.evaluate(msg, prior) if facts is None else engine.evaluate_with(msg, facts, prior)
+        verdicts[i] = engine.evaluate(msg, prior)
         if msg.msgid in seen:
             continue
         seen.add(msg.msgid)

@@ -5,8 +5,6 @@ slow the rules get. Exactly-once: a claim leases rows to one worker (SKIP LOCKED
 lease on SQLite); a worker that dies leaves its lease to expire and another worker re-claims the row;
 and if two workers ever judge the same message, `messages.msgid` being unique rolls the second back
 (`handle_message` then only marks the row done). A restart simply claims what is still pending.
-On PostgreSQL the next batch is claimed and read (decrypted, parsed, scanned) on a reader thread
-while one is stored; a stopping worker gives it back (`close`), a killed one leaves its lease to expire.
 
 Example::
 
@@ -20,10 +18,8 @@ import asyncio
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,23 +57,6 @@ class ClaimedEvent:
 
 #: A kind handler processes one claimed row and commits; raising leaves the row for a retry.
 KindHandler = Callable[[Session, HandlerContext, ClaimedEvent], None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    """A claimed batch, read: every row opened, the group messages parsed with their facts."""
-
-    events: list[ClaimedEvent]
-    #: The readable group messages, in claim (arrival) order, with `engine.facts` already read.
-    messages: list[BatchItem]
-
-    def split(self, size: int) -> tuple[_Claimed, _Claimed]:
-        """The first `size` rows and the rest, each with its messages."""
-        head = {event.id for event in self.events[:size]}
-        return (
-            _Claimed(self.events[:size], [m for m in self.messages if m.inbox_event_id in head]),
-            _Claimed(self.events[size:], [m for m in self.messages if m.inbox_event_id not in head]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,26 +140,10 @@ class InboxWorker:
     #: Rows claimed at a time while `contended()`: judging a batch holds the GIL, so a callback
     #: waits for at most about one small batch instead of a full one (p99 target: 50 ms).
     contended_batch_size: int = 50
-    #: Claim and read the next batch on a second thread while this one is stored: its decrypting,
-    #: parsing and scanning then run while this thread waits for the database. None: on PostgreSQL
-    #: only (on SQLite the claim would wait for the judging transaction's write lock anyway).
-    read_ahead: bool | None = None
-    _ahead: Future[_Claimed] | None = field(default=None, init=False, repr=False)
-    _left: _Claimed | None = field(default=None, init=False, repr=False)
-    _reader: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
-    #: `close` waits for a `run_once` still running (a cancelled `run_forever` leaves its thread going).
-    _serial: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.read_ahead is None:
-            self.read_ahead = self.session_factory.kw["bind"].dialect.name == "postgresql"
-
-    def _holding_back(self) -> bool:
-        return self.max_share < 1.0 and self.contended()
 
     def claim(self) -> list[ClaimedEvent]:
         limit = self.batch_size
-        if self._holding_back():
+        if self.max_share < 1.0 and self.contended():
             limit = min(limit, self.contended_batch_size)
         with self.write_gate.background(), self.session_factory() as session:
             rows = inbox.claim(
@@ -199,77 +162,25 @@ class InboxWorker:
 
         The group messages of the batch are judged together in one transaction (handlers.batch);
         if that fails, each is retried alone so that one bad message never holds up the others.
-        With `read_ahead`, the next batch is claimed and read meanwhile on the reader thread.
         """
-        with self._serial:
-            return self._run_once()
-
-    def _run_once(self) -> int:
-        batch = self._take_ahead()
-        if batch is None or not batch.events:  # claimed before rows arrived (or became due again)
-            batch = self._claim_and_read()
-        if len(batch.events) > self.contended_batch_size and self._holding_back():
-            # Read ahead at full size before the callbacks came: judged in small pieces all the same.
-            batch, self._left = batch.split(self.contended_batch_size)
-        elif batch.events and self.read_ahead and not self._holding_back():
-            # Not while callbacks arrive: the reader's CPU work would compete with them for the GIL.
-            self._reader = self._reader or ThreadPoolExecutor(1, thread_name_prefix="inbox-read-ahead")
-            self._ahead = self._reader.submit(self._claim_and_read)
-        rest = self._judge_together(batch.messages)
-        for event in batch.events:
+        claimed = self.claim()
+        rest = self._judge_together([e for e in claimed if e.kind == "message" and e.unreadable is None])
+        for event in claimed:
             if event.id in rest.done:
                 continue
             started = time.perf_counter()
             self.process(event)
             self._yield_share(started)
-        return len(batch.events)
+        return len(claimed)
 
-    def _claim_and_read(self) -> _Claimed:
-        events = self.claim()
-        messages: list[BatchItem] = []
+    def _judge_together(self, events: list[ClaimedEvent]) -> _Judged:
+        """Judge the batch's group messages in one transaction; on any failure judge none here."""
+        items: list[BatchItem] = []
         for event in events:
-            if event.kind != "message" or event.unreadable is not None:
-                continue
             try:
-                msg = payload_to_message(event.payload)
+                items.append(BatchItem(payload_to_message(event.payload), event.id))
             except BadPayload:
                 continue  # parked by `process`, alone
-            messages.append(BatchItem(msg, event.id, self.ctx.engine.facts(msg)))
-        return _Claimed(events, messages)
-
-    def _take_ahead(self) -> _Claimed | None:
-        """The rest of a split batch first (older rows), else the batch read ahead, else None."""
-        if self._left is not None:
-            left, self._left = self._left, None
-            return left
-        ahead, self._ahead = self._ahead, None
-        return ahead.result() if ahead is not None else None
-
-    def close(self) -> None:
-        """Give back what was claimed ahead and not judged (due again at once), stop the reader."""
-        with self._serial:
-            self._close()
-
-    def _close(self) -> None:
-        unjudged: list[int] = []
-        while True:
-            try:
-                batch = self._take_ahead()
-            except Exception:  # the claim itself failed: nothing was leased
-                continue
-            if batch is None:
-                break
-            unjudged.extend(e.id for e in batch.events)
-        if unjudged:
-            with self.session_factory() as session:
-                inbox.release(session, unjudged, owner=self.owner)
-                session.commit()
-        if self._reader is not None:
-            self._reader.shutdown()
-            self._reader = None
-
-    def _judge_together(self, items: list[BatchItem]) -> _Judged:
-        """Judge the batch's group messages in one transaction; on any failure judge none here."""
         if len(items) < 2:
             return _Judged(frozenset())
         started = time.perf_counter()
@@ -284,7 +195,7 @@ class InboxWorker:
         return _Judged(frozenset(item.inbox_event_id for item in items if item.inbox_event_id is not None))
 
     def _yield_share(self, started: float) -> None:
-        if self._holding_back():
+        if self.max_share < 1.0 and self.contended():
             # Sleep (releasing the GIL) in proportion to the work just done.
             time.sleep((time.perf_counter() - started) * (1.0 - self.max_share) / self.max_share)
 
@@ -345,21 +256,15 @@ class InboxWorker:
 
         Sleeps `poll_seconds` between empty batches unless `wake` is set (a callback just recorded).
         """
-        try:
-            while not stop.is_set():
-                try:
-                    handled = await asyncio.to_thread(self.run_once)
-                except Exception as exc:  # the database is down, most likely: keep the loop alive
-                    log.warning("inbox worker batch failed (%s); retrying in %.1fs", type(exc).__name__, poll_seconds)
-                    handled = 0
-                if handled:
-                    continue
-                await _wait_any(stop, wake, poll_seconds)
-        finally:
+        while not stop.is_set():
             try:
-                await asyncio.to_thread(self.close)
-            except Exception as exc:  # the rows claimed ahead wait for their lease to expire instead
-                log.warning("inbox worker could not give back its read-ahead batch (%s)", type(exc).__name__)
+                handled = await asyncio.to_thread(self.run_once)
+            except Exception as exc:  # the database is down, most likely: keep the loop alive
+                log.warning("inbox worker batch failed (%s); retrying in %.1fs", type(exc).__name__, poll_seconds)
+                handled = 0
+            if handled:
+                continue
+            await _wait_any(stop, wake, poll_seconds)
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:

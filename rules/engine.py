@@ -11,7 +11,7 @@ messages are never judged.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rules.config import GroupRules, RulesConfig
@@ -165,16 +165,7 @@ class RuleEngine:
         within `lookback(chat_id)`, none after `msg.sent_at`. Direct messages (no chat_id) are masked
         and parsed but never judged."""
         rules = self._groups.get(msg.chat_id, self._default)
-        return self._judge(rules, msg, self._facts(rules, msg, prior))
-
-    def evaluate_with(self, msg: GroupMessage, facts: Facts, prior: Sequence[datetime]) -> Verdict:
-        """`evaluate` with the facts read beforehand by `facts(msg)` (everything but `prior`): the
-        inbox worker reads the next batch's facts while the database stores the previous batch."""
-        rules = self._groups.get(msg.chat_id, self._default)
-        return self._judge(rules, msg, replace(facts, prior=prior))
-
-    @staticmethod
-    def _judge(rules: CompiledRules, msg: GroupMessage, facts: Facts) -> Verdict:
+        facts = self._facts(rules, msg, prior)
         violations: list[Violation] = []
         if msg.chat_id:
             sender = msg.sender

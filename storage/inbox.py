@@ -195,19 +195,6 @@ def mark_done(session: Session, event_id: int, *, now: datetime) -> None:
     )
 
 
-def release(session: Session, event_ids: Sequence[int], *, owner: str) -> None:
-    """Give back rows `owner` claimed and did not process: due again at once, the claim's attempt
-    not counted. Rows processed meanwhile or leased to another worker since are left alone."""
-    table = InboxEventRow.__table__
-    for start in range(0, len(event_ids), 1000):
-        session.connection().execute(
-            update(table)
-            .where(table.c.id.in_(event_ids[start : start + 1000]), table.c.lease_owner == owner,
-                   table.c.processed_at.is_(None))
-            .values(lease_owner=None, lease_until=None, attempts=table.c.attempts - 1)
-        )
-
-
 def mark_failed(
     session: Session, event_id: int, *, error: str, now: datetime, max_attempts: int, retry_seconds: float
 ) -> bool:

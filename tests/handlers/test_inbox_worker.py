@@ -107,25 +107,10 @@ def test_each_kind_is_dispatched_and_its_row_marked_done(engine, ctx, kind: str,
 def test_a_restarted_worker_resumes_the_rows_left_pending(engine, ctx) -> None:
     record_messages(engine, 7)
     first = worker(engine, ctx, batch_size=3)
-    assert first.run_once() == 3
-    first.close()  # the process stops (as `run_forever` ends): a batch read ahead is given back
+    assert first.run_once() == 3  # then the process stops
     assert state(engine) == (3, 3, 4)
     assert drain(worker(engine, ctx, owner="w1-restarted", batch_size=3)) == 4
     assert state(engine) == (7, 7, 0)
-
-
-@pytest.mark.parametrize("read_ahead", [True, False])
-def test_a_stopping_worker_gives_back_the_batch_it_read_ahead_uncounted(engine, ctx, read_ahead: bool) -> None:
-    record_messages(engine, 7)
-    w = worker(engine, ctx, batch_size=3, read_ahead=read_ahead)
-    assert w.run_once() == 3
-    w.close()
-    with make_session_factory(engine)() as session:
-        waiting = session.execute(
-            select(InboxEventRow.dedupe_key, InboxEventRow.attempts, InboxEventRow.lease_owner)
-            .where(InboxEventRow.processed_at.is_(None)).order_by(InboxEventRow.id)
-        ).all()
-    assert [tuple(row) for row in waiting] == [(f"m-{i:03d}", 0, None) for i in range(3, 7)]
 
 
 KILLED_WORKER = """
@@ -254,7 +239,7 @@ def test_run_forever_processes_on_wake_and_stops(engine, ctx) -> None:
 
 
 # Asked before each claim (a smaller batch while callbacks arrive) and after each batch (whether to
-# hold back): one batch, then the empty claim that ends the drain (no read-ahead: it asks once more).
+# hold back): one batch, then the empty claim that ends the drain.
 @pytest.mark.parametrize(("max_share", "contended", "asked"), [(1.0, True, 0), (0.3, False, 3), (0.3, True, 3)])
 def test_the_worker_asks_whether_callbacks_are_arriving_only_when_it_may_hold_back(
     engine, ctx, max_share: float, contended: bool, asked: int
@@ -266,7 +251,7 @@ def test_the_worker_asks_whether_callbacks_are_arriving_only_when_it_may_hold_ba
         questions.append(contended)
         return contended
 
-    assert drain(worker(engine, ctx, max_share=max_share, contended=busy, read_ahead=False)) == 3
+    assert drain(worker(engine, ctx, max_share=max_share, contended=busy)) == 3
     assert (len(questions), state(engine)) == (asked, (3, 3, 0))
 
 
@@ -277,37 +262,3 @@ def test_while_callbacks_arrive_the_worker_claims_small_batches(engine, ctx, con
     busy = worker(engine, ctx, max_share=0.3, contended=lambda: contended, batch_size=200)
 
     assert busy.run_once() == first_batch
-
-
-@pytest.mark.parametrize(
-    ("contended", "read_ahead", "leased_ahead"), [(False, True, 50), (True, True, 0), (False, False, 0)]
-)
-def test_the_next_batch_is_read_ahead_only_while_no_callback_waits(
-    engine, ctx, contended: bool, read_ahead: bool, leased_ahead: int
-) -> None:
-    """While a batch is stored the next one is claimed on the reader thread, unless callbacks are
-    arriving (its CPU work would compete with theirs)."""
-    record_messages(engine, 120)
-    w = worker(engine, ctx, max_share=0.3, contended=lambda: contended, batch_size=50, read_ahead=read_ahead)
-    assert w.run_once() == 50
-    if w._ahead is not None:  # the reader thread's claim, finished before counting
-        w._ahead.result()
-    with make_session_factory(engine)() as session:
-        leased = session.scalar(
-            select(func.count()).where(InboxEventRow.processed_at.is_(None), InboxEventRow.lease_owner.is_not(None))
-        )
-    assert leased == leased_ahead
-    w.close()
-
-
-def test_a_batch_read_ahead_before_callbacks_came_is_judged_in_small_pieces(engine, ctx) -> None:
-    """Once callbacks arrive the worker judges 50 rows at a time, a full batch read ahead included."""
-    record_messages(engine, 500)
-    busy = [False]
-    w = worker(engine, ctx, max_share=1.0 - 1e-9, contended=lambda: busy[0], batch_size=200, read_ahead=True)
-    handled = [w.run_once()]
-    busy[0] = True
-    handled += [w.run_once() for _ in range(5)]
-    w.close()
-    assert handled == [200, 50, 50, 50, 50, 50]
-    assert state(engine)[:2] == (450, 450)

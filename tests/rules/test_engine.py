@@ -215,21 +215,3 @@ def test_other_message_types_are_judged_on_time_only(engine: RuleEngine) -> None
     verdict = engine.evaluate(image, ())
     assert [v.rule for v in verdict.violations] == ["posting_window"]
     assert (verdict.update, verdict.deal) == (None, None)
-
-
-@pytest.mark.parametrize(
-    ("text", "at", "posts_before"),
-    [
-        ("收到", MONDAY, 0),
-        ("收到", MONDAY, 12),  # over the hourly limit: only `prior` decides it
-        ("王总手机13812345678，回头加一下", LATE, 3),
-        ("【跟进】客户姓名：王总 公司名称：华星科技 需求描述：冷链温控", MONDAY, 0),
-        ("【成交】客户：李总，公司：远航物流，成交金额：12.5万元", MONDAY, 1),
-    ],
-)
-def test_facts_read_beforehand_give_the_same_verdict(engine: RuleEngine, text: str, at: datetime,
-                                                     posts_before: int) -> None:
-    """The inbox worker reads a batch's facts ahead (`facts`) and judges later (`evaluate_with`)."""
-    message = msg(text, at)
-    prior = [at - timedelta(minutes=i + 1) for i in range(posts_before)]
-    assert engine.evaluate_with(message, engine.facts(message), prior) == engine.evaluate(message, prior)

@@ -248,30 +248,3 @@ def test_the_claim_walks_only_due_rows_in_id_order(session: Session) -> None:
     assert [r.dedupe_key for r in inbox.claim(session, owner="w2", limit=50, lease_seconds=60, now=T0)] == [
         f"m-{i}" for i in range(500, 550)
     ]
-
-
-def test_release_gives_back_only_the_owners_unprocessed_rows_uncounted(session: Session) -> None:
-    for key in ["m-1", "m-2", "m-3", "m-4"]:
-        _record(session, key)
-    session.commit()
-    mine = inbox.claim(session, owner="w1", limit=3, lease_seconds=60, now=T0)  # m-1..m-3
-    inbox.mark_done(session, mine[0].id, now=T0)  # judged meanwhile: stays done
-    theirs = inbox.claim(session, owner="w2", limit=1, lease_seconds=60, now=T0)  # m-4
-    session.commit()
-
-    inbox.release(session, [r.id for r in mine] + [theirs[0].id], owner="w1")
-    session.commit()
-
-    rows = session.execute(
-        select(InboxEventRow.dedupe_key, InboxEventRow.attempts, InboxEventRow.lease_owner,
-               InboxEventRow.processed_at.is_not(None)).order_by(InboxEventRow.id)
-    ).all()
-    assert [tuple(r) for r in rows] == [
-        ("m-1", 1, None, True),
-        ("m-2", 0, None, False),
-        ("m-3", 0, None, False),
-        ("m-4", 1, "w2", False),
-    ]
-    assert [r.dedupe_key for r in inbox.claim(session, owner="w3", limit=10, lease_seconds=60, now=T0)] == [
-        "m-2", "m-3",
-    ]
