@@ -16,11 +16,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    JSON,
     Text,
     and_,
     bindparam,
-    cast,
     column,
     func,
     null,
@@ -37,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from rules.model import ClientUpdate, Deal
 from storage import clients
-from storage.db import insert_many, one_of
+from storage.db import insert_many, json_records, one_of
 from storage.models import ClientRow, ClientUpdateRow, DealRow, InboxEventRow, MessageRow, ViolationRow
 
 #: Keys per IN list / rows per multi-row INSERT (SQLite allows 32766 bound parameters).
@@ -156,9 +154,7 @@ def _pg_post_history() -> Any:
     `keep`) plus all from the batch's first post on. One statement text whatever the batch, so psycopg
     and PostgreSQL parse and plan it once; an OR of IN lists was planned afresh for every batch."""
     m = _messages.c
-    pairs = func.json_to_recordset(cast(bindparam("pairs", type_=Text()), JSON)).table_valued(
-        column("chat_id", Text()), column("sender", Text())
-    ).render_derived(name="pair", with_types=True)
+    pairs = json_records("pairs", "pair", [column("chat_id", Text()), column("sender", Text())])
     ours = (m.chat_id == pairs.c.chat_id, m.sender == pairs.c.sender)
     latest = (
         select(m.chat_id, m.sender, m.sent_at, m.msgid, m.id)

@@ -205,6 +205,16 @@ def _then_iso(process: Any) -> Any:
     return lambda value: None if (bound := process(value)) is None else bound.isoformat()
 
 
+def json_records(param: str, name: str, columns: Sequence[Any]) -> Any:
+    """PostgreSQL's `json_to_recordset(:param) AS name(col type, ...)`: many rows bound as one JSON
+    document (a list of objects, json.dumps'd), the same statement text whatever their number."""
+    return (
+        func.json_to_recordset(cast(bindparam(param, type_=Text()), JSON))
+        .table_valued(*columns)
+        .render_derived(name=name, with_types=True)
+    )
+
+
 @functools.cache
 def _insert_statement(
     dialect: str,
@@ -223,9 +233,7 @@ def _insert_statement(
     else:
         # Unbounded types in the record: the INSERT itself refuses a value too long for its column
         # (a cast to VARCHAR(200) would truncate it silently).
-        record = func.json_to_recordset(cast(bindparam("rows", type_=Text()), JSON)).table_valued(
-            *(sql_column(c, _unbounded(table.c[c].type)) for c in columns)
-        ).render_derived(name="r", with_types=True)
+        record = json_records("rows", "r", [sql_column(c, _unbounded(table.c[c].type)) for c in columns])
         constants = [bindparam(f"same_{c}", type_=table.c[c].type) for c in same]
         stmt = insert(table).from_select([*columns, *same], select(*record.c, *constants))
     if conflict:

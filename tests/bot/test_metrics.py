@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import create_app
 from bot.settings import Settings
+from storage import inbox
 from storage.db import make_session_factory
 from tests.bot.web.conftest import seed_data
 
@@ -57,3 +60,15 @@ def test_healthz_reports_outbox_depth(app_client):
 def test_alert_short_link_leads_into_the_dashboard(app_client):
     response = app_client.get("/violations/7", follow_redirects=False)
     assert response.status_code == 307 and response.headers["location"] == "/dashboard/violations/7"
+
+
+def test_inbox_pending_counts_the_events_waiting_not_the_parked_or_done(app_client, engine):
+    now = datetime(2026, 3, 2, 1, 15, tzinfo=UTC)
+    with make_session_factory(engine)() as s:
+        for key in ("m-1", "m-2", "m-3", "m-4"):
+            inbox.record_event(s, dedupe_key=key, source="bridge", kind="message", payload={"msgid": key}, now=now)
+        done, parked = inbox.claim(s, owner="w1", limit=2, lease_seconds=60, now=now)
+        inbox.mark_done(s, done.id, now=now)
+        inbox.mark_failed(s, parked.id, error="BadPayload", now=now, max_attempts=1, retry_seconds=30)
+        s.commit()
+    assert samples(app_client.get("/metrics").text)[("groupbot_inbox_pending", ())] == 2
